@@ -1,0 +1,14 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  root: fileURLToPath(new URL('..', import.meta.url)),
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Suites share one Redis (each under its own key prefix), and pacing tests
+    // measure timing, so files run one at a time on a 2-core machine.
+    fileParallelism: false,
+  },
+});
