@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/**
+ * All configuration, parsed once at start-up from the environment (and CLI
+ * flags, which override it) into one typed object passed down from there.
+ * Nothing else reads process.env. Credentials are deliberately absent: the
+ * credentials library reads them from its own default chain, so they never
+ * pass through our objects, logs or Redis.
+ */
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be greater than 0`);
+const positiveNumber = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).refine((n) => Number.isFinite(n) && n > 0, `${name} must be a number greater than 0`);
+const nonNegativeInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(0, `${name} must be 0 or more`);
+
+const envSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'REDIS_URL must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'QUEUE_PREFIX may contain only letters, digits, _ . - { }')
+    .default('livequeue'),
+  LIVE_ACCOUNT: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'LIVE_ACCOUNT must be 1-64 letters, digits, _ . -')
+    .default('default'),
+  LIVE_ENDPOINT: z
+    .string()
+    .regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/?$/, 'LIVE_ENDPOINT must be a host name or http(s)://host:port')
+    .default('live.aliyuncs.com'),
+  LIVE_REGION: z.string().regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, 'LIVE_REGION must be a region id such as cn-shanghai').default('cn-shanghai'),
+  LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000),
+  FORBID_QPS: positiveNumber('FORBID_QPS').default(20),
+  STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(10),
+  PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(10),
+  WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').max(1000, 'WORKER_CONCURRENCY must be at most 1000').default(16),
+  RETRY_ATTEMPTS: positiveInt('RETRY_ATTEMPTS').max(1000, 'RETRY_ATTEMPTS must be at most 1000').default(22),
+  RETRY_BASE_DELAY_MS: positiveInt('RETRY_BASE_DELAY_MS').default(1_000),
+  RETRY_MAX_DELAY_MS: positiveInt('RETRY_MAX_DELAY_MS').default(300_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+});
+
+export type EnvVariable = keyof z.input<typeof envSchema>;
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as EnvVariable[];
+
+export interface RetrySchedule {
+  /** Total tries of one job, the first call included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface Config {
+  redisUrl: string;
+  prefix: string;
+  account: string;
+  live: { endpoint: string; regionId: string; timeoutMs: number };
+  qps: { ForbidLiveStream: number; StopLiveStreamMonitor: number };
+  pacingMarginMs: number;
+  concurrency: number;
+  retry: RetrySchedule;
+  shutdownTimeoutMs: number;
+  logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Overrides use the variable names too, so a flag and its variable share one rule and one message. */
+export type ConfigOverrides = Partial<Record<EnvVariable, string | number | undefined>>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: ConfigOverrides = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const name of ENV_VARIABLES) {
+    const value = overrides[name] ?? env[name];
+    // An empty variable means "not set", as shells and compose files use it.
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message} (got ${JSON.stringify(raw[name])})`);
+  }
+  const e = parsed.data;
+  if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
+    throw new ConfigError(`RETRY_MAX_DELAY_MS must be at least RETRY_BASE_DELAY_MS (got ${e.RETRY_MAX_DELAY_MS} < ${e.RETRY_BASE_DELAY_MS})`);
+  }
+  return {
+    redisUrl: e.REDIS_URL,
+    prefix: e.QUEUE_PREFIX,
+    account: e.LIVE_ACCOUNT,
+    live: { endpoint: e.LIVE_ENDPOINT, regionId: e.LIVE_REGION, timeoutMs: e.LIVE_TIMEOUT_MS },
+    qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS },
+    pacingMarginMs: e.PACING_MARGIN_MS,
+    concurrency: e.WORKER_CONCURRENCY,
+    retry: { attempts: e.RETRY_ATTEMPTS, baseDelayMs: e.RETRY_BASE_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import credentials from '@alicloud/credentials';
+import openApiCore, { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
+import * as $dara from '@darabonba/typescript';
+import { API_VERSION, type Operation } from './operations.ts';
+import type { ParamsByOperation } from '../jobs/schemas.ts';
+import { trackRetryHint } from './retry-hints.ts';
+
+/**
+ * The Live API as the rest of the product sees it: two operations, our own
+ * types in and out, and failures returned as data (never thrown), so the
+ * worker can look them up in the error-code table. The generated
+ * `@alicloud/live20161101` SDK could implement this interface instead.
+ */
+// Both packages are CommonJS compiled from TypeScript: the classes sit on `.default`.
+const OpenApiClient = openApiCore.default;
+const Credential = credentials.default;
+type Credential = InstanceType<typeof Credential>;
+
+export interface LiveApi {
+  call<O extends Operation>(operation: O, params: ParamsByOperation[O]): Promise<LiveCallResult>;
+}
+
+export type LiveCallResult = LiveCallSuccess | LiveCallFailure;
+
+export interface LiveCallSuccess {
+  ok: true;
+  requestId?: string;
+  latencyMs: number;
+}
+
+export interface LiveCallFailure {
+  ok: false;
+  code: string;
+  message: string;
+  httpStatus?: number;
+  requestId?: string;
+  /** True when no HTTP answer arrived (refused, reset, dropped, timed out). */
+  network: boolean;
+  /** The server's own hint on when to try again, in ms. */
+  retryAfterMs?: number;
+  latencyMs: number;
+}
+
+export interface LiveClientOptions {
+  /** `live.aliyuncs.com` (HTTPS) or a full URL such as `http://127.0.0.1:8787`. */
+  endpoint: string;
+  regionId: string;
+  /** Read timeout for one call; a timed-out call is a retryable network error. */
+  timeoutMs: number;
+  /** Defaults to the credentials library's default chain (env, profile, RAM role). */
+  credential?: Credential;
+}
+
+export function parseEndpoint(endpoint: string): { protocol: 'http' | 'https'; host: string } {
+  const match = /^(https?):\/\/([^/]+)\/?$/.exec(endpoint);
+  if (match) return { protocol: match[1] as 'http' | 'https', host: match[2]! };
+  return { protocol: 'https', host: endpoint };
+}
+
+export class AlibabaLiveClient implements LiveApi {
+  private readonly client: InstanceType<typeof OpenApiClient>;
+  private readonly protocol: string;
+
+  constructor(private readonly options: LiveClientOptions) {
+    const { protocol, host } = parseEndpoint(options.endpoint);
+    this.protocol = protocol.toUpperCase();
+    this.client = new OpenApiClient(
+      new $OpenApiUtil.Config({
+        credential: options.credential ?? new Credential(),
+        endpoint: host,
+        protocol,
+        regionId: options.regionId,
+        readTimeout: options.timeoutMs,
+        connectTimeout: Math.min(options.timeoutMs, 5_000),
+      }),
+    );
+  }
+
+  async call<O extends Operation>(operation: O, params: ParamsByOperation[O]): Promise<LiveCallResult> {
+    const nonce = randomUUID();
+    const takeRetryHint = trackRetryHint(nonce);
+    const query: Record<string, string> = { RegionId: this.options.regionId };
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) query[key] = String(value);
+    const started = performance.now();
+    try {
+      const response = await this.client.callApi(
+        new $OpenApiUtil.Params({
+          action: operation,
+          version: API_VERSION,
+          protocol: this.protocol,
+          pathname: '/',
+          method: 'POST',
+          authType: 'AK',
+          style: 'RPC',
+          reqBodyType: 'formData',
+          bodyType: 'json',
+        }),
+        new $OpenApiUtil.OpenApiRequest({ query, headers: { 'x-acs-signature-nonce': nonce } }),
+        new $dara.RuntimeOptions({}),
+      );
+      takeRetryHint();
+      const body = (response as { body?: { RequestId?: unknown } }).body;
+      return { ok: true, requestId: typeof body?.RequestId === 'string' ? body.RequestId : undefined, latencyMs: performance.now() - started };
+    } catch (error) {
+      return toFailure(error, takeRetryHint(), performance.now() - started);
+    }
+  }
+}
+
+function toFailure(error: unknown, headerHint: number | undefined, latencyMs: number): LiveCallFailure {
+  if (error instanceof AlibabaCloudError && error.statusCode !== undefined) {
+    const sdkHint = (error as { retryAfter?: number }).retryAfter;
+    const retryAfterMs = [sdkHint, headerHint].filter((v): v is number => typeof v === 'number' && v >= 0);
+    const data = (error as { data?: { Message?: unknown } }).data;
+    return {
+      ok: false,
+      code: error.code || `HTTP${error.statusCode}`,
+      // The core client prefixes its own wording; the API's message is in the body.
+      message: typeof data?.Message === 'string' ? data.Message : error.message,
+      httpStatus: error.statusCode,
+      requestId: error.requestId && error.requestId !== 'undefined' ? error.requestId : undefined,
+      network: false,
+      retryAfterMs: retryAfterMs.length > 0 ? Math.max(...retryAfterMs) : undefined,
+      latencyMs,
+    };
+  }
+  if (error instanceof AlibabaCloudError) {
+    // Raised before any request was sent, e.g. no usable credentials.
+    return { ok: false, code: error.code || 'ClientError', message: error.message, network: false, latencyMs };
+  }
+  const err = error as { code?: unknown; name?: unknown; message?: unknown };
+  const detail = typeof err.code === 'string' ? err.code : typeof err.name === 'string' ? err.name : 'Error';
+  return {
+    ok: false,
+    code: 'NetworkError',
+    message: `${detail}: ${typeof err.message === 'string' ? err.message : String(error)}`,
+    network: true,
+    latencyMs,
+  };
+}

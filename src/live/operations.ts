@@ -1,0 +1,27 @@
+/**
+ * The two ApsaraVideo Live operations this product drives, and the facts about
+ * each that the rest of the code needs: what its queue is called, its default
+ * per-account QPS (from the API pages) and how its parameters are named.
+ */
+export const OPERATIONS = ['ForbidLiveStream', 'StopLiveStreamMonitor'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export interface OperationInfo {
+  /** Short name used on the command line, in queue names and job ids. */
+  readonly slug: 'forbid' | 'stop-monitor';
+  /** Per-account QPS published on the operation's API page. */
+  readonly defaultQps: number;
+}
+
+export const OPERATION_INFO: Readonly<Record<Operation, OperationInfo>> = {
+  ForbidLiveStream: { slug: 'forbid', defaultQps: 20 },
+  StopLiveStreamMonitor: { slug: 'stop-monitor', defaultQps: 10 },
+};
+
+export type OperationSlug = OperationInfo['slug'];
+
+export function operationFromSlug(slug: string): Operation | undefined {
+  return OPERATIONS.find((op) => OPERATION_INFO[op].slug === slug);
+}
+
+export const API_VERSION = '2016-11-01';

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { OPERATION_INFO, type Operation } from '../live/operations.ts';
+import type { ParamsByOperation } from '../jobs/schemas.ts';
+
+/**
+ * Every name this product writes to Redis. All keys start with the configured
+ * prefix (BullMQ's `prefix`), so a hash-tagged prefix such as `{livequeue}`
+ * keeps them in one Redis Cluster slot.
+ */
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+
+export function queueName(operation: Operation): string {
+  return OPERATION_INFO[operation].slug;
+}
+
+export function bucketKey(prefix: string, account: string, operation: Operation): string {
+  return `${prefix}:bucket:${account}:${OPERATION_INFO[operation].slug}`;
+}
+
+export function statsKey(prefix: string, operation: Operation): string {
+  return `${prefix}:stats:${OPERATION_INFO[operation].slug}`;
+}
+
+/**
+ * Deterministic job ids: the same stream (or monitor) of the same account is
+ * the same job, so a ban already pending is not enqueued twice. BullMQ ids may
+ * not contain ':'; stream coordinates are hashed to keep ids short and safe.
+ */
+export function jobId<O extends Operation>(operation: O, account: string, params: ParamsByOperation[O]): string {
+  const slug = OPERATION_INFO[operation].slug;
+  if (operation === 'StopLiveStreamMonitor') {
+    return `${slug}.${account}.${(params as ParamsByOperation['StopLiveStreamMonitor']).MonitorId.toLowerCase()}`;
+  }
+  const { DomainName, AppName, StreamName } = params as ParamsByOperation['ForbidLiveStream'];
+  const digest = createHash('sha256').update(`${DomainName.toLowerCase()}/${AppName}/${StreamName}`).digest('hex').slice(0, 32);
+  return `${slug}.${account}.${digest}`;
+}

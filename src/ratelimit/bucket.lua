@@ -1,0 +1,78 @@
+--[[
+Paced token bucket with adaptive rate, for one (account, operation).
+
+Calls are spaced evenly, (1000 + margin) / rate ms apart, and never earlier
+than the theoretical arrival time `tat` (GCRA without burst): then no rolling
+second can ever hold more than `rate` calls, whoever draws the tokens. Callers
+reserve slots at most `horizon` ms ahead, so a crashed worker strands little.
+
+A throttled answer from the API means someone else spends the same quota:
+the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
+back linearly by `recovery` x configured rate per second (AIMD). The current
+rate is derived from (rate, decreasedAt) at read time, so no timer is needed.
+
+KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil
+ARGV[1]  command: reserve | throttled | peek
+ARGV[2]  configured rate (calls per second)
+ARGV[3]  margin ms added to every second of spacing (arrival jitter allowance)
+ARGV[4]  horizon ms: how far ahead a slot may be reserved
+ARGV[5]  reserve: slots wanted / throttled: server retry hint ms (0 = none)
+ARGV[6]  decrease factor (0..1)
+ARGV[7]  minimum rate as a fraction of configured
+ARGV[8]  recovery per second as a fraction of configured
+ARGV[9]  quiet ms between two decreases
+ARGV[10] ttl ms of an idle bucket
+
+Fractions are returned as strings: Redis would truncate Lua numbers to integers.
+]]
+local key = KEYS[1]
+local command = ARGV[1]
+local configured = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local horizon = tonumber(ARGV[4])
+local arg = tonumber(ARGV[5])
+local decrease = tonumber(ARGV[6])
+local minFraction = tonumber(ARGV[7])
+local recovery = tonumber(ARGV[8])
+local quiet = tonumber(ARGV[9])
+local ttl = tonumber(ARGV[10])
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+
+local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil')
+local tat = tonumber(state[1]) or 0
+local decreasedAt = tonumber(state[3]) or 0
+local blockedUntil = tonumber(state[4]) or 0
+local rate = configured
+if state[2] then
+  rate = math.min(configured, tonumber(state[2]) + recovery * configured * (now - decreasedAt) / 1000)
+end
+local interval = (1000 + margin) / rate
+
+if command == 'peek' then
+  return { tostring(rate), tostring(math.max(0, tat - now)), tostring(math.max(0, blockedUntil - now)) }
+end
+
+if command == 'throttled' then
+  if now - decreasedAt >= quiet then
+    rate = math.max(configured * minFraction, rate * decrease)
+    redis.call('HSET', key, 'rate', tostring(rate), 'decreasedAt', tostring(now))
+  end
+  if arg > 0 and now + arg > blockedUntil then
+    redis.call('HSET', key, 'blockedUntil', tostring(now + arg))
+  end
+  redis.call('PEXPIRE', key, ttl)
+  return tostring(rate)
+end
+
+-- reserve
+local start = math.max(now, tat, blockedUntil)
+local latest = now + horizon
+if start > latest then
+  return { 0, tostring(start - latest), tostring(interval), tostring(rate) }
+end
+local granted = math.min(arg, math.floor((latest - start) / interval) + 1)
+redis.call('HSET', key, 'tat', tostring(start + granted * interval))
+redis.call('PEXPIRE', key, ttl)
+return { granted, tostring(start - now), tostring(interval), tostring(rate) }

@@ -1,0 +1,73 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TokenBucket } from './token-bucket.ts';
+
+interface Waiter {
+  priority: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/**
+ * Hands the slots of one shared bucket to the calls waiting in this process.
+ * Callers await `acquire()`; the pacer reserves slots for all of them in one
+ * Redis round trip, sleeps until each slot and then releases the most urgent
+ * waiter. It never polls: when the horizon is full Redis says exactly when
+ * the next slot can be reserved. Waiting here costs a job no retry attempt.
+ */
+export class Pacer {
+  private readonly waiters: Waiter[] = [];
+  private heldSlots = 0;
+  private pumping = false;
+  private seq = 0;
+
+  constructor(private readonly bucket: TokenBucket) {}
+
+  /** Resolves at this caller's slot. Lower priority numbers go first. */
+  acquire(priority = 0): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter = { priority, seq: this.seq++, resolve };
+      // Keep the queue ordered by (priority, arrival); it is at most `concurrency` long.
+      let i = this.waiters.length;
+      while (i > 0 && this.waiters[i - 1]!.priority > priority) i--;
+      this.waiters.splice(i, 0, waiter);
+      void this.pump();
+    });
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.waiters.length > this.heldSlots) {
+        const wanted = this.waiters.length - this.heldSlots;
+        let reservation;
+        try {
+          reservation = await this.bucket.reserve(wanted);
+        } catch {
+          // Redis unreachable: ioredis reconnects by itself; try again shortly, not in a tight loop.
+          await sleep(250);
+          continue;
+        }
+        for (let i = 0; i < reservation.granted; i++) {
+          this.heldSlots++;
+          setTimeout(() => this.release(), reservation.waitMs + i * reservation.intervalMs);
+        }
+        // A full horizon comes back with the exact wait until a slot opens; a
+        // partial grant loops once more to learn that wait.
+        if (reservation.granted === 0) await sleep(Math.max(1, reservation.waitMs));
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private release(): void {
+    this.heldSlots--;
+    this.waiters.shift()?.resolve();
+  }
+
+}

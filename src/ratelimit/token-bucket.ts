@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import type { Redis, Result } from 'ioredis';
+
+const SCRIPT = readFileSync(new URL('./bucket.lua', import.meta.url), 'utf8');
+
+/** How one bucket paces and adapts; see bucket.lua for the algorithm. */
+export interface BucketSettings {
+  /** Calls per second the account may make for this operation. */
+  configuredRate: number;
+  /** Extra ms per second of spacing, absorbing jitter between our send and the server's count. */
+  marginMs: number;
+  /** How far ahead a process may reserve slots. */
+  horizonMs: number;
+  /** Multiplier applied to the rate on a throttled answer. */
+  decreaseFactor: number;
+  /** Floor of the adaptive rate, as a fraction of the configured rate. */
+  minRateFraction: number;
+  /** Fraction of the configured rate regained per second after a decrease. */
+  recoveryPerSecond: number;
+  /** One decrease per this many ms: a burst of throttles is one signal. */
+  quietMs: number;
+}
+
+export function defaultBucketSettings(configuredRate: number, marginMs: number): BucketSettings {
+  const intervalMs = (1000 + marginMs) / configuredRate;
+  return {
+    configuredRate,
+    marginMs,
+    // Two slots ahead keeps a process busy across a Redis round trip at any rate.
+    horizonMs: Math.max(2 * intervalMs, 20),
+    decreaseFactor: 0.7,
+    minRateFraction: 0.2,
+    recoveryPerSecond: 0.05,
+    quietMs: 1000,
+  };
+}
+
+export interface Reservation {
+  /** Slots granted; 0 when the horizon is full. */
+  granted: number;
+  /** With granted > 0: ms until the first slot. With 0: ms until a slot can be reserved. */
+  waitMs: number;
+  /** Spacing of consecutive slots. */
+  intervalMs: number;
+  /** Current (adaptive) rate in calls per second. */
+  rate: number;
+}
+
+export interface BucketState {
+  configuredRate: number;
+  currentRate: number;
+  /** Ms until the next free slot (0 when idle). */
+  backlogMs: number;
+  /** Ms left of a server-requested pause. */
+  blockedMs: number;
+}
+
+const IDLE_TTL_MS = 60_000;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    livequeueBucket(key: string, ...args: (string | number)[]): Result<unknown, Context>;
+  }
+}
+
+/**
+ * One (account, operation) bucket in Redis. Every worker process on every
+ * machine that uses the same key shares it; all decisions are made atomically
+ * inside one Lua script, on Redis's clock.
+ */
+export class TokenBucket {
+  constructor(
+    private readonly redis: Redis,
+    readonly key: string,
+    readonly settings: BucketSettings,
+  ) {
+    if (!redis.livequeueBucket) redis.defineCommand('livequeueBucket', { numberOfKeys: 1, lua: SCRIPT });
+  }
+
+  async reserve(wanted: number): Promise<Reservation> {
+    const [granted, waitMs, intervalMs, rate] = (await this.run('reserve', wanted)) as [number, string, string, string];
+    return { granted: Number(granted), waitMs: Number(waitMs), intervalMs: Number(intervalMs), rate: Number(rate) };
+  }
+
+  /** Tells the bucket the API answered Throttling; returns the new rate. */
+  async onThrottled(retryAfterMs = 0): Promise<number> {
+    return Number(await this.run('throttled', Math.max(0, Math.round(retryAfterMs))));
+  }
+
+  async state(): Promise<BucketState> {
+    const [rate, backlogMs, blockedMs] = (await this.run('peek', 0)) as [string, string, string];
+    return { configuredRate: this.settings.configuredRate, currentRate: Number(rate), backlogMs: Number(backlogMs), blockedMs: Number(blockedMs) };
+  }
+
+  private run(command: string, arg: number): Promise<unknown> {
+    const s = this.settings;
+    return this.redis.livequeueBucket(
+      this.key, command, s.configuredRate, s.marginMs, s.horizonMs, arg,
+      s.decreaseFactor, s.minRateFraction, s.recoveryPerSecond, s.quietMs, IDLE_TTL_MS,
+    );
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+export const API_VERSION = '2016-11-01';
+export const ACTIONS = ['ForbidLiveStream', 'StopLiveStreamMonitor'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export function isAction(value: string): value is Action {
+  return (ACTIONS as readonly string[]).includes(value);
+}
+
+const rate = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+
+/** A partial change to the fault settings; an outage is given as an end time or a duration from now. */
+export const faultsInputSchema = z
+  .object({
+    internalErrorRate: rate,
+    serviceUnavailableRate: rate,
+    dropConnectionRate: rate,
+    dropAfterEffectRate: rate,
+    outage: z.union([
+      z.object({ untilMs: z.number() }).strict(),
+      z.object({ durationMs: z.number().positive() }).strict(),
+      z.null(),
+    ]),
+  })
+  .strict()
+  .partial();
+export type FaultsInput = z.input<typeof faultsInputSchema>;
+
+/** Answers `code` to calls of `action` whose params include all of `match`, `times` times (default: forever). */
+export const scriptRuleSchema = z
+  .object({
+    action: z.enum(ACTIONS),
+    match: z.record(z.string(), z.string()).optional(),
+    code: z.string().min(1),
+    status: z.number().int().min(400).max(599),
+    message: z.string().optional(),
+    times: positiveInt.optional(),
+    /** Sent as x-acs-retry-after, e.g. to script a Throttling answer. */
+    retryAfterMs: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type ScriptRule = z.input<typeof scriptRuleSchema>;
+
+export const optionsSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 picks a free port. */
+    port: z.number().int().min(0).max(65_535).default(0),
+    /** AccessKey id -> secret. */
+    accessKeys: z
+      .record(z.string().min(1), z.string().min(1))
+      .refine((keys) => Object.keys(keys).length > 0, 'at least one AccessKey is required')
+      .default({ 'sim-access-key-id': 'sim-access-key-secret' }),
+    /** Per AccessKey and per action, in a strict rolling second. */
+    qps: z
+      .object({ ForbidLiveStream: positiveInt.default(20), StopLiveStreamMonitor: positiveInt.default(10) })
+      .strict()
+      .prefault({}),
+    /** Backend time added to every call that passes throttling; uniform in [min, max]. */
+    latencyMs: z
+      .object({ min: z.number().int().nonnegative().default(0), max: z.number().int().nonnegative().optional() })
+      .strict()
+      .transform(({ min, max }) => ({ min, max: max ?? min }))
+      .refine(({ min, max }) => max >= min, 'latencyMs.max must not be below latencyMs.min')
+      .prefault({}),
+    blacklistCap: positiveInt.default(10_000),
+    /** Most recent calls kept for calls() and maxCallsInAnyWindow(). */
+    callLogLimit: positiveInt.default(200_000),
+    faults: faultsInputSchema.prefault({}),
+  })
+  .strict();
+export type LiveApiSimulatorOptions = z.input<typeof optionsSchema>;
+export type ResolvedOptions = z.output<typeof optionsSchema>;

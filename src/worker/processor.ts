@@ -1,0 +1,118 @@
+import type { Job } from 'bullmq';
+import type { RetrySchedule } from '../config.ts';
+import { classifyFailure } from '../live/error-codes.ts';
+import type { LiveApi, LiveCallFailure } from '../live/client.ts';
+import type { Operation } from '../live/operations.ts';
+import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
+import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
+import { priorityOf } from '../queue/job-options.ts';
+import type { Stats } from '../queue/stats.ts';
+import type { Pacer } from '../ratelimit/pacer.ts';
+import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+import type { Logger } from '../log.ts';
+
+export type JobOutcome =
+  | { outcome: 'applied'; requestId?: string }
+  | { outcome: 'already-applied'; code: string; requestId?: string }
+  | { outcome: 'dead-lettered'; code: string; requestId?: string };
+
+/** Thrown for a transient failure: BullMQ schedules the retry with our backoff. */
+export class RetryableCallError extends Error {
+  constructor(readonly failure: LiveCallFailure) {
+    super(`${failure.code}: ${failure.message}${failure.requestId ? ` (RequestId ${failure.requestId})` : ''}`);
+    this.name = 'RetryableCallError';
+  }
+}
+
+/** Retry bookkeeping kept on the job (as its progress) between attempts. */
+interface FailureHistory {
+  firstFailedAt: number;
+  lastFailedAt: number;
+  lastCode: string;
+}
+
+export interface ProcessorDeps {
+  operation: Operation;
+  live: LiveApi;
+  pacer: Pacer;
+  bucket: TokenBucket;
+  deadLetters: DeadLetterQueue;
+  stats: Stats;
+  retry: RetrySchedule;
+  log: Logger;
+}
+
+/**
+ * One job: validate -> wait for a token -> call -> act on the answer as the
+ * error-code table says. Waiting for the token happens in-process, so it costs
+ * no retry attempt; retries come back through the same bucket.
+ */
+export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
+  const { operation, live, pacer, bucket, deadLetters, stats, log } = deps;
+
+  const deadLetter = async (job: Job, entry: Omit<DeadLetterEntry, 'id' | 'operation' | 'params' | 'priority' | 'attempts' | 'firstFailedAt' | 'lastFailedAt'>, attempts: number) => {
+    const now = Date.now();
+    const history = job.progress as Partial<FailureHistory> | undefined;
+    await deadLetters.add({
+      id: job.id!,
+      operation,
+      params: job.data,
+      priority: priorityOf(job.opts.priority),
+      attempts,
+      firstFailedAt: typeof history?.firstFailedAt === 'number' ? history.firstFailedAt : now,
+      lastFailedAt: now,
+      ...entry,
+    });
+    await stats.increment(operation, 'deadLettered');
+    log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
+    return { outcome: 'dead-lettered' as const, code: entry.code, requestId: entry.requestId };
+  };
+
+  return async (job) => {
+    const attempt = job.attemptsMade + 1;
+    const parsed = parseParams(operation, job.data);
+    if (!parsed.ok) {
+      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt);
+    }
+
+    await pacer.acquire(job.opts.priority ?? 0);
+    const result = await live.call(operation, parsed.value);
+
+    if (result.ok) {
+      await stats.increment(operation, 'applied');
+      log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
+      return { outcome: 'applied', requestId: result.requestId };
+    }
+
+    const { outcome, throttled } = classifyFailure(result);
+    const context = { jobId: job.id, operation, code: result.code, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) };
+    if (throttled) {
+      const rate = await bucket.onThrottled(result.retryAfterMs);
+      await stats.increment(operation, 'throttled');
+      log.warn({ ...context, retryAfterMs: result.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
+    }
+
+    if (outcome === 'already-applied') {
+      await stats.increment(operation, 'alreadyApplied');
+      log.info(context, 'already applied');
+      return { outcome: 'already-applied', code: result.code, requestId: result.requestId };
+    }
+
+    const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };
+    if (outcome === 'dead-letter') return deadLetter(job, { reason: 'terminal', ...failure }, attempt);
+
+    if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt);
+
+    const previous = job.progress as Partial<FailureHistory> | undefined;
+    const now = Date.now();
+    const history: FailureHistory = {
+      firstFailedAt: typeof previous?.firstFailedAt === 'number' ? previous.firstFailedAt : now,
+      lastFailedAt: now,
+      lastCode: result.code,
+    };
+    await job.updateProgress(history as unknown as object);
+    await stats.increment(operation, 'retried');
+    log.info(context, 'transient failure; will retry');
+    throw new RetryableCallError(result);
+  };
+}
