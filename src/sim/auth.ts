@@ -18,7 +18,7 @@ export class Authenticator {
   check(request: SignedRequest, requestId: string, now: number): AuthResult {
     const header = (name: string): string | undefined => request.headers[name]?.[0];
     const auth = parseAuthorization(header('authorization'));
-    if (!auth) return { ok: false, accessKeyId: '', answer: failure(requestId, 'IncompleteSignature') };
+    if (!auth) return { ok: false, accessKeyId: '', answer: failure(requestId, 'SignatureDoesNotMatch') };
     const { accessKeyId } = auth;
     const fail = (code: string): AuthResult => ({ ok: false, accessKeyId, answer: failure(requestId, code) });
 
@@ -30,9 +30,8 @@ export class Authenticator {
     if (date === undefined) return fail('InvalidTimeStamp.Format');
     if (Math.abs(now - date) > TIMESTAMP_TOLERANCE_MS) return fail('InvalidTimeStamp.Expired');
 
-    const nonce = header('x-acs-signature-nonce');
-    if (!nonce) return fail('IncompleteSignature');
-    if (!this.#nonces.use(nonce, now)) return fail('SignatureNonceUsed');
+    // Signed headers are present (verify checks), so the nonce is there.
+    if (!this.#nonces.use(header('x-acs-signature-nonce')!, now)) return fail('SignatureNonceUsed');
     return { ok: true, accessKeyId };
   }
 

@@ -21,7 +21,6 @@ interface CatalogueEntry {
  */
 const CATALOGUE = {
   // Gateway
-  IncompleteSignature: { status: 400, message: 'The request signature does not conform to Aliyun standards.' },
   'InvalidAccessKeyId.NotFound': { status: 404, message: 'Specified access key is not found.' },
   SignatureDoesNotMatch: { status: 400, message: 'Specified signature is not matched with our calculation.' },
   'InvalidTimeStamp.Format': { status: 400, message: 'Specified time stamp or date value is not well formatted.' },

@@ -69,14 +69,17 @@ export function sign(secret: string, canonical: string): string {
   return createHmac('sha256', secret).update(stringToSign).digest('hex');
 }
 
+/** Headers every V3 request carries and signs. */
+const REQUIRED_HEADERS = ['host', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'];
+
 /**
  * True if `auth.signature` is the signature of `request` under `secret`.
- * Every x-acs-* header and Host must be signed, so none can be altered in transit.
+ * Host and every x-acs-* header received must be signed, so none can be altered in transit.
  */
 export function verify(request: SignedRequest, auth: AuthorizationHeader, secret: string): boolean {
   const signed = new Set(auth.signedHeaders);
-  const mustSign = Object.keys(request.headers).filter((name) => name === 'host' || name.startsWith('x-acs-'));
-  if (mustSign.some((name) => !signed.has(name))) return false;
+  const protectedHeaders = Object.keys(request.headers).filter((name) => name === 'host' || name.startsWith('x-acs-'));
+  if ([...REQUIRED_HEADERS, ...protectedHeaders].some((name) => !signed.has(name))) return false;
   if (auth.signedHeaders.some((name) => request.headers[name] === undefined)) return false;
   const expected = Buffer.from(sign(secret, canonicalRequest(request, auth.signedHeaders)), 'utf8');
   const received = Buffer.from(auth.signature, 'utf8');

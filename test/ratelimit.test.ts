@@ -1,0 +1,88 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Pacer } from '../src/ratelimit/pacer.ts';
+import { defaultBucketSettings, TokenBucket } from '../src/ratelimit/token-bucket.ts';
+import { deleteKeys, newRedis, uniquePrefix } from './helpers/redis.ts';
+import { maxInAnyWindow } from './helpers/windows.ts';
+
+const redis = newRedis();
+const prefix = uniquePrefix('ratelimit');
+afterAll(async () => {
+  await deleteKeys(redis, prefix);
+  redis.disconnect();
+});
+
+describe('TokenBucket (Lua, on Redis time)', () => {
+  it('grants evenly spaced slots no further ahead than the horizon', async () => {
+    const settings = { ...defaultBucketSettings(20, 10), horizonMs: 120 };
+    const bucket = new TokenBucket(redis, `${prefix}:b1`, settings);
+    const first = await bucket.reserve(10);
+    expect(first.intervalMs).toBeCloseTo(1010 / 20, 6);
+    // Slots at 0, 50.5 and 101 ms fit a 120 ms horizon; the fourth does not.
+    expect(first.granted).toBe(3);
+    expect(first.waitMs).toBeLessThan(1);
+    const refused = await bucket.reserve(5);
+    expect(refused.granted).toBe(0);
+    // The next slot (151.5 ms) enters the horizon after ~31.5 ms, minus the time since.
+    expect(refused.waitMs).toBeGreaterThan(20);
+    expect(refused.waitMs).toBeLessThanOrEqual(31.5);
+  });
+
+  it('slows down on a throttled answer, honours the retry hint, then recovers gradually', async () => {
+    const settings = { ...defaultBucketSettings(20, 0), recoveryPerSecond: 0.5 };
+    const bucket = new TokenBucket(redis, `${prefix}:b2`, settings);
+    const rate = await bucket.onThrottled(300);
+    expect(rate).toBeCloseTo(14, 1);
+    const state = await bucket.state();
+    expect(state.blockedMs).toBeGreaterThan(250);
+    // A second throttle inside the quiet period is the same signal, not another decrease.
+    expect(await bucket.onThrottled()).toBeCloseTo(14, 0);
+    // Nothing can be reserved while the server asked us to wait (300 ms, beyond the 100 ms horizon).
+    const reservation = await bucket.reserve(1);
+    expect(reservation.granted).toBe(0);
+    expect(reservation.waitMs).toBeGreaterThan(150);
+    await new Promise((r) => setTimeout(r, 400));
+    const later = await bucket.state();
+    // 0.5 x 20 per second regained: about +4 after 0.4 s, still below the configured 20.
+    expect(later.currentRate).toBeGreaterThan(16);
+    expect(later.currentRate).toBeLessThan(20);
+  });
+
+  it('never lets a rate fall below its floor', async () => {
+    const bucket = new TokenBucket(redis, `${prefix}:b3`, { ...defaultBucketSettings(10, 0), quietMs: 0 });
+    let rate = 10;
+    for (let i = 0; i < 20; i++) rate = await bucket.onThrottled();
+    expect(rate).toBeCloseTo(2, 5);
+  });
+});
+
+describe('Pacer over a shared bucket', () => {
+  it('keeps several pacers (as in several processes) within the QPS in every rolling second, at nearly full rate', async () => {
+    const key = `${prefix}:shared`;
+    const connections = [newRedis(), newRedis(), newRedis()];
+    const pacers = connections.map((c) => new Pacer(new TokenBucket(c, key, defaultBucketSettings(20, 10))));
+    const times: number[] = [];
+    await Promise.all(
+      pacers.flatMap((pacer) => Array.from({ length: 30 }, async () => {
+        await pacer.acquire(1);
+        times.push(performance.timeOrigin + performance.now());
+      })),
+    );
+    connections.forEach((c) => c.disconnect());
+    times.sort((a, b) => a - b);
+    expect(maxInAnyWindow(times, 1000)).toBeLessThanOrEqual(20);
+    const achieved = (times.length - 1) / ((times.at(-1)! - times[0]!) / 1000);
+    expect(achieved).toBeGreaterThan(19);
+  });
+
+  it('hands the next slot to the most urgent waiter', async () => {
+    const pacer = new Pacer(new TokenBucket(redis, `${prefix}:prio`, defaultBucketSettings(10, 0)));
+    const order: string[] = [];
+    const normal = Array.from({ length: 6 }, (_, i) => pacer.acquire(1).then(() => order.push(`normal${i}`)));
+    await new Promise((r) => setTimeout(r, 30));
+    const urgent = pacer.acquire(0).then(() => order.push('urgent'));
+    await Promise.all([...normal, urgent]);
+    // Slots already granted to the horizon may go first; the urgent call must beat most of the backlog.
+    expect(order.indexOf('urgent')).toBeLessThanOrEqual(3);
+    expect(order.indexOf('urgent')).toBeLessThan(order.indexOf('normal5'));
+  });
+});
