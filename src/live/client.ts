@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import credentials from '@alicloud/credentials';
-import openApiCore, { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
+import { createRequire } from 'node:module';
+import { Config as CredentialConfig } from '@alicloud/credentials';
+import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { API_VERSION, type Operation } from './operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
@@ -12,9 +13,12 @@ import { trackRetryHint } from './retry-hints.ts';
  * worker can look them up in the error-code table. The generated
  * `@alicloud/live20161101` SDK could implement this interface instead.
  */
-// Both packages are CommonJS compiled from TypeScript: the classes sit on `.default`.
-const OpenApiClient = openApiCore.default;
-const Credential = credentials.default;
+// Both packages are CommonJS compiled from TypeScript with the class on
+// `exports.default`; loaders disagree on what a default import of them is,
+// so take the class from require() explicitly.
+const require = createRequire(import.meta.url);
+const OpenApiClient = (require('@alicloud/openapi-core') as typeof import('@alicloud/openapi-core')).default;
+const Credential = (require('@alicloud/credentials') as typeof import('@alicloud/credentials')).default;
 type Credential = InstanceType<typeof Credential>;
 
 export interface LiveApi {
@@ -138,4 +142,9 @@ function toFailure(error: unknown, headerHint: number | undefined, latencyMs: nu
     network: true,
     latencyMs,
   };
+}
+
+/** A fixed AccessKey pair (the demo and tests use one the simulator knows); production uses the default chain. */
+export function staticCredential(accessKeyId: string, accessKeySecret: string): Credential {
+  return new Credential(new CredentialConfig({ type: 'access_key', accessKeyId, accessKeySecret }));
 }

@@ -21,6 +21,10 @@ export function statsKey(prefix: string, operation: Operation): string {
   return `${prefix}:stats:${OPERATION_INFO[operation].slug}`;
 }
 
+export function callsKey(prefix: string, operation: Operation, tenSecondBucket: number): string {
+  return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
+}
+
 /**
  * Deterministic job ids: the same stream (or monitor) of the same account is
  * the same job, so a ban already pending is not enqueued twice. BullMQ ids may

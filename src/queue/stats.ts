@@ -1,14 +1,18 @@
 import type { Redis } from 'ioredis';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { statsKey } from './names.ts';
+import { callsKey, statsKey } from './names.ts';
 
 /**
- * Lifetime outcome counters per operation, kept in Redis so every worker adds
- * to the same numbers and `status` can read them after jobs left the queue.
+ * Outcome counters per operation, kept in Redis so every worker adds to the
+ * same numbers and `status` can read them after jobs have left the queue.
+ * Calls are also counted in 10-second buckets for "calls in the last minute".
  */
 export const COUNTERS = ['applied', 'alreadyApplied', 'deadLettered', 'retried', 'throttled'] as const;
 export type Counter = (typeof COUNTERS)[number];
-export type Counts = Record<Counter, number>;
+export type Counts = Record<Counter, number> & { callsLastMinute: number };
+
+const BUCKET_MS = 10_000;
+const BUCKETS_PER_MINUTE = 6;
 
 export class Stats {
   constructor(
@@ -16,13 +20,23 @@ export class Stats {
     private readonly prefix: string,
   ) {}
 
-  async increment(operation: Operation, counter: Counter, by = 1): Promise<void> {
-    await this.redis.hincrby(statsKey(this.prefix, operation), counter, by);
+  /** Counts one API call and, when given, its outcome, in one round trip. */
+  async record(operation: Operation, counter?: Counter, call = true): Promise<void> {
+    const tx = this.redis.multi();
+    if (counter) tx.hincrby(statsKey(this.prefix, operation), counter, 1);
+    if (call) {
+      const key = callsKey(this.prefix, operation, Math.floor(Date.now() / BUCKET_MS));
+      tx.incr(key).pexpire(key, BUCKET_MS * (BUCKETS_PER_MINUTE + 1));
+    }
+    await tx.exec();
   }
 
   async read(operation: Operation): Promise<Counts> {
-    const raw = await this.redis.hgetall(statsKey(this.prefix, operation));
-    return Object.fromEntries(COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Counts;
+    const current = Math.floor(Date.now() / BUCKET_MS);
+    const callKeys = Array.from({ length: BUCKETS_PER_MINUTE }, (_, i) => callsKey(this.prefix, operation, current - i));
+    const [raw, calls] = await Promise.all([this.redis.hgetall(statsKey(this.prefix, operation)), this.redis.mget(...callKeys)]);
+    const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<Counter, number>;
+    return { ...counts, callsLastMinute: calls.reduce((sum, v) => sum + Number(v ?? 0), 0) };
   }
 
   async readAll(): Promise<Record<Operation, Counts>> {

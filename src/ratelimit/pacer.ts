@@ -20,7 +20,17 @@ export class Pacer {
   private pumping = false;
   private seq = 0;
 
-  constructor(private readonly bucket: TokenBucket) {}
+  /**
+   * A slot that fires later than this is given back unused: a late call
+   * followed by on-time ones would squeeze more calls than the QPS into one
+   * rolling second. A third of the pacing margin; the rest absorbs jitter on
+   * the way to the server (request signing, the network, the server's clock).
+   */
+  private readonly maxLatenessMs: number;
+
+  constructor(private readonly bucket: TokenBucket) {
+    this.maxLatenessMs = Math.max(1, bucket.settings.marginMs / 3);
+  }
 
   /** Resolves at this caller's slot. Lower priority numbers go first. */
   acquire(priority = 0): Promise<void> {
@@ -52,9 +62,10 @@ export class Pacer {
           await sleep(250);
           continue;
         }
+        const received = performance.now();
         for (let i = 0; i < reservation.granted; i++) {
           this.heldSlots++;
-          setTimeout(() => this.release(), reservation.waitMs + i * reservation.intervalMs);
+          this.releaseAt(received + reservation.waitMs + i * reservation.intervalMs);
         }
         // A full horizon comes back with the exact wait until a slot opens; a
         // partial grant loops once more to learn that wait.
@@ -65,9 +76,27 @@ export class Pacer {
     }
   }
 
-  private release(): void {
+  /**
+   * Node can fire a timer early: it measures from the start of the current
+   * event-loop turn, not from when setTimeout was called. So check the clock
+   * and re-arm until the slot is really due.
+   */
+  private releaseAt(target: number): void {
+    const remaining = target - performance.now();
+    if (remaining > 0) {
+      setTimeout(() => this.releaseAt(target), Math.ceil(remaining));
+      return;
+    }
     this.heldSlots--;
+    if (-remaining > this.maxLatenessMs) {
+      this.missedSlots++;
+      void this.pump();
+      return;
+    }
     this.waiters.shift()?.resolve();
   }
+
+  /** Slots given back because the event loop fired them too late. */
+  missedSlots = 0;
 
 }

@@ -18,7 +18,7 @@ export interface Controllable {
 const MAX_MONITORS_PER_REQUEST = 100_000;
 const DEFAULT_CALLS_LIMIT = 10_000;
 
-const monitorsBody = z.object({ count: z.number().int().positive().max(MAX_MONITORS_PER_REQUEST) }).strict();
+const monitorsBody = z.object({ count: z.number().int().nonnegative().max(MAX_MONITORS_PER_REQUEST) }).strict();
 const callsQuery = z.object({
   since: z.coerce.number().default(-Infinity),
   limit: z.coerce.number().int().positive().default(DEFAULT_CALLS_LIMIT),

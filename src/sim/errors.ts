@@ -46,16 +46,14 @@ const CATALOGUE = {
   StreamMonitorNotExist: { status: 404, message: 'The stream monitor does not exist.' },
 } satisfies Record<string, CatalogueEntry>;
 
-export type KnownCode = keyof typeof CATALOGUE;
-
-export const HOST_ID = 'live.aliyuncs.com';
+const HOST_ID = 'live.aliyuncs.com';
 
 export function newRequestId(): string {
   return randomUUID().toUpperCase();
 }
 
-export function catalogueEntry(code: string): CatalogueEntry | undefined {
-  return Object.hasOwn(CATALOGUE, code) ? CATALOGUE[code as KnownCode] : undefined;
+function catalogueEntry(code: string): CatalogueEntry | undefined {
+  return Object.hasOwn(CATALOGUE, code) ? CATALOGUE[code as keyof typeof CATALOGUE] : undefined;
 }
 
 export function success(requestId: string): Answer {

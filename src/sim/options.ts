@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
-export const API_VERSION = '2016-11-01';
-export const ACTIONS = ['ForbidLiveStream', 'StopLiveStreamMonitor'] as const;
-export type Action = (typeof ACTIONS)[number];
+import { API_VERSION, OPERATIONS as ACTIONS, type Operation as Action } from '../live/operations.ts';
+
+export { ACTIONS, API_VERSION, type Action };
 
 export function isAction(value: string): value is Action {
   return (ACTIONS as readonly string[]).includes(value);

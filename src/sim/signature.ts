@@ -5,7 +5,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * from what arrived on the wire. Written from the published algorithm and kept
  * independent of the SDK, so a client that signs wrongly is caught here.
  */
-export const ALGORITHM = 'ACS3-HMAC-SHA256';
+const ALGORITHM = 'ACS3-HMAC-SHA256';
 
 export interface AuthorizationHeader {
   accessKeyId: string;
@@ -41,16 +41,17 @@ export function parseAuthorization(value: string | undefined): AuthorizationHead
 }
 
 /** RFC 3986 percent-encoding, as the algorithm requires for query values. */
-export function percentEncode(value: string): string {
+function percentEncode(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export function sha256Hex(data: string | Buffer): string {
+function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export function canonicalRequest(request: SignedRequest, signedHeaders: readonly string[]): string {
+function canonicalRequest(request: SignedRequest, signedHeaders: readonly string[]): string {
   const sorted = [...signedHeaders].sort();
+  // Keys go in as sent, unencoded, which is how the SDK signs them.
   const query = [...request.query]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, value]) => `${key}=${percentEncode(value)}`)
@@ -64,7 +65,7 @@ export function canonicalRequest(request: SignedRequest, signedHeaders: readonly
   return [request.method, request.path, query, headers, sorted.join(';'), sha256Hex(request.body)].join('\n');
 }
 
-export function sign(secret: string, canonical: string): string {
+function sign(secret: string, canonical: string): string {
   const stringToSign = `${ALGORITHM}\n${sha256Hex(canonical)}`;
   return createHmac('sha256', secret).update(stringToSign).digest('hex');
 }

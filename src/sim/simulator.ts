@@ -106,7 +106,7 @@ export class LiveApiSimulator {
 
   /** Starts `count` monitoring sessions and returns their ids. */
   createMonitors(count: number): string[] {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a positive integer');
+    if (!Number.isInteger(count) || count < 0) throw new RangeError('count must be a whole number');
     return this.#monitors.create(count);
   }
 

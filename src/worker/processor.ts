@@ -50,7 +50,12 @@ export interface ProcessorDeps {
 export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
   const { operation, live, pacer, bucket, deadLetters, stats, log } = deps;
 
-  const deadLetter = async (job: Job, entry: Omit<DeadLetterEntry, 'id' | 'operation' | 'params' | 'priority' | 'attempts' | 'firstFailedAt' | 'lastFailedAt'>, attempts: number) => {
+  const deadLetter = async (
+    job: Job,
+    entry: Omit<DeadLetterEntry, 'id' | 'operation' | 'params' | 'priority' | 'attempts' | 'firstFailedAt' | 'lastFailedAt'>,
+    attempts: number,
+    calledApi = true,
+  ) => {
     const now = Date.now();
     const history = job.progress as Partial<FailureHistory> | undefined;
     await deadLetters.add({
@@ -63,7 +68,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       lastFailedAt: now,
       ...entry,
     });
-    await stats.increment(operation, 'deadLettered');
+    await stats.record(operation, 'deadLettered', calledApi);
     log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
     return { outcome: 'dead-lettered' as const, code: entry.code, requestId: entry.requestId };
   };
@@ -72,14 +77,14 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     const attempt = job.attemptsMade + 1;
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt);
+      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, false);
     }
 
     await pacer.acquire(job.opts.priority ?? 0);
     const result = await live.call(operation, parsed.value);
 
     if (result.ok) {
-      await stats.increment(operation, 'applied');
+      await stats.record(operation, 'applied');
       log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
       return { outcome: 'applied', requestId: result.requestId };
     }
@@ -88,12 +93,12 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     const context = { jobId: job.id, operation, code: result.code, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) };
     if (throttled) {
       const rate = await bucket.onThrottled(result.retryAfterMs);
-      await stats.increment(operation, 'throttled');
+      await stats.record(operation, 'throttled', false);
       log.warn({ ...context, retryAfterMs: result.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
     }
 
     if (outcome === 'already-applied') {
-      await stats.increment(operation, 'alreadyApplied');
+      await stats.record(operation, 'alreadyApplied');
       log.info(context, 'already applied');
       return { outcome: 'already-applied', code: result.code, requestId: result.requestId };
     }
@@ -111,7 +116,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       lastCode: result.code,
     };
     await job.updateProgress(history as unknown as object);
-    await stats.increment(operation, 'retried');
+    await stats.record(operation, 'retried');
     log.info(context, 'transient failure; will retry');
     throw new RetryableCallError(result);
   };

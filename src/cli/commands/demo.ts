@@ -1,0 +1,163 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config.ts';
+import { AlibabaLiveClient, staticCredential } from '../../live/client.ts';
+import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
+import { LocalRedisServer } from '../../local-redis.ts';
+import { createLogger } from '../../log.ts';
+import { DeadLetterQueue } from '../../queue/dead-letter.ts';
+import { Producer, type EnqueueRecord } from '../../queue/producer.ts';
+import { readStatus, type OperationStatus } from '../../queue/status.ts';
+import { producerConnection, redactUrl, waitUntilReady, workerConnection } from '../../redis.ts';
+import { LiveApiSimulator } from '../../sim/index.ts';
+import { LiveWorkers } from '../../worker/worker.ts';
+import { configFor } from '../context.ts';
+import { UsageError } from '../errors.ts';
+import { formatEntry } from './dlq.ts';
+import { formatStatusTable } from './status.ts';
+
+const DOMAIN = 'demo.aliyundoc.com';
+
+/** Redis at REDIS_URL, or a private redis-server when none answers and one is installed. */
+async function reachRedis(config: Config): Promise<{ url: string; stop: () => Promise<void> }> {
+  const probe = producerConnection(config.redisUrl);
+  probe.on('error', () => {});
+  try {
+    await waitUntilReady(probe, config.redisUrl, 2_000);
+    return { url: config.redisUrl, stop: async () => {} };
+  } catch {
+    if (!LocalRedisServer.isInstalled()) {
+      throw new UsageError(
+        `no Redis answers at ${redactUrl(config.redisUrl)} and redis-server is not installed. Start one (e.g. \`docker compose up -d redis\` or \`apt-get install redis-server\`) or set REDIS_URL.`,
+      );
+    }
+    const server = await LocalRedisServer.start();
+    process.stdout.write(`no Redis at ${redactUrl(config.redisUrl)}: started a private redis-server on ${server.url}\n`);
+    return { url: server.url, stop: () => server.stop() };
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** The demo's input: mass bans, monitor stops, and a few records that must end badly. */
+function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Record<Operation, EnqueueRecord[]> {
+  const forbid: EnqueueRecord[] = Array.from({ length: bans }, (_, i) => ({
+    params: { DomainName: DOMAIN, AppName: 'liveApp', StreamName: `stream-${i}`, ...(i % 3 === 0 ? { ResumeTime: '2030-01-01T00:00:00Z' } : {}), ...(i % 10 === 0 ? { Oneshot: 'yes' } : {}) },
+  }));
+  // Invalid input is reported and never enqueued.
+  forbid.push({ params: { DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'bad-time', ResumeTime: '2030-01-01 00:00' } });
+  forbid.push({ params: { DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'bad-type', LiveStreamType: 'player' } });
+  // One urgent ban, taken before the backlog.
+  forbid.push({ params: { DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'urgent-ban' }, priority: 'urgent' });
+
+  const running = sim.createMonitors(monitorStops - Math.floor(monitorStops / 10));
+  const unknown = Array.from({ length: Math.floor(monitorStops / 10) }, () => randomUUID());
+  const stopMonitor: EnqueueRecord[] = [...running, ...unknown].map((MonitorId) => ({ params: { MonitorId } }));
+  return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor };
+}
+
+async function watchDrain(redis: Redis, config: Config, totals: Record<Operation, number>): Promise<OperationStatus[]> {
+  const done = (s: OperationStatus) => s.applied + s.alreadyApplied + s.deadLettered;
+  const tty = process.stdout.isTTY;
+  const bars = tty ? new cliProgress.MultiBar({ format: '{name} [{bar}] {value}/{total} | applied {applied} | already {already} | dead {dead} | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = Object.fromEntries(OPERATIONS.map((op) => [op, bars?.create(totals[op], 0, { name: OPERATION_INFO[op].slug.padEnd(12), applied: 0, already: 0, dead: 0, rate: 0 })]));
+  const started = Date.now();
+  let lastLine = 0;
+  for (;;) {
+    const rows = await readStatus(redis, config);
+    const seconds = (Date.now() - started) / 1000;
+    for (const row of rows) {
+      bar[row.operation]?.update(done(row), { applied: row.applied, already: row.alreadyApplied, dead: row.deadLettered, rate: (done(row) / seconds).toFixed(1) });
+    }
+    if (!tty && Date.now() - lastLine > 2000) {
+      lastLine = Date.now();
+      process.stdout.write(`${rows.map((r) => `${OPERATION_INFO[r.operation].slug}: ${done(r)}/${totals[r.operation]}`).join('  ')}\n`);
+    }
+    if (rows.every((r) => done(r) >= totals[r.operation] && r.active === 0 && r.waiting === 0 && r.delayed === 0)) {
+      bars?.stop();
+      return rows;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('End-to-end run on this machine: the built-in simulator, a worker, a few hundred bans and monitor stops (some must dead-letter), the drain, the summary and the dead-letter list.')
+    .option('--bans <n>', 'ForbidLiveStream jobs to enqueue', '300')
+    .option('--monitor-stops <n>', 'StopLiveStreamMonitor jobs to enqueue (one in ten for a monitor that does not exist)', '100')
+    .addHelpText('after', '\nUses Redis at REDIS_URL, or starts a private redis-server when none answers.\nExample:\n  $ livequeue demo --bans 1000')
+    .action(async (opts: { bans: string; monitorStops: string }, command: Command) => {
+      const bans = Number(opts.bans);
+      const monitorStops = Number(opts.monitorStops);
+      if (!Number.isInteger(bans) || bans < 1 || bans > 100_000) throw new UsageError(`--bans must be a whole number from 1 to 100000 (got "${opts.bans}")`);
+      if (!Number.isInteger(monitorStops) || monitorStops < 1 || monitorStops > 100_000) throw new UsageError(`--monitor-stops must be a whole number from 1 to 100000 (got "${opts.monitorStops}")`);
+
+      const base = configFor(command);
+      const redisTarget = await reachRedis(base);
+      // The demo keeps to its own keys so it never touches real queues on the same Redis.
+      const config: Config = { ...base, redisUrl: redisTarget.url, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
+      // A throwaway AccessKey that only this simulator knows.
+      const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
+      const accessKeySecret = randomBytes(24).toString('base64url');
+      const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps: config.qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
+      const endpoint = await sim.start();
+
+      const redis = workerConnection(config.redisUrl);
+      const producer = new Producer(redis, config);
+      const log = createLogger(base.logLevel === 'info' ? 'warn' : base.logLevel);
+      const workers = new LiveWorkers({
+        config,
+        log,
+        redis,
+        live: new AlibabaLiveClient({ ...config.live, endpoint, credential: staticCredential(accessKeyId, accessKeySecret) }),
+      });
+      try {
+        process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${redactUrl(config.redisUrl)}, prefix ${config.prefix}\n`);
+        process.stdout.write(`quota: ForbidLiveStream ${config.qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${config.qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
+
+        const work = demoWork(sim, bans, monitorStops);
+        const totals = { ForbidLiveStream: 0, StopLiveStreamMonitor: 0 };
+        for (const operation of OPERATIONS) {
+          const results = await producer.enqueueBatch(operation, work[operation]);
+          totals[operation] = results.filter((r) => r.status === 'enqueued').length;
+          process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs\n`);
+          results.forEach((r, i) => {
+            if (r.status === 'invalid') process.stdout.write(`  rejected record ${i + 1}: ${r.errors.map((e) => e.message).join('; ')}\n`);
+          });
+        }
+        process.stdout.write('\n');
+        workers.start();
+        const rows = await watchDrain(redis, config, totals);
+
+        process.stdout.write(`\n${formatStatusTable(rows)}\n\n`);
+        const simStats = sim.stats();
+        for (const op of OPERATIONS) {
+          process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${config.qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
+        }
+        const deadLetters = new DeadLetterQueue(redis, config.prefix);
+        const entries = await deadLetters.list();
+        await deadLetters.close();
+        process.stdout.write(`\ndead-letter queue (${entries.length} entries):\n${entries.map(formatEntry).join('\n')}\n`);
+      } finally {
+        await workers.close();
+        await producer.close();
+        await sim.stop();
+        await cleanUp(redis, config.prefix);
+        redis.disconnect();
+        await redisTarget.stop();
+      }
+    });
+}
+
+async function cleanUp(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

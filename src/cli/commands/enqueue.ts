@@ -1,0 +1,148 @@
+import { createReadStream, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { formatFromPath, INPUT_FORMATS, readRecords, type InputFormat, type InputRecord } from '../../jobs/input.ts';
+import type { Operation } from '../../live/operations.ts';
+import { enqueueRecords, type BulkSummary } from '../../queue/bulk-enqueue.ts';
+import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
+import { Producer } from '../../queue/producer.ts';
+import { configFor } from '../context.ts';
+import { UsageError } from '../errors.ts';
+import { withRedis } from '../session.ts';
+
+interface EnqueueFlags {
+  file: string;
+  format?: InputFormat;
+  priority: Priority;
+  json?: boolean;
+  oneshot?: boolean;
+  resumeTime?: string;
+  region?: string;
+}
+
+function openInput(file: string): { stream: Readable; size?: number } {
+  if (file === '-') return { stream: process.stdin };
+  try {
+    return { stream: createReadStream(file), size: statSync(file).size };
+  } catch (error) {
+    throw new UsageError(`--file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Counts bytes as records are read, for a progress bar over the file size. */
+async function* countingBytes(records: AsyncIterable<InputRecord>, stream: Readable, onBytes: (n: number) => void): AsyncGenerator<InputRecord> {
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer | string) => {
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    onBytes(bytes);
+  });
+  yield* records;
+}
+
+function progressReporter(size: number | undefined): { update: (s: BulkSummary, bytes: number) => void; stop: () => void } {
+  if (process.stderr.isTTY && size) {
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: 'enqueue [{bar}] {percentage}% | {read} lines | {enqueued} enqueued | {duplicates} duplicates | {invalid} invalid', hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(size, 0, { read: 0, enqueued: 0, duplicates: 0, invalid: 0 });
+    return {
+      update: (s, bytes) => bar.update(bytes, { read: s.read, enqueued: s.enqueued, duplicates: s.duplicates, invalid: s.invalid.length }),
+      stop: () => bar.stop(),
+    };
+  }
+  let lastPrinted = 0;
+  return {
+    update: (s) => {
+      if (s.read - lastPrinted >= 10_000) {
+        lastPrinted = s.read;
+        process.stderr.write(`enqueue: ${s.read} lines read, ${s.enqueued} enqueued, ${s.duplicates} duplicates, ${s.invalid.length} invalid\n`);
+      }
+    },
+    stop: () => {},
+  };
+}
+
+function printSummary(summary: BulkSummary, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid })}\n`);
+    return;
+  }
+  const lines = [
+    `enqueued: ${summary.enqueued}`,
+    `duplicates skipped (already pending): ${summary.duplicates}`,
+    `invalid: ${summary.invalid.length}`,
+    ...summary.invalid.map((i) => `  line ${i.line}: ${i.errors.map((e) => e.message).join('; ')}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function enqueueFile(command: Command, operation: Operation, flags: EnqueueFlags, defaults: Record<string, string>): Promise<void> {
+  const config = configFor(command);
+  const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
+  if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
+  const summary = await withRedis(config, async (redis) => {
+    const producer = new Producer(redis, config);
+    const { stream, size } = openInput(flags.file);
+    const progress = progressReporter(size);
+    let bytes = 0;
+    try {
+      return await enqueueRecords(producer, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
+        priority: flags.priority,
+        defaults,
+        onProgress: (s) => progress.update(s, bytes),
+      });
+    } finally {
+      progress.stop();
+      await producer.close();
+    }
+  });
+  printSummary(summary, flags.json);
+  process.exitCode = summary.invalid.length > 0 ? 1 : 0;
+}
+
+function commonFlags(command: Command): Command {
+  return command
+    .requiredOption('--file <path>', 'input file, or - for standard input')
+    .addOption(new Option('--format <format>', 'input format (default: by file extension)').choices(INPUT_FORMATS))
+    .addOption(new Option('--priority <priority>', 'urgent jobs are taken before the normal backlog').choices(PRIORITIES).default('normal'))
+    .option('--json', 'print the summary as one JSON object');
+}
+
+export function registerEnqueue(program: Command): void {
+  const enqueue = program.command('enqueue').description('Enqueue jobs from a file (JSON Lines, CSV, or plain text for monitor ids).');
+
+  commonFlags(enqueue.command('forbid'))
+    .description('Ban the streams in a file: one stream a line with DomainName, AppName, StreamName and optional LiveStreamType, Oneshot, ResumeTime, RegionId.')
+    .option('--oneshot', 'only interrupt streams (Oneshot=yes) where a line does not say')
+    .option('--resume-time <time>', 'ResumeTime (yyyy-MM-ddTHH:mm:ssZ, UTC) where a line does not say')
+    .option('--region <region>', 'RegionId where a line does not say')
+    .addHelpText('after', `
+Examples:
+  $ livequeue enqueue forbid --file bans.jsonl
+      {"DomainName":"demo.aliyundoc.com","AppName":"liveApp","StreamName":"s1","ResumeTime":"2030-01-01T00:00:00Z"}
+  $ livequeue enqueue forbid --file bans.csv --oneshot --priority urgent
+      DomainName,AppName,StreamName
+      demo.aliyundoc.com,liveApp,s1
+  $ cat bans.jsonl | livequeue enqueue forbid --file - --json
+Exit code: 0 when every line was valid, 1 when some were invalid (valid lines are enqueued all the same).`)
+    .action(async (flags: EnqueueFlags, command: Command) => {
+      const defaults: Record<string, string> = {};
+      if (flags.oneshot) defaults.Oneshot = 'yes';
+      if (flags.resumeTime) defaults.ResumeTime = flags.resumeTime;
+      if (flags.region) defaults.RegionId = flags.region;
+      await enqueueFile(command, 'ForbidLiveStream', flags, defaults);
+    });
+
+  commonFlags(enqueue.command('stop-monitor'))
+    .description('Stop the monitoring sessions in a file: one MonitorId a line (plain text, JSONL with MonitorId, or CSV).')
+    .addHelpText('after', `
+Examples:
+  $ livequeue enqueue stop-monitor --file monitors.txt
+      445409ec-7eaa-461d-8f29-4bec2eb9a1b2
+  $ livequeue enqueue stop-monitor --file monitors.csv --priority urgent`)
+    .action(async (flags: EnqueueFlags, command: Command) => {
+      await enqueueFile(command, 'StopLiveStreamMonitor', flags, {});
+    });
+}

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OPERATION_INFO } from '../../live/operations.ts';
+import { readStatus, type OperationStatus } from '../../queue/status.ts';
+import { configFor } from '../context.ts';
+import { withRedis } from '../session.ts';
+
+const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
+  ['operation', (s) => OPERATION_INFO[s.operation].slug],
+  ['waiting', (s) => s.waiting],
+  ['delayed', (s) => s.delayed],
+  ['active', (s) => s.active],
+  ['applied', (s) => s.applied],
+  ['already-applied', (s) => s.alreadyApplied],
+  ['dead-lettered', (s) => s.deadLettered],
+  ['retried', (s) => s.retried],
+  ['throttled', (s) => s.throttled],
+  ['rate (now/configured)', (s) => `${s.currentRate}/${s.configuredRate}`],
+  ['calls last min', (s) => s.callsLastMinute],
+];
+
+export function formatStatusTable(rows: readonly OperationStatus[]): string {
+  const table = [COLUMNS.map(([h]) => h), ...rows.map((row) => COLUMNS.map(([, get]) => String(get(row))))];
+  const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('Per operation: waiting, delayed, active, applied, already-applied, dead-lettered, the bucket rate and calls in the last minute.')
+    .option('--json', 'print one JSON array')
+    .option('--watch', 'refresh every 2 seconds until Ctrl-C')
+    .addHelpText('after', '\nExamples:\n  $ livequeue status\n  $ livequeue status --json | jq \'.[] | select(.operation=="ForbidLiveStream")\'\n  $ livequeue status --watch')
+    .action(async (opts: { json?: boolean; watch?: boolean }, command: Command) => {
+      const config = configFor(command);
+      await withRedis(config, async (redis) => {
+        for (;;) {
+          const rows = await readStatus(redis, config);
+          const text = opts.json ? JSON.stringify(rows) : formatStatusTable(rows);
+          if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+          process.stdout.write(`${text}\n`);
+          if (!opts.watch) return;
+          await sleep(2000);
+        }
+      });
+    });
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { OPERATIONS, operationFromSlug, type Operation } from '../../live/operations.ts';
+import { runWorkers } from '../../worker/run.ts';
+import { configFor } from '../context.ts';
+import { UsageError } from '../errors.ts';
+
+export function parseOperations(value: string): Operation[] {
+  const operations = value.split(',').map((s) => s.trim()).filter(Boolean).map((slug) => {
+    const op = operationFromSlug(slug);
+    if (!op) throw new UsageError(`--operations: unknown operation "${slug}" (use forbid, stop-monitor)`);
+    return op;
+  });
+  if (operations.length === 0) throw new UsageError('--operations must name at least one of forbid, stop-monitor');
+  return [...new Set(operations)];
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('Run workers until SIGINT/SIGTERM, then finish in-flight calls and exit 0.')
+    .option('--operations <list>', 'comma-separated operations to drain: forbid, stop-monitor', 'forbid,stop-monitor')
+    .option('--concurrency <n>', 'jobs in flight per operation (WORKER_CONCURRENCY)')
+    .addHelpText('after', '\nExample:\n  $ LIVE_ENDPOINT=http://127.0.0.1:8787 livequeue worker --operations forbid --concurrency 16')
+    .action(async (opts: { operations: string; concurrency?: string }, command: Command) => {
+      const config = configFor(command, { WORKER_CONCURRENCY: opts.concurrency });
+      await runWorkers(config, { operations: opts.operations ? parseOperations(opts.operations) : [...OPERATIONS] });
+    });
+}

@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.ts';
+import { RedisUnavailableError } from '../redis.ts';
+import { addConfigFlags } from './context.ts';
+import { UsageError } from './errors.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerDlq } from './commands/dlq.ts';
+import { registerEnqueue } from './commands/enqueue.ts';
+import { registerSimulate } from './commands/simulate.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerWorker } from './commands/worker.ts';
+
+const program = new Command('livequeue')
+  .description('Rate-limited job queue for ApsaraVideo Live: ForbidLiveStream and StopLiveStreamMonitor at the full QPS the API allows, never faster.')
+  .showHelpAfterError()
+  .exitOverride();
+addConfigFlags(program);
+program.addHelpText('after', `
+Examples:
+  $ livequeue demo                                  # local end-to-end run on the built-in simulator
+  $ livequeue worker --concurrency 16               # drain both operations until Ctrl-C
+  $ livequeue enqueue forbid --file bans.jsonl      # ban every stream in the file
+  $ livequeue status --watch
+  $ livequeue dlq list --code QuotaExceeded.Blacklist
+
+Configuration comes from environment variables; each flag above overrides its variable.`);
+
+registerDemo(program);
+registerWorker(program);
+registerEnqueue(program);
+registerStatus(program);
+registerDlq(program);
+registerSimulate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError) {
+    process.stderr.write(`livequeue: ${error.message}\n`);
+    process.exit(error instanceof RedisUnavailableError ? 1 : 2);
+  }
+  throw error;
+}
