@@ -34,6 +34,8 @@ registerSimulate(program);
 
 try {
   await program.parseAsync(process.argv);
+  // Keep-alive sockets and Redis connections would hold the process open; the command is done.
+  process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError) {

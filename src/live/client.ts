@@ -5,7 +5,7 @@ import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { API_VERSION, type Operation } from './operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
-import { trackRetryHint } from './retry-hints.ts';
+import { trackRequest } from './request-tracker.ts';
 
 /**
  * The Live API as the rest of the product sees it: two operations, our own
@@ -22,10 +22,21 @@ const Credential = (require('@alicloud/credentials') as typeof import('@alicloud
 type Credential = InstanceType<typeof Credential>;
 
 export interface LiveApi {
-  call<O extends Operation>(operation: O, params: ParamsByOperation[O]): Promise<LiveCallResult>;
+  call<O extends Operation>(operation: O, params: ParamsByOperation[O], options?: CallOptions): Promise<LiveCallResult>;
 }
 
-export type LiveCallResult = LiveCallSuccess | LiveCallFailure;
+export interface CallOptions {
+  /** performance.now() after which the request must not leave; see request-tracker.ts. */
+  sendBy?: number;
+}
+
+export type LiveCallResult = LiveCallSuccess | LiveCallFailure | LiveCallNotSent;
+
+/** The request missed its send deadline and was never sent: no effect, no answer. */
+export interface LiveCallNotSent {
+  ok: false;
+  notSent: true;
+}
 
 export interface LiveCallSuccess {
   ok: true;
@@ -35,6 +46,7 @@ export interface LiveCallSuccess {
 
 export interface LiveCallFailure {
   ok: false;
+  notSent?: false;
   code: string;
   message: string;
   httpStatus?: number;
@@ -81,9 +93,9 @@ export class AlibabaLiveClient implements LiveApi {
     );
   }
 
-  async call<O extends Operation>(operation: O, params: ParamsByOperation[O]): Promise<LiveCallResult> {
+  async call<O extends Operation>(operation: O, params: ParamsByOperation[O], options: CallOptions = {}): Promise<LiveCallResult> {
     const nonce = randomUUID();
-    const takeRetryHint = trackRetryHint(nonce);
+    const request = trackRequest(nonce, options.sendBy);
     const query: Record<string, string> = { RegionId: this.options.regionId };
     for (const [key, value] of Object.entries(params)) if (value !== undefined) query[key] = String(value);
     const started = performance.now();
@@ -103,11 +115,13 @@ export class AlibabaLiveClient implements LiveApi {
         new $OpenApiUtil.OpenApiRequest({ query, headers: { 'x-acs-signature-nonce': nonce } }),
         new $dara.RuntimeOptions({}),
       );
-      takeRetryHint();
       const body = (response as { body?: { RequestId?: unknown } }).body;
       return { ok: true, requestId: typeof body?.RequestId === 'string' ? body.RequestId : undefined, latencyMs: performance.now() - started };
     } catch (error) {
-      return toFailure(error, takeRetryHint(), performance.now() - started);
+      if (request.missed) return { ok: false, notSent: true };
+      return toFailure(error, request.retryAfterMs, performance.now() - started);
+    } finally {
+      request.done();
     }
   }
 }

@@ -4,7 +4,14 @@ import type { TokenBucket } from './token-bucket.ts';
 interface Waiter {
   priority: number;
   seq: number;
-  resolve: () => void;
+  resolve: (slot: Slot) => void;
+}
+
+export interface Slot {
+  /** performance.now() at which the call is due. */
+  at: number;
+  /** The call must leave by then (performance.now()), or not at all. */
+  sendBy: number;
 }
 
 /**
@@ -21,20 +28,20 @@ export class Pacer {
   private seq = 0;
 
   /**
-   * A slot that fires later than this is given back unused: a late call
-   * followed by on-time ones would squeeze more calls than the QPS into one
-   * rolling second. A third of the pacing margin; the rest absorbs jitter on
-   * the way to the server (request signing, the network, the server's clock).
+   * How late after its slot a call may still leave: a late call followed by
+   * on-time ones would squeeze more calls than the QPS into one rolling
+   * second. A third of the pacing margin; the rest absorbs jitter on the way
+   * to the server.
    */
-  private readonly maxLatenessMs: number;
+  readonly maxLatenessMs: number;
 
   constructor(private readonly bucket: TokenBucket) {
     this.maxLatenessMs = Math.max(1, bucket.settings.marginMs / 3);
   }
 
   /** Resolves at this caller's slot. Lower priority numbers go first. */
-  acquire(priority = 0): Promise<void> {
-    return new Promise<void>((resolve) => {
+  acquire(priority = 0): Promise<Slot> {
+    return new Promise<Slot>((resolve) => {
       const waiter = { priority, seq: this.seq++, resolve };
       // Keep the queue ordered by (priority, arrival); it is at most `concurrency` long.
       let i = this.waiters.length;
@@ -89,14 +96,11 @@ export class Pacer {
     }
     this.heldSlots--;
     if (-remaining > this.maxLatenessMs) {
-      this.missedSlots++;
+      // The event loop was busy past the slot: give it up and reserve anew.
       void this.pump();
       return;
     }
-    this.waiters.shift()?.resolve();
+    this.waiters.shift()?.resolve({ at: target, sendBy: target + this.maxLatenessMs });
   }
-
-  /** Slots given back because the event loop fired them too late. */
-  missedSlots = 0;
 
 }

@@ -80,8 +80,12 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, false);
     }
 
-    await pacer.acquire(job.opts.priority ?? 0);
-    const result = await live.call(operation, parsed.value);
+    // A call that could not leave on time was never sent: take the next slot.
+    let result;
+    do {
+      const slot = await pacer.acquire(job.opts.priority ?? 0);
+      result = await live.call(operation, parsed.value, { sendBy: slot.sendBy });
+    } while (!result.ok && result.notSent);
 
     if (result.ok) {
       await stats.record(operation, 'applied');

@@ -1,0 +1,123 @@
+import diagnostics from 'node:diagnostics_channel';
+import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+
+/**
+ * Watches the HTTP requests the core client makes, which it does not expose
+ * itself. We recognise ours by the signature nonce, which we choose.
+ *
+ * - Send deadline: a paced call must leave close to its slot. Signing and
+ *   request setup usually take a millisecond, but a cold start or a GC pause
+ *   can take ten. The core client's HTTP layer keeps private agents, so the
+ *   check sits on the Agent prototype, where a request asks for a socket
+ *   before a byte is written: a late request is destroyed unsent and can
+ *   never crowd the server's rolling second; the caller takes a new slot
+ *   instead. Requests we do not track pass through untouched.
+ * - Retry hints: on errors the core client keeps `x-acs-retry-after` but drops
+ *   `x-ratelimit-user-api` / `x-ratelimit-user` (whose `TimeLeft` is a hint
+ *   too); Node publishes every response on a diagnostics channel, read there.
+ */
+const NONCE_HEADER = 'x-acs-signature-nonce';
+
+interface Tracked {
+  /** performance.now() after which the request must not be sent. */
+  sendBy?: number;
+  missed: boolean;
+  retryAfterMs?: number;
+}
+
+const tracked = new Map<string, Tracked>();
+let subscribed = false;
+
+export class SendDeadlineMissed extends Error {
+  constructor(lateByMs: number) {
+    super(`request not sent: ${lateByMs.toFixed(1)} ms past its slot`);
+    this.name = 'SendDeadlineMissed';
+  }
+}
+
+function nonceOf(request: ClientRequest): Tracked | undefined {
+  const nonce = request.getHeader(NONCE_HEADER);
+  return typeof nonce === 'string' ? tracked.get(nonce) : undefined;
+}
+
+/** True when the request is ours, late, and has been destroyed. */
+function destroyIfLate(request: ClientRequest): boolean {
+  const entry = nonceOf(request);
+  if (entry?.sendBy === undefined) return false;
+  const late = performance.now() - entry.sendBy;
+  if (late <= 0) return false;
+  entry.missed = true;
+  // How an agent reports that it could not provide a socket: the request
+  // errors out (asynchronously, like any connection failure) and is closed.
+  (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, new SendDeadlineMissed(late));
+  return true;
+}
+
+type AddRequest = (this: Agent, request: ClientRequest, options: unknown) => void;
+
+/** Covers https too: its Agent inherits addRequest from http's. */
+function installSendDeadline(): void {
+  const prototype = Agent.prototype as unknown as { addRequest: AddRequest };
+  const addRequest = prototype.addRequest;
+  prototype.addRequest = function (this: Agent, request, options) {
+    if (!destroyIfLate(request)) addRequest.call(this, request, options);
+  };
+}
+
+function onResponse(message: unknown): void {
+  const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+  const entry = nonceOf(request);
+  if (entry) entry.retryAfterMs = retryAfterFromHeaders(response.headers);
+}
+
+/** Milliseconds the server asks us to wait, from whichever hint says longest. */
+export function retryAfterFromHeaders(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const hints = [
+    parseMs(headers['x-acs-retry-after']),
+    timeLeft(headers['x-ratelimit-user-api']),
+    timeLeft(headers['x-ratelimit-user']),
+  ].filter((v): v is number => v !== undefined);
+  return hints.length > 0 ? Math.max(...hints) : undefined;
+}
+
+function parseMs(value: string | string[] | undefined): number | undefined {
+  const n = Number.parseInt(String(value ?? ''), 10);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** `Limit:20,Remain:0,TimeLeft:850,Reset:...` -> 850 */
+function timeLeft(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  for (const pair of String(value).split(',')) {
+    const [key, raw] = pair.split(':');
+    if (key?.trim() === 'TimeLeft') return parseMs(raw?.trim());
+  }
+  return undefined;
+}
+
+export interface TrackedRequest {
+  /** True when the request was destroyed unsent for missing its deadline. */
+  readonly missed: boolean;
+  /** The server's retry hint from the response headers, if any. */
+  readonly retryAfterMs: number | undefined;
+  done(): void;
+}
+
+export function trackRequest(nonce: string, sendBy?: number): TrackedRequest {
+  if (!subscribed) {
+    installSendDeadline();
+    diagnostics.subscribe('http.client.response.finish', onResponse);
+    subscribed = true;
+  }
+  const entry: Tracked = { sendBy, missed: false };
+  tracked.set(nonce, entry);
+  return {
+    get missed() {
+      return entry.missed;
+    },
+    get retryAfterMs() {
+      return entry.retryAfterMs;
+    },
+    done: () => tracked.delete(nonce),
+  };
+}
