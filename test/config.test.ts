@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { minimumRetryWindowMs, retryDelayMs } from '../src/worker/backoff.ts';
+import { classifyFailure } from '../src/live/error-codes.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.qps).toEqual({ ForbidLiveStream: 20, StopLiveStreamMonitor: 10 });
+    expect(config.live.endpoint).toBe('live.aliyuncs.com');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('lets flags override the environment', () => {
+    expect(loadConfig({ FORBID_QPS: '20' }, { FORBID_QPS: '50' }).qps.ForbidLiveStream).toBe(50);
+  });
+
+  it.each([
+    ['FORBID_QPS', 'abc', 'FORBID_QPS must be a number'],
+    ['STOP_MONITOR_QPS', '0', 'STOP_MONITOR_QPS must be a number greater than 0'],
+    ['WORKER_CONCURRENCY', '2.5', 'WORKER_CONCURRENCY must be a whole number'],
+    ['REDIS_URL', 'localhost:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
+    ['LIVE_ENDPOINT', 'ftp://x', 'LIVE_ENDPOINT must be a host name or http(s)://host:port'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of'],
+  ])('rejects a bad %s with one line naming it', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
+
+describe('retry schedule', () => {
+  const schedule = loadConfig({}).retry;
+
+  it('grows exponentially with jitter in the upper half, capped', () => {
+    expect(retryDelayMs(schedule, 1, 0, () => 0)).toBe(500);
+    expect(retryDelayMs(schedule, 1, 0, () => 1)).toBe(1000);
+    expect(retryDelayMs(schedule, 4, 0, () => 1)).toBe(8000);
+    expect(retryDelayMs(schedule, 30, 0, () => 1)).toBe(schedule.maxDelayMs);
+  });
+
+  it('treats the server hint as a floor', () => {
+    expect(retryDelayMs(schedule, 1, 5000, () => 0)).toBe(5000);
+  });
+
+  it('rides out at least 30 minutes of outage by default before dead-lettering', () => {
+    expect(minimumRetryWindowMs(schedule)).toBeGreaterThanOrEqual(30 * 60_000);
+  });
+});
+
+describe('error-code table', () => {
+  it.each([
+    [{ code: 'InternalError', httpStatus: 500, network: false }, 'retry', false],
+    [{ code: 'Throttling.User', httpStatus: 400, network: false }, 'retry', true],
+    [{ code: 'Throttling', httpStatus: 503, network: false }, 'retry', true],
+    [{ code: 'ServiceUnavailable', httpStatus: 503, network: false }, 'retry', false],
+    [{ code: 'GatewayTimeout', httpStatus: 504, network: false }, 'retry', false],
+    [{ code: 'NetworkError', network: true }, 'retry', false],
+    [{ code: 'ConfigAlreadyExists', httpStatus: 400, network: false }, 'already-applied', false],
+    [{ code: 'StreamMonitorAlreadyStop', httpStatus: 400, network: false }, 'already-applied', false],
+    [{ code: 'QuotaExceeded.Blacklist', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'StreamMonitorNotExist', httpStatus: 404, network: false }, 'dead-letter', false],
+    [{ code: 'SomethingNew', httpStatus: 409, network: false }, 'dead-letter', false],
+  ])('%o -> %s', (failure, outcome, throttled) => {
+    expect(classifyFailure(failure)).toMatchObject({ outcome, throttled });
+  });
+});
