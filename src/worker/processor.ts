@@ -10,6 +10,7 @@ import type { Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
+import type { WorkerObserver } from './observer.ts';
 
 export type JobOutcome =
   | { outcome: 'applied'; requestId?: string }
@@ -40,6 +41,7 @@ export interface ProcessorDeps {
   stats: Stats;
   retry: RetrySchedule;
   log: Logger;
+  observer: WorkerObserver;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface ProcessorDeps {
  * no retry attempt; retries come back through the same bucket.
  */
 export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
-  const { operation, live, pacer, bucket, deadLetters, stats, log } = deps;
+  const { operation, live, pacer, bucket, deadLetters, stats, log, observer } = deps;
 
   const deadLetter = async (
     job: Job,
@@ -69,6 +71,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       ...entry,
     });
     await stats.record(operation, 'deadLettered', calledApi);
+    observer.outcome(operation, 'dead-lettered', entry.code);
     log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
     return { outcome: 'dead-lettered' as const, code: entry.code, requestId: entry.requestId };
   };
@@ -86,9 +89,11 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       const slot = await pacer.acquire(job.opts.priority ?? 0);
       result = await live.call(operation, parsed.value, { sendBy: slot.sendBy });
     } while (!result.ok && result.notSent);
+    observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
 
     if (result.ok) {
       await stats.record(operation, 'applied');
+      observer.outcome(operation, 'applied');
       log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
       return { outcome: 'applied', requestId: result.requestId };
     }
@@ -98,11 +103,13 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     if (throttled) {
       const rate = await bucket.onThrottled(result.retryAfterMs);
       await stats.record(operation, 'throttled', false);
+      observer.throttled(operation);
       log.warn({ ...context, retryAfterMs: result.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
     }
 
     if (outcome === 'already-applied') {
       await stats.record(operation, 'alreadyApplied');
+      observer.outcome(operation, 'already-applied', result.code);
       log.info(context, 'already applied');
       return { outcome: 'already-applied', code: result.code, requestId: result.requestId };
     }
@@ -121,6 +128,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     };
     await job.updateProgress(history as unknown as object);
     await stats.record(operation, 'retried');
+    observer.outcome(operation, 'retry', result.code);
     log.info(context, 'transient failure; will retry');
     throw new RetryableCallError(result);
   };

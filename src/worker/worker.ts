@@ -11,6 +11,7 @@ import { Pacer } from '../ratelimit/pacer.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
+import { NO_OBSERVER, type WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
 
 export interface LiveWorkersOptions {
@@ -21,6 +22,7 @@ export interface LiveWorkersOptions {
   redis: Redis;
   operations?: readonly Operation[];
   concurrency?: number;
+  observer?: WorkerObserver;
 }
 
 /**
@@ -44,6 +46,7 @@ export class LiveWorkers {
         pacer: new Pacer(bucket),
         deadLetters: this.deadLetters,
         retry: config.retry,
+        observer: options.observer ?? NO_OBSERVER,
       });
       const worker = new Worker(queueName(operation), processor, {
         connection: redis.duplicate({ maxRetriesPerRequest: null }),
