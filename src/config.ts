@@ -42,6 +42,13 @@ const envSchema = z.object({
   RETRY_BASE_DELAY_MS: positiveInt('RETRY_BASE_DELAY_MS').default(1_000),
   RETRY_MAX_DELAY_MS: positiveInt('RETRY_MAX_DELAY_MS').default(300_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
+  BLACKLIST_RECHECK_MS: positiveInt('BLACKLIST_RECHECK_MS').default(300_000),
+  OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
+  LIVEQUEUE_API_TOKEN: z.string().min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters').optional(),
+  HTTP_HOST: z.string().min(1).optional(),
+  HTTP_PORT: nonNegativeInt('HTTP_PORT').max(65_535, 'HTTP_PORT must be at most 65535').default(8080),
+  HTTP_BODY_LIMIT_BYTES: positiveInt('HTTP_BODY_LIMIT_BYTES').default(1_048_576),
+  METRICS_PORT: nonNegativeInt('METRICS_PORT').max(65_535, 'METRICS_PORT must be at most 65535').default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -65,6 +72,19 @@ export interface Config {
   concurrency: number;
   retry: RetrySchedule;
   shutdownTimeoutMs: number;
+  /** How long a paused blacklist waits before trying one ban again. */
+  blacklistRecheckMs: number;
+  /** How long a finished job's outcome stays queryable. */
+  outcomeTtlSeconds: number;
+  http: {
+    /** Bearer token for the HTTP API; without one the server binds to 127.0.0.1 only. */
+    apiToken?: string;
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+  };
+  /** Port of the worker's /metrics endpoint; 0 turns it off. */
+  metricsPort: number;
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -89,9 +109,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
-    throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message} (got ${JSON.stringify(raw[name])})`);
+    // Secrets are never echoed back, not even in an error.
+    const got = name === 'LIVEQUEUE_API_TOKEN' ? '' : ` (got ${JSON.stringify(raw[name])})`;
+    throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message}${got}`);
   }
   const e = parsed.data;
+  if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && !e.LIVEQUEUE_API_TOKEN) {
+    throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN: without a token the HTTP API listens on 127.0.0.1 only`);
+  }
   if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
     throw new ConfigError(`RETRY_MAX_DELAY_MS must be at least RETRY_BASE_DELAY_MS (got ${e.RETRY_MAX_DELAY_MS} < ${e.RETRY_BASE_DELAY_MS})`);
   }
@@ -105,6 +130,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     concurrency: e.WORKER_CONCURRENCY,
     retry: { attempts: e.RETRY_ATTEMPTS, baseDelayMs: e.RETRY_BASE_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    blacklistRecheckMs: e.BLACKLIST_RECHECK_MS,
+    outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
+    http: {
+      apiToken: e.LIVEQUEUE_API_TOKEN,
+      host: e.HTTP_HOST ?? (e.LIVEQUEUE_API_TOKEN ? '0.0.0.0' : '127.0.0.1'),
+      port: e.HTTP_PORT,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+    },
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
   };
 }

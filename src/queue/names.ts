@@ -25,6 +25,10 @@ export function callsKey(prefix: string, operation: Operation, tenSecondBucket: 
   return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
 }
 
+export function outcomeKey(prefix: string, jobId: string): string {
+  return `${prefix}:outcome:${jobId}`;
+}
+
 /**
  * Deterministic job ids: the same stream (or monitor) of the same account is
  * the same job, so a ban already pending is not enqueued twice. BullMQ ids may

@@ -6,6 +6,7 @@ import type { Operation } from '../live/operations.ts';
 import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
 import { priorityOf } from '../queue/job-options.ts';
+import type { Outcomes } from '../queue/outcomes.ts';
 import type { Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
@@ -39,6 +40,7 @@ export interface ProcessorDeps {
   bucket: TokenBucket;
   deadLetters: DeadLetterQueue;
   stats: Stats;
+  outcomes: Outcomes;
   retry: RetrySchedule;
   log: Logger;
   observer: WorkerObserver;
@@ -50,7 +52,13 @@ export interface ProcessorDeps {
  * no retry attempt; retries come back through the same bucket.
  */
 export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
-  const { operation, live, pacer, bucket, deadLetters, stats, log, observer } = deps;
+  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, log, observer } = deps;
+
+  /** Keeps the final outcome queryable after the job leaves the queue. */
+  const finish = async (job: Job, result: JobOutcome, attempts: number): Promise<JobOutcome> => {
+    await outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result });
+    return result;
+  };
 
   const deadLetter = async (
     job: Job,
@@ -73,7 +81,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     await stats.record(operation, 'deadLettered', calledApi);
     observer.outcome(operation, 'dead-lettered', entry.code);
     log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
-    return { outcome: 'dead-lettered' as const, code: entry.code, requestId: entry.requestId };
+    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts);
   };
 
   return async (job) => {
@@ -95,7 +103,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       await stats.record(operation, 'applied');
       observer.outcome(operation, 'applied');
       log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
-      return { outcome: 'applied', requestId: result.requestId };
+      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt);
     }
 
     const { outcome, throttled } = classifyFailure(result);
@@ -111,7 +119,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       await stats.record(operation, 'alreadyApplied');
       observer.outcome(operation, 'already-applied', result.code);
       log.info(context, 'already applied');
-      return { outcome: 'already-applied', code: result.code, requestId: result.requestId };
+      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt);
     }
 
     const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };

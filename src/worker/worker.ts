@@ -6,6 +6,7 @@ import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { BACKOFF_TYPE } from '../queue/job-options.ts';
 import { bucketKey, queueName } from '../queue/names.ts';
+import { Outcomes } from '../queue/outcomes.ts';
 import { Stats } from '../queue/stats.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
@@ -38,11 +39,12 @@ export class LiveWorkers {
     const { config, live, log, redis } = options;
     this.deadLetters = new DeadLetterQueue(redis, config.prefix);
     const stats = new Stats(redis, config.prefix);
+    const outcomes = new Outcomes(redis, config.prefix, config.outcomeTtlSeconds);
     for (const operation of options.operations ?? OPERATIONS) {
       const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
       this.buckets.set(operation, bucket);
       const processor = createProcessor({
-        operation, live, bucket, stats, log,
+        operation, live, bucket, stats, outcomes, log,
         pacer: new Pacer(bucket),
         deadLetters: this.deadLetters,
         retry: config.retry,
