@@ -42,6 +42,7 @@ const envSchema = z.object({
   RETRY_BASE_DELAY_MS: positiveInt('RETRY_BASE_DELAY_MS').default(1_000),
   RETRY_MAX_DELAY_MS: positiveInt('RETRY_MAX_DELAY_MS').default(300_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
+  JOB_LOCK_MS: positiveInt('JOB_LOCK_MS').min(1000, 'JOB_LOCK_MS must be at least 1000').default(30_000),
   BLACKLIST_RECHECK_MS: positiveInt('BLACKLIST_RECHECK_MS').default(300_000),
   OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
   LIVEQUEUE_API_TOKEN: z.string().min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters').optional(),
@@ -72,6 +73,8 @@ export interface Config {
   concurrency: number;
   retry: RetrySchedule;
   shutdownTimeoutMs: number;
+  /** A job whose worker stops renewing its lock this long is taken over by another worker. */
+  jobLockMs: number;
   /** How long a paused blacklist waits before trying one ban again. */
   blacklistRecheckMs: number;
   /** How long a finished job's outcome stays queryable. */
@@ -130,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     concurrency: e.WORKER_CONCURRENCY,
     retry: { attempts: e.RETRY_ATTEMPTS, baseDelayMs: e.RETRY_BASE_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    jobLockMs: e.JOB_LOCK_MS,
     blacklistRecheckMs: e.BLACKLIST_RECHECK_MS,
     outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
     http: {

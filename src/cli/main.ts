@@ -6,6 +6,7 @@ import { UsageError } from './errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerEnqueue } from './commands/enqueue.ts';
+import { registerResume } from './commands/resume.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -30,6 +31,7 @@ registerWorker(program);
 registerEnqueue(program);
 registerStatus(program);
 registerDlq(program);
+registerResume(program);
 registerSimulate(program);
 
 try {

@@ -10,7 +10,15 @@ export type CallOutcome =
   /** The effect is already in place (ban exists, monitor stopped): success. */
   | 'already-applied'
   /** Can never succeed as sent: dead-letter at once. */
-  | 'dead-letter';
+  | 'dead-letter'
+  /**
+   * The account itself is failing (credentials, permissions): every job of
+   * the operation would fail the same way, so pause it instead of burning
+   * the backlog into the dead-letter queue.
+   */
+  | 'pause-operation'
+  /** The 10,000-stream blacklist is full: hold the bans that add to it; interrupt-only bans go on. */
+  | 'pause-blacklist';
 
 export interface FailedCall {
   code: string;
@@ -29,9 +37,14 @@ interface ErrorRule {
 
 const code = (name: string) => (f: FailedCall) => f.code === name;
 
+/** Codes that speak of the caller's credentials or permissions rather than of one job. */
+const ACCOUNT_LEVEL = /^(InvalidAccessKeyId(\..+)?|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken(\..+)?|InvalidCredentials|NoPermission|Forbidden\..+)$/;
+
 export const ERROR_RULES: readonly ErrorRule[] = [
   { describe: 'ConfigAlreadyExists (stream already forbidden)', matches: code('ConfigAlreadyExists'), outcome: 'already-applied' },
   { describe: 'StreamMonitorAlreadyStop', matches: code('StreamMonitorAlreadyStop'), outcome: 'already-applied' },
+  { describe: 'account-level: credentials, signature or permission codes', matches: (f) => ACCOUNT_LEVEL.test(f.code), outcome: 'pause-operation' },
+  { describe: 'QuotaExceeded.Blacklist (the blacklist holds 10,000 streams)', matches: code('QuotaExceeded.Blacklist'), outcome: 'pause-blacklist' },
   { describe: 'any code containing Throttling', matches: (f) => f.code.includes('Throttling'), outcome: 'retry', throttled: true },
   { describe: 'InternalError', matches: code('InternalError'), outcome: 'retry' },
   { describe: 'ServiceUnavailable', matches: code('ServiceUnavailable'), outcome: 'retry' },

@@ -13,7 +13,7 @@ import { jobOptions, PRIORITIES } from './job-options.ts';
  * here is a job of a BullMQ queue that nothing processes, so dashboards show
  * it and it persists with the rest of Redis. The entry id is the job id.
  */
-export const DEAD_LETTER_REASONS = ['terminal', 'retries-exhausted', 'invalid-payload'] as const;
+export const DEAD_LETTER_REASONS = ['terminal', 'retries-exhausted', 'invalid-payload', 'worker-failure'] as const;
 
 export const deadLetterEntrySchema = z.object({
   id: z.string(),

@@ -25,6 +25,14 @@ export function callsKey(prefix: string, operation: Operation, tenSecondBucket: 
   return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
 }
 
+export function pauseKey(prefix: string, account: string, operation: Operation): string {
+  return `${prefix}:paused:${account}:${OPERATION_INFO[operation].slug}`;
+}
+
+export function blacklistFullKey(prefix: string, account: string): string {
+  return `${prefix}:blacklist-full:${account}`;
+}
+
 export function outcomeKey(prefix: string, jobId: string): string {
   return `${prefix}:outcome:${jobId}`;
 }

@@ -1,16 +1,18 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { RetrySchedule } from '../config.ts';
 import { classifyFailure } from '../live/error-codes.ts';
 import type { LiveApi, LiveCallFailure } from '../live/client.ts';
-import type { Operation } from '../live/operations.ts';
+import { OPERATION_INFO, type Operation } from '../live/operations.ts';
 import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
 import { priorityOf } from '../queue/job-options.ts';
 import type { Outcomes } from '../queue/outcomes.ts';
+import type { Pauses } from '../queue/pauses.ts';
 import type { Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
+import type { HoldView } from './holds.ts';
 import type { WorkerObserver } from './observer.ts';
 
 export type JobOutcome =
@@ -26,12 +28,17 @@ export class RetryableCallError extends Error {
   }
 }
 
-/** Retry bookkeeping kept on the job (as its progress) between attempts. */
-interface FailureHistory {
-  firstFailedAt: number;
-  lastFailedAt: number;
-  lastCode: string;
+/** Bookkeeping kept on the job (as its progress) between attempts. */
+interface JobProgress {
+  firstFailedAt?: number;
+  lastFailedAt?: number;
+  lastCode?: string;
+  /** Why the job is waiting without having used an attempt. */
+  heldFor?: 'paused' | 'blacklist';
 }
+
+/** How long a job of a paused operation waits before it goes back to the (paused) queue. */
+const PAUSED_RECHECK_MS = 1000;
 
 export interface ProcessorDeps {
   operation: Operation;
@@ -41,6 +48,9 @@ export interface ProcessorDeps {
   deadLetters: DeadLetterQueue;
   stats: Stats;
   outcomes: Outcomes;
+  pauses: Pauses;
+  holds: HoldView;
+  blacklistRecheckMs: number;
   retry: RetrySchedule;
   log: Logger;
   observer: WorkerObserver;
@@ -51,8 +61,15 @@ export interface ProcessorDeps {
  * error-code table says. Waiting for the token happens in-process, so it costs
  * no retry attempt; retries come back through the same bucket.
  */
-export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
-  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, log, observer } = deps;
+export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string) => Promise<JobOutcome> {
+  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, pauses, holds, log, observer } = deps;
+
+  /** Puts the job back to wait until `until` without using an attempt. */
+  const hold = async (job: Job, token: string | undefined, until: number, heldFor: JobProgress['heldFor']): Promise<never> => {
+    await job.updateProgress({ ...(job.progress as JobProgress | undefined), heldFor } as object);
+    await job.moveToDelayed(until, token);
+    throw new DelayedError();
+  };
 
   /** Keeps the final outcome queryable after the job leaves the queue. */
   const finish = async (job: Job, result: JobOutcome, attempts: number): Promise<JobOutcome> => {
@@ -67,7 +84,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     calledApi = true,
   ) => {
     const now = Date.now();
-    const history = job.progress as Partial<FailureHistory> | undefined;
+    const history = job.progress as JobProgress | undefined;
     await deadLetters.add({
       id: job.id!,
       operation,
@@ -84,12 +101,17 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts);
   };
 
-  return async (job) => {
+  return async (job, token) => {
     const attempt = job.attemptsMade + 1;
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {
       return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, false);
     }
+    const addsToBlacklist = operation === 'ForbidLiveStream' && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
+
+    const held = await holds.current();
+    if (held.operationPaused) return hold(job, token, Date.now() + PAUSED_RECHECK_MS, 'paused');
+    if (addsToBlacklist && held.blacklistHeldUntil) return hold(job, token, held.blacklistHeldUntil, 'blacklist');
 
     // A call that could not leave on time was never sent: take the next slot.
     let result;
@@ -123,18 +145,32 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     }
 
     const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };
-    if (outcome === 'dead-letter') return deadLetter(job, { reason: 'terminal', ...failure }, attempt);
+    if (outcome === 'pause-operation') {
+      const first = await pauses.pauseOperation(operation, { code: result.code, message: result.message, since: Date.now() });
+      holds.invalidate();
+      if (first) log.error({ ...context, message: result.message }, `${operation} paused: the account is failing (${result.code}); jobs wait until \`livequeue resume ${OPERATION_INFO[operation].slug}\``);
+      return hold(job, token, Date.now() + PAUSED_RECHECK_MS, 'paused');
+    }
+    if (outcome === 'pause-blacklist' && addsToBlacklist) {
+      const until = Date.now() + deps.blacklistRecheckMs;
+      const first = await pauses.holdBlacklist({ code: result.code, message: result.message, since: Date.now() }, until);
+      holds.invalidate();
+      if (first) log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
+      return hold(job, token, until, 'blacklist');
+    }
+    // A terminal code, or a blacklist answer to a call that does not add to the blacklist.
+    if (outcome === 'dead-letter' || outcome === 'pause-blacklist') return deadLetter(job, { reason: 'terminal', ...failure }, attempt);
 
     if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt);
 
-    const previous = job.progress as Partial<FailureHistory> | undefined;
+    const previous = job.progress as JobProgress | undefined;
     const now = Date.now();
-    const history: FailureHistory = {
+    const history: JobProgress = {
       firstFailedAt: typeof previous?.firstFailedAt === 'number' ? previous.firstFailedAt : now,
       lastFailedAt: now,
       lastCode: result.code,
     };
-    await job.updateProgress(history as unknown as object);
+    await job.updateProgress(history as object);
     await stats.record(operation, 'retried');
     observer.outcome(operation, 'retry', result.code);
     log.info(context, 'transient failure; will retry');

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { AlibabaLiveClient, type LiveApi } from '../live/client.ts';
 import type { Operation } from '../live/operations.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { startWorkerMetrics } from '../metrics/worker-metrics.ts';
 import { redactUrl, workerConnection } from '../redis.ts';
 import { LiveWorkers } from './worker.ts';
 
@@ -21,6 +22,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   const log = options.log ?? createLogger(config.logLevel);
   const redis = workerConnection(config.redisUrl);
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
+  const metrics = await startWorkerMetrics(config, log);
   const workers = new LiveWorkers({
     config,
     log,
@@ -28,6 +30,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
     live: options.live ?? new AlibabaLiveClient(config.live),
     operations: options.operations,
     concurrency: options.concurrency,
+    observer: metrics?.observer,
   });
   workers.start();
   log.info(
@@ -50,5 +53,6 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   const result = await Promise.race([workers.close().then(() => 'closed' as const), timeout]);
   if (result === 'timeout') log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; unfinished jobs will be picked up again by another worker');
   else log.info('stopped');
+  await metrics?.close();
   await redis.quit().catch(() => redis.disconnect());
 }

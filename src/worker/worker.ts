@@ -1,17 +1,19 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { LiveApi } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { DeadLetterQueue } from '../queue/dead-letter.ts';
-import { BACKOFF_TYPE } from '../queue/job-options.ts';
+import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
 import { bucketKey, queueName } from '../queue/names.ts';
 import { Outcomes } from '../queue/outcomes.ts';
+import { Pauses } from '../queue/pauses.ts';
 import { Stats } from '../queue/stats.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
+import { HoldView } from './holds.ts';
 import { NO_OBSERVER, type WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
 
@@ -40,11 +42,14 @@ export class LiveWorkers {
     this.deadLetters = new DeadLetterQueue(redis, config.prefix);
     const stats = new Stats(redis, config.prefix);
     const outcomes = new Outcomes(redis, config.prefix, config.outcomeTtlSeconds);
+    const pauses = new Pauses(redis, config.prefix, config.account);
     for (const operation of options.operations ?? OPERATIONS) {
       const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
       this.buckets.set(operation, bucket);
       const processor = createProcessor({
-        operation, live, bucket, stats, outcomes, log,
+        operation, live, bucket, stats, outcomes, pauses, log,
+        holds: new HoldView(pauses, operation),
+        blacklistRecheckMs: config.blacklistRecheckMs,
         pacer: new Pacer(bucket),
         deadLetters: this.deadLetters,
         retry: config.retry,
@@ -55,6 +60,11 @@ export class LiveWorkers {
         prefix: config.prefix,
         concurrency: options.concurrency ?? config.concurrency,
         autorun: false,
+        // A crashed worker's jobs go back to wait after one lock period; a job
+        // that keeps killing workers is dead-lettered after a few (see 'failed').
+        lockDuration: config.jobLockMs,
+        stalledInterval: config.jobLockMs,
+        maxStalledCount: 3,
         settings: {
           backoffStrategy: (attemptsMade, type, error) => {
             if (type !== BACKOFF_TYPE) return 0;
@@ -65,11 +75,34 @@ export class LiveWorkers {
       });
       worker.on('error', (error) => log.error({ operation, err: error.message }, 'worker error (will reconnect)'));
       worker.on('failed', (job, error) => {
-        // Retries are expected; anything else ending in "failed" is a bug or a stall loop.
-        if (job && !(error instanceof RetryableCallError)) log.error({ jobId: job.id, operation, err: error.message }, 'job failed outside the processor');
+        // The processor dead-letters every failure it understands; a job that
+        // still ends "failed" (it stalled too often, or the worker itself broke)
+        // goes to the dead-letter queue too, so that nothing is left stuck.
+        if (!job || error instanceof RetryableCallError) return;
+        void this.deadLetterFailedJob(job, error).catch((err: Error) => log.error({ jobId: job.id, operation, err: err.message }, 'could not dead-letter a failed job'));
       });
       this.workers.push(worker);
     }
+  }
+
+  private async deadLetterFailedJob(job: Job, error: Error): Promise<void> {
+    if ((await job.getState()) !== 'failed') return;
+    const operation = job.name as Operation;
+    const now = Date.now();
+    await this.deadLetters.add({
+      id: job.id!,
+      operation,
+      params: job.data,
+      priority: priorityOf(job.opts.priority),
+      reason: 'worker-failure',
+      code: 'WorkerFailure',
+      message: error.message,
+      attempts: job.attemptsStarted,
+      firstFailedAt: job.processedOn ?? now,
+      lastFailedAt: job.finishedOn ?? now,
+    });
+    await job.remove();
+    this.options.log.error({ jobId: job.id, operation, err: error.message }, 'job failed outside the processor; dead-lettered');
   }
 
   start(): void {

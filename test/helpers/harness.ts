@@ -28,7 +28,7 @@ export interface Harness {
   producer: Producer;
   deadLetters: DeadLetterQueue;
   workers?: LiveWorkers;
-  startWorkers(options?: { operations?: Operation[]; concurrency?: number }): LiveWorkers;
+  startWorkers(options?: { operations?: Operation[]; concurrency?: number; accessKeySecret?: string }): LiveWorkers;
   status(): Promise<OperationStatus[]>;
   /** Waits until no job is waiting, delayed or active and `expected` jobs have an outcome. */
   drained(expected: number, timeoutMs?: number): Promise<OperationStatus[]>;
@@ -64,7 +64,7 @@ export async function startHarness(name: string, env: Record<string, string> = {
         config,
         redis,
         log: createLogger('silent'),
-        live: new AlibabaLiveClient({ ...config.live, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) }),
+        live: new AlibabaLiveClient({ ...config.live, credential: staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
         operations: options.operations,
         concurrency: options.concurrency,
       });

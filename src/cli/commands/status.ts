@@ -22,7 +22,9 @@ const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
 export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const table = [COLUMNS.map(([h]) => h), ...rows.map((row) => COLUMNS.map(([, get]) => String(get(row))))];
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const lines = table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const row of rows) if (row.hold) lines.push(`HOLD ${OPERATION_INFO[row.operation].slug}: ${row.hold}`);
+  return lines.join('\n');
 }
 
 export function registerStatus(program: Command): void {

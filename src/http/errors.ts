@@ -1,0 +1,49 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+export const fieldErrorSchema = z.object({ field: z.string(), message: z.string() });
+
+/** Every error answer: a stable code to branch on, a sentence for people, and field-level reasons for a 400. */
+export const errorBodySchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  errors: z.array(fieldErrorSchema).optional(),
+});
+export type ErrorBody = z.output<typeof errorBodySchema>;
+
+/** `/0/DomainName` in `body` -> `0.DomainName`, the same dotted paths the CLI reports. */
+function fieldOf(context: string | undefined, instancePath: string): string {
+  const path = instancePath.split('/').filter(Boolean).join('.');
+  return path || `(${context ?? 'request'})`;
+}
+
+export function errorHandler(redis: Redis, bodyLimitBytes: number) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const body: ErrorBody = {
+        error: 'invalid-request',
+        message: `the ${error.validationContext ?? 'request'} does not match what this endpoint takes`,
+        errors: error.validation.map((v) => ({ field: fieldOf(error.validationContext, v.instancePath), message: v.message ?? 'invalid' })),
+      };
+      return reply.code(400).send(body);
+    }
+    if (error.statusCode === 413) {
+      return reply.code(413).send({ error: 'body-too-large', message: `the body is larger than ${bodyLimitBytes} bytes (HTTP_BODY_LIMIT_BYTES)` } satisfies ErrorBody);
+    }
+    // Fastify's own 4xx (bad JSON, unsupported content type): its message says what is wrong.
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'bad-request', message: error.message } satisfies ErrorBody);
+    }
+    if (redis.status !== 'ready') {
+      return reply.code(503).send({ error: 'redis-unavailable', message: 'Redis is not reachable; try again shortly' } satisfies ErrorBody);
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error; see the server log' } satisfies ErrorBody);
+  };
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  return reply.code(404).send({ error: 'not-found', message: `no route ${request.method} ${request.url.split('?')[0]}` } satisfies ErrorBody);
+}

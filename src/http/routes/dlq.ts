@@ -1,0 +1,49 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { operationFromSlug, OPERATION_INFO, OPERATIONS } from '../../live/operations.ts';
+import { deadLetterEntrySchema, type DeadLetterFilter } from '../../queue/dead-letter.ts';
+import type { ApiContext } from '../context.ts';
+import { errorBodySchema } from '../errors.ts';
+
+const SLUGS = OPERATIONS.map((op) => OPERATION_INFO[op].slug) as [string, ...string[]];
+const operationSchema = z.enum(SLUGS, { error: `operation must be one of ${SLUGS.join(', ')}` }).transform((slug) => operationFromSlug(slug)!);
+
+const listQuerySchema = z.object({
+  operation: operationSchema.optional(),
+  code: z.string().min(1).optional(),
+  limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000').default(100),
+});
+
+/** Replay touches many entries at once: it needs a filter, or `all: true` to mean everything (as `livequeue dlq replay`). */
+const replayBodySchema = z
+  .strictObject({
+    operation: operationSchema.optional(),
+    code: z.string().min(1, 'code must not be empty').optional(),
+    ids: z.array(z.string().min(1)).min(1, 'ids must name at least one entry').max(1000, 'ids may name at most 1000 entries').optional(),
+    all: z.literal(true, { error: 'all must be true when given' }).optional(),
+  })
+  .refine((b) => b.operation || b.code || b.ids || b.all, 'name entries with operation, code or ids, or send "all": true to replay every entry');
+
+export function dlqRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/v1/dlq',
+      { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema) }), 400: errorBodySchema } } },
+      async (request) => {
+        const { operation, code, limit } = request.query;
+        const entries = await ctx.deadLetters.list({ operation, code });
+        return { total: entries.length, entries: entries.slice(0, limit) };
+      },
+    );
+
+    app.post(
+      '/v1/dlq/replay',
+      { schema: { body: replayBodySchema, response: { 200: z.object({ replayed: z.number().int() }), 400: errorBodySchema } } },
+      async (request) => {
+        const { operation, code, ids } = request.body;
+        const filter: DeadLetterFilter = { operation, code, ids };
+        return { replayed: await ctx.deadLetters.replay(filter, ctx.config.retry) };
+      },
+    );
+  };
+}

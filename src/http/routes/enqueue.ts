@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { parseParams, type FieldError } from '../../jobs/schemas.ts';
+import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
+import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
+import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
+import type { ApiContext } from '../context.ts';
+import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
+
+/** One addBulk round trip's worth; larger batches go in several requests. */
+export const MAX_JOBS_PER_REQUEST = 1000;
+
+/**
+ * One job object or an array of them. Each job is checked on its own below,
+ * so one bad job does not hold back the others.
+ */
+const enqueueBodySchema = z.preprocess(
+  (body) => (Array.isArray(body) ? body : [body]),
+  z
+    .array(z.unknown())
+    .min(1, 'send at least one job')
+    .max(MAX_JOBS_PER_REQUEST, `send at most ${MAX_JOBS_PER_REQUEST} jobs per request`),
+);
+
+const prioritySchema = z.enum(PRIORITIES, { error: 'priority must be "urgent" or "normal"' }).default('normal');
+
+const resultSchema = z.discriminatedUnion('status', [
+  z.object({ index: z.number().int(), status: z.literal('enqueued'), jobId: z.string() }),
+  /** The same stream or monitor is already pending under this id: nothing new was enqueued. */
+  z.object({ index: z.number().int(), status: z.literal('duplicate'), jobId: z.string() }),
+  z.object({ index: z.number().int(), status: z.literal('invalid'), errors: z.array(fieldErrorSchema) }),
+]);
+
+export const enqueueResponseSchema = z.object({
+  /** Only on a 400: some jobs were invalid (the valid ones were enqueued all the same). */
+  error: z.literal('invalid-jobs').optional(),
+  message: z.string().optional(),
+  results: z.array(resultSchema),
+  enqueued: z.number().int(),
+  duplicates: z.number().int(),
+  invalid: z.number().int(),
+});
+type EnqueueResponse = z.output<typeof enqueueResponseSchema>;
+
+/**
+ * A job is the operation's API parameters (the same schema as a line of an
+ * input file) plus an optional lower-case `priority`, which can never clash
+ * with an API parameter.
+ */
+function readJob(operation: Operation, job: unknown): EnqueueRecord | { errors: FieldError[] } {
+  if (typeof job !== 'object' || job === null || Array.isArray(job) || !('priority' in job)) return { params: job };
+  const { priority, ...params } = job as Record<string, unknown>;
+  const parsedPriority = prioritySchema.safeParse(priority);
+  if (parsedPriority.success) return { params, priority: parsedPriority.data satisfies Priority };
+  const parsedParams = parseParams(operation, params);
+  return { errors: [{ field: 'priority', message: parsedPriority.error.issues[0]!.message }, ...(parsedParams.ok ? [] : parsedParams.errors)] };
+}
+
+export function enqueueRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    for (const operation of OPERATIONS) {
+      app.post(
+        `/v1/${OPERATION_INFO[operation].slug}`,
+        { schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema) } } },
+        async (request, reply) => {
+          const jobs = request.body.map((job) => readJob(operation, job));
+          const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
+          const enqueued = await ctx.producer.enqueueBatch(operation, records);
+          let next = 0;
+          const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
+            const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;
+            return { index, ...result };
+          });
+          const count = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
+          const body: EnqueueResponse = { results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
+          if (body.invalid === 0) return reply.code(202).send(body);
+          return reply.code(400).send({
+            error: 'invalid-jobs',
+            message: `${body.invalid} of ${results.length} jobs are invalid (see results); the others were enqueued`,
+            ...body,
+          });
+        },
+      );
+    }
+  };
+}

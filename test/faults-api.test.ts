@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pauses } from '../src/queue/pauses.ts';
+import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
+import { maxInAnyWindow } from './helpers/windows.ts';
+
+/**
+ * The Live API misbehaving: lost answers, outages, a failing account, a full
+ * blacklist. Every job still ends applied, already applied or dead-lettered
+ * with its reason, and the QPS holds throughout.
+ */
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const bans = (n: number, prefix: string, extra: Record<string, string> = {}) =>
+  Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${prefix}-${i}`, ...extra } }));
+
+describe('an answer lost after the effect', () => {
+  it('retries into "already applied", not into the dead-letter queue', async () => {
+    h = await startHarness('lost', FAST_RETRIES, { faults: { dropAfterEffectRate: 1 } });
+    const monitors = h.sim.createMonitors(5).map((MonitorId) => ({ params: { MonitorId } }));
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(5, 'lost'));
+    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors);
+    h.startWorkers();
+    const sim = h.sim;
+    // Every job's first call is applied and its answer lost.
+    await waitFor(() => new Set(sim.calls().filter((c) => c.responseLost).map((c) => c.params.StreamName ?? c.params.MonitorId)).size >= 10);
+    sim.setFaults({ dropAfterEffectRate: 0 });
+    const rows = await h.drained(10);
+    expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ alreadyApplied: 5, deadLettered: 0 });
+    expect(statusOf(rows, 'StopLiveStreamMonitor')).toMatchObject({ alreadyApplied: 5, deadLettered: 0 });
+    // At least one retry each (a retry's answer may have been lost too, before the fault was lifted).
+    expect(sim.stats().actions.ForbidLiveStream.byCode.ConfigAlreadyExists).toBeGreaterThanOrEqual(5);
+    expect(sim.stats().actions.StopLiveStreamMonitor.byCode.StreamMonitorAlreadyStop).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('an API outage', () => {
+  it('waits with backoff, then drains at full rate without ever exceeding the QPS', async () => {
+    h = await startHarness('outage', { RETRY_ATTEMPTS: '40', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '800' }, { latencyMs: { min: 5, max: 15 } });
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(140, 'outage', { Oneshot: 'yes' }));
+    const outageEnd = Date.now() + 3000;
+    h.sim.setFaults({ outage: { untilMs: outageEnd } });
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const rows = await h.drained(140, 60_000);
+    expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 140, deadLettered: 0, throttled: 0 });
+    expect(statusOf(rows, 'ForbidLiveStream').retried).toBeGreaterThan(10);
+
+    const calls = h.sim.calls();
+    const arrivals = calls.map((c) => c.at);
+    expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(20);
+    // After the outage (and one backoff period for retries to come back) the drain runs at full rate.
+    const after = calls.filter((c) => c.code === 'OK' && c.at > outageEnd + 1000).map((c) => c.at);
+    const rate = (after.length - 1) / ((after.at(-1)! - after[0]!) / 1000);
+    expect(after.length).toBeGreaterThan(40);
+    expect(rate).toBeGreaterThan(0.9 * 20);
+  });
+});
+
+describe('account-level failures pause instead of dead-lettering the backlog', () => {
+  it('bad credentials pause the operation until resumed; no job is burned', async () => {
+    h = await startHarness('creds', FAST_RETRIES);
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
+    const wrong = h.startWorkers({ accessKeySecret: 'not-the-secret', concurrency: 4 });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
+    await new Promise((r) => setTimeout(r, 500));
+    const paused = statusOf(await h.status(), 'ForbidLiveStream');
+    expect(paused.hold).toMatch(/^paused since .*SignatureDoesNotMatch.*livequeue resume forbid/);
+    expect(paused.deadLettered).toBe(0);
+    expect(paused.applied).toBe(0);
+    // Only the few jobs already in flight met the error; the backlog was not tried.
+    expect(h.sim.calls().length).toBeLessThanOrEqual(8);
+    expect(paused.waiting + paused.delayed + paused.active).toBe(30);
+    await wrong.close();
+
+    // Credentials fixed: a worker with the right key, and the operator resumes.
+    h.startWorkers({ concurrency: 4 });
+    await new Pauses(h.redis, h.config.prefix, h.config.account).resume('ForbidLiveStream');
+    const rows = await h.drained(30);
+    expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 30, deadLettered: 0, hold: null });
+    const jobs = h.sim.calls().filter((c) => c.code === 'OK');
+    expect(jobs).toHaveLength(30);
+  });
+
+  it('a full blacklist holds only the bans that add to it, re-checks, and goes on when room frees', async () => {
+    h = await startHarness('blacklist', { ...FAST_RETRIES, BLACKLIST_RECHECK_MS: '1000' }, { blacklistCap: 3 });
+    // Three bans that lift themselves in two seconds fill the blacklist.
+    const soon = new Date(Date.now() + 2500).toISOString().replace(/\.\d+Z$/, 'Z');
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(3, 'short', { ResumeTime: soon }));
+    h.startWorkers({ concurrency: 2 });
+    await h.drained(3);
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(2, 'held'));
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(4, 'interrupt', { Oneshot: 'yes' }));
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
+    const held = statusOf(await h.status(), 'ForbidLiveStream');
+    expect(held.hold).toMatch(/blacklist full \(QuotaExceeded\.Blacklist\)/);
+    expect(held.deadLettered).toBe(0);
+
+    // Interrupt-only bans go on while the blacklist is full; the held ones end applied once it has room.
+    const rows = await h.drained(3 + 2 + 4, 20_000);
+    expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 9, deadLettered: 0 });
+    const answers = h.sim.calls().map((c) => `${c.params.StreamName}:${c.code}`);
+    expect(answers.filter((a) => a.startsWith('interrupt'))).toEqual(expect.arrayContaining(['interrupt-0:OK', 'interrupt-1:OK', 'interrupt-2:OK', 'interrupt-3:OK']));
+    expect(answers.filter((a) => a.endsWith('QuotaExceeded.Blacklist')).length).toBeGreaterThanOrEqual(1);
+    expect(h.sim.isBlacklisted('demo.aliyundoc.com', 'liveApp', 'held-0')).toBe(true);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets in-flight calls finish and leaves nothing active', async () => {
+    h = await startHarness('shutdown', FAST_RETRIES, { latencyMs: { min: 800, max: 800 } });
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(40, 'slow', { Oneshot: 'yes' }));
+    const workers = h.startWorkers({ concurrency: 4, operations: ['ForbidLiveStream'] });
+    const sim = h.sim;
+    await waitFor(() => sim.calls().length >= 3);
+    const sentBeforeClose = sim.calls().length;
+    await workers.close();
+    h.workers = undefined;
+    const row = statusOf(await h.status(), 'ForbidLiveStream');
+    expect(row.active).toBe(0);
+    // Every call that was sent got its answer and its job finished.
+    expect(row.applied).toBe(sim.calls().length);
+    expect(row.applied).toBeGreaterThanOrEqual(sentBeforeClose);
+    expect(row.applied + row.waiting).toBe(40);
+  });
+});
+
+async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
