@@ -39,6 +39,7 @@ export class LocalRedisServer {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
       try {
         await probe.connect();
         if ((await probe.ping()) === 'PONG') return;
