@@ -189,4 +189,18 @@ describe('invalid payloads reaching a worker', () => {
     expect(entry!.message).toContain('AppName is required');
     expect(entry!.message).toContain('StreamName is required and must be a string');
   });
+
+  it('even when the stored payload is not JSON at all', async () => {
+    const queue = new Queue(queueName('ForbidLiveStream'), { connection: h.redis, prefix: h.config.prefix });
+    // Delayed, so that no worker takes it before its payload is spoiled.
+    await queue.add('ForbidLiveStream', {}, { jobId: 'garbage-2', attempts: 4, removeOnComplete: true, delay: 300 });
+    await queue.close();
+    await h.redis.hset(`${h.config.prefix}:${queueName('ForbidLiveStream')}:garbage-2`, 'data', '\u0000{not json');
+    const good = await enqueue('ForbidLiveStream', ban());
+    expect(await h.outcome('garbage-2')).toMatchObject({ outcome: 'dead-lettered', code: 'InvalidPayload' });
+    expect(await h.outcome(good)).toMatchObject({ outcome: 'applied' });
+    expect(await h.deadLetters.list({ ids: ['garbage-2'] })).toMatchObject([
+      { reason: 'invalid-payload', message: 'the payload stored in Redis is not valid JSON', params: { unreadablePayload: '\u0000{not json' } },
+    ]);
+  });
 });

@@ -13,6 +13,7 @@ import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import type { HoldView } from './holds.ts';
+import { isUnreadablePayload } from './tolerant-worker.ts';
 import type { WorkerObserver } from './observer.ts';
 
 export type JobOutcome =
@@ -103,6 +104,9 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
 
   return async (job, token) => {
     const attempt = job.attemptsMade + 1;
+    if (isUnreadablePayload(job.data)) {
+      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, false);
+    }
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {
       return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, false);

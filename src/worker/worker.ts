@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { LiveApi } from '../live/client.ts';
@@ -16,6 +16,7 @@ import { retryDelayMs } from './backoff.ts';
 import { HoldView } from './holds.ts';
 import { NO_OBSERVER, type WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
+import { TolerantWorker } from './tolerant-worker.ts';
 
 export interface LiveWorkersOptions {
   config: Config;
@@ -55,7 +56,7 @@ export class LiveWorkers {
         retry: config.retry,
         observer: options.observer ?? NO_OBSERVER,
       });
-      const worker = new Worker(queueName(operation), processor, {
+      const worker = new TolerantWorker(queueName(operation), processor, {
         connection: redis.duplicate({ maxRetriesPerRequest: null }),
         prefix: config.prefix,
         concurrency: options.concurrency ?? config.concurrency,
