@@ -97,10 +97,13 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRecord> {
       relax_column_count: true,
     }),
   );
+  // csv-parse counts rows with the wrong number of fields cumulatively; a row is bad when the count moves.
+  let badRows = 0;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; invalid_field_length: number } }>) {
       const line = info.lines;
-      if (info.invalid_field_length > 0) {
+      if (info.invalid_field_length > badRows) {
+        badRows = info.invalid_field_length;
         yield { line, error: 'row has a different number of fields than the header' };
         continue;
       }

@@ -20,6 +20,13 @@ function isRealUtcInstant(value: string): boolean {
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().replace('.000Z', 'Z') === value;
 }
 
+/** A key as a person can read it in a message, even an empty or blank one. */
+const showKey = (key: string) => (/^[A-Za-z0-9_.-]+$/.test(key) ? key : JSON.stringify(key));
+
+function unknownFields(issue: { code?: string; keys?: string[] }): string | undefined {
+  return issue.code === 'unrecognized_keys' ? `unknown field(s) ${(issue.keys ?? []).map(showKey).join(', ')}` : undefined;
+}
+
 const regionId = z
   .string({ error: 'RegionId must be a string' })
   .regex(REGION, 'RegionId must look like a region id, e.g. cn-shanghai')
@@ -50,7 +57,7 @@ export const forbidParamsSchema = z
         .refine((v) => RESUME_TIME.test(v) && isRealUtcInstant(v), 'ResumeTime must be yyyy-MM-ddTHH:mm:ssZ in UTC')
         .optional(),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : undefined) },
+    { error: unknownFields },
   );
 
 export const stopMonitorParamsSchema = z.strictObject(
@@ -60,7 +67,7 @@ export const stopMonitorParamsSchema = z.strictObject(
       .string({ error: 'MonitorId is required and must be a string' })
       .regex(UUID, 'MonitorId must be a UUID'),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : undefined) },
+  { error: unknownFields },
 );
 
 export type ForbidParams = z.output<typeof forbidParamsSchema>;
@@ -93,7 +100,7 @@ export function parseParams<O extends Operation>(operation: O, input: unknown): 
 
 export function toFieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => ({
-    field: issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '(record)',
+    field: issue.path.length > 0 ? issue.path.map(String).join('.') : issue.code === 'unrecognized_keys' ? issue.keys.map(showKey).join(',') : '(record)',
     message: issue.code === 'invalid_type' && issue.path.length === 0 ? 'a record must be an object of API parameters' : issue.message,
   }));
 }
