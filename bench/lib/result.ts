@@ -1,0 +1,18 @@
+/** One line of the results table: a measure for the baseline and for livequeue, side by side. */
+export interface ResultRow {
+  scenario: string;
+  measure: string;
+  baseline: number | null;
+  livequeue: number;
+  unit: string;
+  /** Human-readable target, e.g. ">= 0.98". */
+  target: string;
+  met: boolean;
+  note?: string;
+}
+
+export function ratio(livequeue: number, baseline: number | null): number | null {
+  return baseline === null || baseline === 0 || !Number.isFinite(baseline) ? null : livequeue / baseline;
+}
+
+export const round = (n: number, digits = 3) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
+import { queueName } from '../../src/queue/names.ts';
+import { Producer, type EnqueueRecord } from '../../src/queue/producer.ts';
+import { readStatus } from '../../src/queue/status.ts';
+import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ACCESS_KEY_ID = 'bench-access-key';
+export const ACCESS_KEY_SECRET = randomBytes(18).toString('base64url');
+export const BASELINE_WORKER = 'bench/baseline-worker.ts';
+
+export type System = 'baseline' | 'livequeue';
+
+/** One measured run: its own simulator and its own Redis keys. */
+export interface Run {
+  system: System;
+  sim: LiveApiSimulator;
+  endpoint: string;
+  prefix: string;
+  redis: Redis;
+  config: Config;
+  workerEnv(extra?: Record<string, string>): Record<string, string>;
+  enqueue(operation: Operation, records: EnqueueRecord[]): Promise<void>;
+  /** Jobs not yet finished (waiting, delayed, active), over both operations. */
+  pending(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, env: Record<string, string> = {}): Promise<Run> {
+  const simulator = new LiveApiSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, callLogLimit: 1_000_000, ...sim });
+  const endpoint = await simulator.start();
+  const prefix = `lqbench-${system}-${randomBytes(3).toString('hex')}`;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const config = loadConfig({ REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
+  const producer = new Producer(redis, config);
+  const queues = Object.fromEntries(OPERATIONS.map((op) => [op, new Queue(queueName(op), { connection: redis, prefix })])) as Record<Operation, Queue>;
+  return {
+    system,
+    sim: simulator,
+    endpoint,
+    prefix,
+    redis,
+    config,
+    workerEnv: (extra = {}) => ({
+      REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn',
+      ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+      FORBID_QPS: String(config.qps.ForbidLiveStream), STOP_MONITOR_QPS: String(config.qps.StopLiveStreamMonitor),
+      ...env, ...extra,
+    }),
+    async enqueue(operation, records) {
+      for (let i = 0; i < records.length; i += 1000) {
+        const chunk = records.slice(i, i + 1000);
+        if (system === 'livequeue') {
+          await producer.enqueueBatch(operation, chunk);
+        } else {
+          // Stock BullMQ: the same payloads, a limiter in the worker, BullMQ's own retries.
+          await queues[operation].addBulk(chunk.map((r) => ({
+            name: operation,
+            data: r.params,
+            opts: { attempts: 22, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, priority: r.priority === 'urgent' ? 1 : 2 },
+          })));
+        }
+      }
+    },
+    async pending() {
+      if (system === 'livequeue') {
+        const rows = await readStatus(redis, config);
+        return rows.reduce((n, r) => n + r.waiting + r.delayed + r.active, 0);
+      }
+      const counts = await Promise.all(OPERATIONS.map((op) => queues[op].getJobCounts('wait', 'prioritized', 'delayed', 'active')));
+      return counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+    },
+    async close() {
+      await producer.close();
+      await Promise.all(OPERATIONS.map((op) => queues[op].close()));
+      await simulator.stop();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
+
+export function bans(n: number, tag: string, extra: Record<string, string> = {}): EnqueueRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'bench', StreamName: `${tag}-${i}`, Oneshot: 'yes', LiveStreamType: 'publisher', ...extra } }));
+}
+
+export function monitorStops(sim: LiveApiSimulator, n: number): EnqueueRecord[] {
+  return sim.createMonitors(n).map((MonitorId) => ({ params: { MonitorId } }));
+}

@@ -1,0 +1,66 @@
+/**
+ * `npm run bench [-- --quick] [-- --only pacing-1,overhead]`: every scenario
+ * runs the stock BullMQ baseline and livequeue in the same run, against the
+ * built-in simulator and real Redis, and prints one markdown table. Results
+ * go to bench/results.json and the table, with the machine, to bench/RESULTS.md.
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Command } from 'commander';
+import { ratio, round, type ResultRow } from './lib/result.ts';
+import { pacingScenario } from './scenarios/pacing.ts';
+
+interface Sizes {
+  pacingJobs: number;
+}
+
+const SIZES: Record<'quick' | 'full', Sizes> = {
+  quick: { pacingJobs: 200 },
+  full: { pacingJobs: 1000 },
+};
+
+const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
+  'pacing-1': (s) => pacingScenario({ name: 'pacing, 1 worker process', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream'] }, true),
+  'pacing-4': (s) => pacingScenario({ name: 'pacing, 4 worker processes', jobs: s.pacingJobs, processes: 4, operations: ['ForbidLiveStream'] }),
+  'pacing-both': (s) => pacingScenario({ name: 'pacing, both operations', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream', 'StopLiveStreamMonitor'] }),
+};
+
+function table(rows: readonly ResultRow[]): string {
+  const fmt = (n: number | null) => (n === null ? '–' : String(round(n)));
+  const lines = [
+    '| scenario | measure | stock BullMQ | livequeue | livequeue ÷ BullMQ | target | met |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.measure} (${r.unit}) | ${fmt(r.baseline)} | ${fmt(r.livequeue)} | ${fmt(ratio(r.livequeue, r.baseline))} | ${r.target} | ${r.met ? 'yes' : '**no**'}${r.note ? ` (${r.note})` : ''} |`),
+  ];
+  return lines.join('\n');
+}
+
+const program = new Command('bench')
+  .option('--quick', 'small sizes: every scenario in well under 2 minutes')
+  .option('--only <names>', `comma-separated scenarios: ${Object.keys(SCENARIOS).join(', ')}`)
+  .parse(process.argv);
+const opts = program.opts<{ quick?: boolean; only?: string }>();
+const sizes = SIZES[opts.quick ? 'quick' : 'full'];
+const names = opts.only ? opts.only.split(',') : Object.keys(SCENARIOS);
+const rows: ResultRow[] = [];
+const started = Date.now();
+for (const name of names) {
+  const scenario = SCENARIOS[name];
+  if (!scenario) throw new Error(`unknown scenario ${name}`);
+  const t0 = Date.now();
+  process.stderr.write(`bench: ${name}...\n`);
+  const result = await scenario(sizes);
+  rows.push(...result);
+  process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+}
+
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const markdown = table(rows);
+process.stdout.write(`${markdown}\n`);
+const when = new Date().toISOString();
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ when, machine, mode: opts.quick ? 'quick' : 'full', seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`);
+writeFileSync(
+  new URL('./RESULTS.md', import.meta.url),
+  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s) on ${machine}.\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator.\n\n${markdown}\n`,
+);
+process.exit(0);

@@ -1,0 +1,66 @@
+import { OPERATIONS, OPERATION_INFO, type Operation } from '../../src/live/operations.ts';
+import { pacing, type PacingFigures } from '../lib/measure.ts';
+import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
+import type { ResultRow } from '../lib/result.ts';
+import { BASELINE_WORKER, bans, monitorStops, newRun, type System } from '../lib/setup.ts';
+
+export interface PacingOptions {
+  name: string;
+  jobs: number;
+  processes: number;
+  operations: readonly Operation[];
+}
+
+interface PacingRun {
+  figures: Partial<Record<Operation, PacingFigures>>;
+  qps: Record<Operation, number>;
+  peakRssMb: number;
+}
+
+async function drain(system: System, options: PacingOptions): Promise<PacingRun> {
+  const run = await newRun(system, { latencyMs: { min: 10, max: 30 } });
+  const procs: Proc[] = [];
+  try {
+    const opSlugs = options.operations.map((op) => OPERATION_INFO[op].slug).join(',');
+    if (options.operations.includes('ForbidLiveStream')) await run.enqueue('ForbidLiveStream', bans(options.jobs, 'pacing'));
+    // Monitor stops get half as many jobs: they drain at half the QPS, so both finish together.
+    if (options.operations.includes('StopLiveStreamMonitor')) await run.enqueue('StopLiveStreamMonitor', monitorStops(run.sim, Math.round(options.jobs / 2)));
+    for (let i = 0; i < options.processes; i++) {
+      procs.push(
+        system === 'livequeue'
+          ? start(['worker', '--operations', opSlugs, '--concurrency', '16'], run.workerEnv())
+          : start([BASELINE_WORKER], run.workerEnv({ OPERATIONS: options.operations.join(','), WORKER_CONCURRENCY: '16' })),
+      );
+    }
+    const expectedSeconds = options.jobs / 20;
+    await waitFor(async () => (await run.pending()) === 0, (expectedSeconds * 3 + 60) * 1000, `${system} drain`);
+    const calls = run.sim.calls();
+    const figures: PacingRun['figures'] = {};
+    for (const op of options.operations) figures[op] = pacing(calls.filter((c) => c.action === op));
+    return { figures, qps: run.config.qps, peakRssMb: Math.max(...procs.map((p) => p.peakRssMb())) };
+  } finally {
+    await stop(procs);
+    await run.close();
+  }
+}
+
+export async function pacingScenario(options: PacingOptions, withRss = false): Promise<ResultRow[]> {
+  const baseline = await drain('baseline', options);
+  const ours = await drain('livequeue', options);
+  const rows: ResultRow[] = [];
+  for (const op of OPERATIONS.filter((o) => options.operations.includes(o))) {
+    const b = baseline.figures[op]!;
+    const o = ours.figures[op]!;
+    const qps = ours.qps[op];
+    const label = options.operations.length > 1 ? ` (${op})` : '';
+    rows.push(
+      { scenario: options.name, measure: `achieved calls/s ÷ QPS${label}`, baseline: b.okPerSecond / qps, livequeue: o.okPerSecond / qps, unit: 'ratio', target: '>= 0.98', met: o.okPerSecond / qps >= 0.98 },
+      { scenario: options.name, measure: `throttled calls ÷ all calls${label}`, baseline: b.throttledShare, livequeue: o.throttledShare, unit: 'share', target: '<= 0.002', met: o.throttledShare <= 0.002 },
+      { scenario: options.name, measure: `most calls in any rolling second${label}`, baseline: b.maxPerSecond, livequeue: o.maxPerSecond, unit: 'calls', target: `<= ${qps}`, met: o.maxPerSecond <= qps },
+    );
+  }
+  if (withRss) {
+    rows.push({ scenario: 'worker process', measure: 'peak RSS while draining', baseline: baseline.peakRssMb, livequeue: ours.peakRssMb, unit: 'MB', target: '<= 150', met: ours.peakRssMb <= 150 });
+  }
+  return rows;
+}
