@@ -4,25 +4,46 @@
  * built-in simulator and real Redis, and prints one markdown table. Results
  * go to bench/results.json and the table, with the machine, to bench/RESULTS.md.
  */
+import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
 import { ratio, round, type ResultRow } from './lib/result.ts';
+import { bulkEnqueueScenario } from './scenarios/bulk-enqueue.ts';
+import { memoryScenario } from './scenarios/memory.ts';
+import { outageScenario } from './scenarios/outage.ts';
+import { overheadScenario } from './scenarios/overhead.ts';
 import { pacingScenario } from './scenarios/pacing.ts';
+import { sharedQuotaScenario } from './scenarios/shared-quota.ts';
+import { urgentScenario } from './scenarios/urgent.ts';
 
 interface Sizes {
   pacingJobs: number;
+  sharedJobs: number;
+  outageJobs: number;
+  outageMs: number;
+  overheadJobs: number;
+  enqueueLines: number;
+  urgentBacklog: number;
+  urgentJobs: number;
+  memoryJobs: number;
 }
 
 const SIZES: Record<'quick' | 'full', Sizes> = {
-  quick: { pacingJobs: 200 },
-  full: { pacingJobs: 1000 },
+  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000 },
+  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000 },
 };
 
 const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   'pacing-1': (s) => pacingScenario({ name: 'pacing, 1 worker process', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream'] }, true),
   'pacing-4': (s) => pacingScenario({ name: 'pacing, 4 worker processes', jobs: s.pacingJobs, processes: 4, operations: ['ForbidLiveStream'] }),
   'pacing-both': (s) => pacingScenario({ name: 'pacing, both operations', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream', 'StopLiveStreamMonitor'] }),
+  'shared-quota': (s) => sharedQuotaScenario(s.sharedJobs),
+  outage: (s) => outageScenario(s.outageJobs, s.outageMs),
+  overhead: (s) => overheadScenario(s.overheadJobs),
+  'bulk-enqueue': (s) => bulkEnqueueScenario(s.enqueueLines),
+  urgent: (s) => urgentScenario(s.urgentBacklog, s.urgentJobs),
+  memory: (s) => memoryScenario(s.memoryJobs),
 };
 
 function table(rows: readonly ResultRow[]): string {
@@ -42,6 +63,8 @@ const program = new Command('bench')
 const opts = program.opts<{ quick?: boolean; only?: string }>();
 const sizes = SIZES[opts.quick ? 'quick' : 'full'];
 const names = opts.only ? opts.only.split(',') : Object.keys(SCENARIOS);
+// Worker processes run the compiled output, as deployed.
+execSync('npm run build', { stdio: 'ignore', cwd: new URL('..', import.meta.url) });
 const rows: ResultRow[] = [];
 const started = Date.now();
 for (const name of names) {

@@ -52,3 +52,13 @@ export async function waitUntilReady(redis: Redis, url: string, timeoutMs = 5_00
     redis.on('error', onError);
   });
 }
+
+/** Deletes every key under `prefix` (the demo's and the tests' own keys), in batches. */
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pauses } from '../src/queue/pauses.ts';
 import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
-import { maxInAnyWindow } from './helpers/windows.ts';
+import { maxInAnyWindow } from '../src/sim/index.ts';
 
 /**
  * The Live API misbehaving: lost answers, outages, a failing account, a full

@@ -3,7 +3,7 @@ import { LocalRedisServer } from '../src/local-redis.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
-import { maxInAnyWindow } from './helpers/windows.ts';
+import { maxInAnyWindow } from '../src/sim/index.ts';
 
 /** Crashes and restarts: killed workers and a restarted Redis lose no job. */
 let h: Harness | undefined;

@@ -3,7 +3,7 @@ import { OPERATIONS } from '../src/live/operations.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
-import { maxInAnyWindow } from './helpers/windows.ts';
+import { maxInAnyWindow } from '../src/sim/index.ts';
 
 /**
  * The pacing promise with real processes: three worker processes share the
@@ -35,14 +35,12 @@ describe('several worker processes sharing the buckets', () => {
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '8',
     };
-    // Enqueue the backlog first so every worker starts against a full queue.
-    const bans = Array.from({ length: BANS }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `mp-${i}` } }));
-    const monitors = h.sim.createMonitors(MONITOR_STOPS).map((MonitorId) => ({ params: { MonitorId } }));
-    await h.producer.enqueueBatch('ForbidLiveStream', bans);
-    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors);
-
     workers = [0, 1, 2].map(() => startCli(['worker'], env));
     await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('workers started'))));
+    // The whole backlog at once, so all three workers draw from the buckets together.
+    const bans = Array.from({ length: BANS }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `mp-${i}` } }));
+    const monitors = h.sim.createMonitors(MONITOR_STOPS).map((MonitorId) => ({ params: { MonitorId } }));
+    await Promise.all([h.producer.enqueueBatch('ForbidLiveStream', bans), h.producer.enqueueBatch('StopLiveStreamMonitor', monitors)]);
     const rows = await h.drained(BANS + MONITOR_STOPS, 60_000);
 
     for (const op of OPERATIONS) {

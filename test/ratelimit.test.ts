@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Pacer } from '../src/ratelimit/pacer.ts';
 import { defaultBucketSettings, TokenBucket } from '../src/ratelimit/token-bucket.ts';
 import { deleteKeys, newRedis, uniquePrefix } from './helpers/redis.ts';
-import { maxInAnyWindow } from './helpers/windows.ts';
+import { maxInAnyWindow } from '../src/sim/index.ts';
 
 const redis = newRedis();
 const prefix = uniquePrefix('ratelimit');

@@ -1,15 +1,4 @@
-import type { CallRecord } from '../../src/sim/index.ts';
-
-/** The largest number of timestamps (ms, sorted) inside any window of `windowMs`. */
-export function maxInAnyWindow(sorted: readonly number[], windowMs = 1000): number {
-  let max = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
-}
+import { maxInAnyWindow, type CallRecord } from '../../src/sim/index.ts';
 
 export interface PacingFigures {
   calls: number;

@@ -26,10 +26,14 @@ function readProc(pid: number | undefined, file: string): string {
   }
 }
 
-/** Starts a Node process: our CLI (`args[0]` is a CLI command) or a bench script (a .ts path). */
+/**
+ * Starts a Node process: a compiled script (a .js path under dist/, as
+ * deployed), a TypeScript script (a .ts path, through tsx), or the
+ * `livequeue` command (`args[0]` is one of its commands).
+ */
 export function start(args: string[], env: Record<string, string>, input?: string): Proc {
-  const isScript = args[0]?.endsWith('.ts');
-  const argv = isScript ? ['--import', TSX_LOADER, ...args] : [CLI, ...args];
+  const first = args[0] ?? '';
+  const argv = first.endsWith('.js') ? args : first.endsWith('.ts') ? ['--import', TSX_LOADER, ...args] : [CLI, ...args];
   const child = spawn(process.execPath, argv, {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },

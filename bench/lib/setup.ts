@@ -6,12 +6,15 @@ import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { queueName } from '../../src/queue/names.ts';
 import { Producer, type EnqueueRecord } from '../../src/queue/producer.ts';
 import { readStatus } from '../../src/queue/status.ts';
+import { deleteKeysWithPrefix } from '../../src/redis.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ACCESS_KEY_ID = 'bench-access-key';
 export const ACCESS_KEY_SECRET = randomBytes(18).toString('base64url');
-export const BASELINE_WORKER = 'bench/baseline-worker.ts';
+/** Worker processes run compiled (`npm run build`), as they are deployed. */
+export const BASELINE_WORKER = 'dist/bench/baseline-worker.js';
+export const LIVEQUEUE_WORKER = 'dist/workers/worker.js';
 
 export type System = 'baseline' | 'livequeue';
 
@@ -78,12 +81,7 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
       await producer.close();
       await Promise.all(OPERATIONS.map((op) => queues[op].close()));
       await simulator.stop();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(redis, prefix);
       redis.disconnect();
     },
   };

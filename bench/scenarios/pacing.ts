@@ -1,8 +1,8 @@
-import { OPERATIONS, OPERATION_INFO, type Operation } from '../../src/live/operations.ts';
+import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { pacing, type PacingFigures } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import type { ResultRow } from '../lib/result.ts';
-import { BASELINE_WORKER, bans, monitorStops, newRun, type System } from '../lib/setup.ts';
+import { BASELINE_WORKER, bans, LIVEQUEUE_WORKER, monitorStops, newRun, type System } from '../lib/setup.ts';
 
 export interface PacingOptions {
   name: string;
@@ -18,17 +18,16 @@ interface PacingRun {
 }
 
 async function drain(system: System, options: PacingOptions): Promise<PacingRun> {
-  const run = await newRun(system, { latencyMs: { min: 10, max: 30 } });
+  const run = await newRun(system, { latencyMs: { min: 10, max: 30 } }, process.env.BENCH_MARGIN ? { PACING_MARGIN_MS: process.env.BENCH_MARGIN } : {});
   const procs: Proc[] = [];
   try {
-    const opSlugs = options.operations.map((op) => OPERATION_INFO[op].slug).join(',');
     if (options.operations.includes('ForbidLiveStream')) await run.enqueue('ForbidLiveStream', bans(options.jobs, 'pacing'));
     // Monitor stops get half as many jobs: they drain at half the QPS, so both finish together.
     if (options.operations.includes('StopLiveStreamMonitor')) await run.enqueue('StopLiveStreamMonitor', monitorStops(run.sim, Math.round(options.jobs / 2)));
     for (let i = 0; i < options.processes; i++) {
       procs.push(
         system === 'livequeue'
-          ? start(['worker', '--operations', opSlugs, '--concurrency', '16'], run.workerEnv())
+          ? start([LIVEQUEUE_WORKER], run.workerEnv({ WORKER_CONCURRENCY: '16', METRICS_PORT: '0' }))
           : start([BASELINE_WORKER], run.workerEnv({ OPERATIONS: options.operations.join(','), WORKER_CONCURRENCY: '16' })),
       );
     }

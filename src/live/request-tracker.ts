@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * Watches the HTTP requests the core client makes, which it does not expose
@@ -7,9 +8,9 @@ import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
  *
  * - Send deadline: a paced call must leave close to its slot. Signing and
  *   request setup usually take a millisecond, but a cold start or a GC pause
- *   can take ten. The core client's HTTP layer keeps private agents, so the
- *   check sits on the Agent prototype, where a request asks for a socket
- *   before a byte is written: a late request is destroyed unsent and can
+ *   can take ten, and so can opening a new connection. The core client's
+ *   HTTP layer keeps private agents, so the check sits on the Agent
+ *   prototype: a late request is destroyed before a byte is written and can
  *   never crowd the server's rolling second; the caller takes a new slot
  *   instead. Requests we do not track pass through untouched.
  * - Retry hints: on errors the core client keeps `x-acs-retry-after` but drops
@@ -40,16 +41,39 @@ function nonceOf(request: ClientRequest): Tracked | undefined {
   return typeof nonce === 'string' ? tracked.get(nonce) : undefined;
 }
 
-/** True when the request is ours, late, and has been destroyed. */
-function destroyIfLate(request: ClientRequest): boolean {
+/** Ms past the deadline, or 0 when on time (or not a paced request of ours). */
+function lateness(entry: Tracked | undefined): number {
+  return entry?.sendBy === undefined ? 0 : Math.max(0, performance.now() - entry.sendBy);
+}
+
+/**
+ * Checks the deadline at the two moments before bytes leave: when the request
+ * asks the agent for a socket, and, on a new connection, when it connects
+ * (our 'connect' listener runs before the socket flushes the buffered
+ * request). A late request is destroyed unsent.
+ */
+function guardSend(request: ClientRequest): boolean {
   const entry = nonceOf(request);
-  if (entry?.sendBy === undefined) return false;
-  const late = performance.now() - entry.sendBy;
-  if (late <= 0) return false;
-  entry.missed = true;
-  // How an agent reports that it could not provide a socket: the request
-  // errors out (asynchronously, like any connection failure) and is closed.
-  (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, new SendDeadlineMissed(late));
+  const late = lateness(entry);
+  if (late > 0) {
+    entry!.missed = true;
+    // How an agent reports that it could not provide a socket: the request
+    // errors out (asynchronously, like any connection failure) and is closed.
+    (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, new SendDeadlineMissed(late));
+    return false;
+  }
+  if (entry?.sendBy !== undefined) {
+    request.once('socket', (socket: Socket) => {
+      if (!socket.connecting) return;
+      socket.once('connect', () => {
+        const lateOnConnect = lateness(entry);
+        if (lateOnConnect > 0) {
+          entry.missed = true;
+          request.destroy(new SendDeadlineMissed(lateOnConnect));
+        }
+      });
+    });
+  }
   return true;
 }
 
@@ -60,7 +84,7 @@ function installSendDeadline(): void {
   const prototype = Agent.prototype as unknown as { addRequest: AddRequest };
   const addRequest = prototype.addRequest;
   prototype.addRequest = function (this: Agent, request, options) {
-    if (!destroyIfLate(request)) addRequest.call(this, request, options);
+    if (guardSend(request)) addRequest.call(this, request, options);
   };
 }
 

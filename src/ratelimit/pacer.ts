@@ -30,13 +30,13 @@ export class Pacer {
   /**
    * How late after its slot a call may still leave: a late call followed by
    * on-time ones would squeeze more calls than the QPS into one rolling
-   * second. A third of the pacing margin; the rest absorbs jitter on the way
+   * second. Half the pacing margin; the other half absorbs jitter on the way
    * to the server.
    */
   readonly maxLatenessMs: number;
 
   constructor(private readonly bucket: TokenBucket) {
-    this.maxLatenessMs = Math.max(1, bucket.settings.marginMs / 3);
+    this.maxLatenessMs = Math.max(1, bucket.settings.marginMs / 2);
   }
 
   /** Resolves at this caller's slot. Lower priority numbers go first. */

@@ -1,3 +1,5 @@
+import { maxInAnyWindow } from './windows.ts';
+
 /** One request as the server saw it. */
 export interface CallRecord {
   /** Epoch ms (fractional) when the whole request had arrived. */
@@ -40,14 +42,7 @@ export class CallLog {
 
   /** The most calls matching `filter` that arrived within any `windowMs` span, (t - windowMs, t]. */
   maxInAnyWindow(filter: (record: CallRecord) => boolean, windowMs: number): number {
-    const times = this.records().filter(filter).map((r) => r.at);
-    let best = 0;
-    let first = 0;
-    for (let last = 0; last < times.length; last++) {
-      while (times[first]! <= times[last]! - windowMs) first++;
-      best = Math.max(best, last - first + 1);
-    }
-    return best;
+    return maxInAnyWindow(this.records().filter(filter).map((r) => r.at), windowMs);
   }
 
   clear(): void {

@@ -10,3 +10,4 @@ export {
   type LiveApiSimulatorOptions,
   type ScriptRule,
 } from './options.ts';
+export { maxInAnyWindow } from './windows.ts';

@@ -13,14 +13,7 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
   return loadConfig({ REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', ...env });
 }
 
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deleteKeysWithPrefix as deleteKeys } from '../../src/redis.ts';
 
 export function newRedis(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null });

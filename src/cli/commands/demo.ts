@@ -3,16 +3,13 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.ts';
-import { AlibabaLiveClient, staticCredential } from '../../live/client.ts';
 import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
-import { LocalRedisServer } from '../../local-redis.ts';
 import { createLogger } from '../../log.ts';
 import { DeadLetterQueue } from '../../queue/dead-letter.ts';
 import { Producer, type EnqueueRecord } from '../../queue/producer.ts';
 import { readStatus, type OperationStatus } from '../../queue/status.ts';
-import { producerConnection, redactUrl, waitUntilReady, workerConnection } from '../../redis.ts';
-import { LiveApiSimulator } from '../../sim/index.ts';
-import { LiveWorkers } from '../../worker/worker.ts';
+import { deleteKeysWithPrefix, producerConnection, redactUrl, waitUntilReady, workerConnection } from '../../redis.ts';
+import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatEntry } from './dlq.ts';
@@ -28,6 +25,7 @@ async function reachRedis(config: Config): Promise<{ url: string; stop: () => Pr
     await waitUntilReady(probe, config.redisUrl, 2_000);
     return { url: config.redisUrl, stop: async () => {} };
   } catch {
+    const { LocalRedisServer } = await import('../../local-redis.ts');
     if (!LocalRedisServer.isInstalled()) {
       throw new UsageError(
         `no Redis answers at ${redactUrl(config.redisUrl)} and redis-server is not installed. Start one (e.g. \`docker compose up -d redis\` or \`apt-get install redis-server\`) or set REDIS_URL.`,
@@ -97,6 +95,12 @@ export function registerDemo(program: Command): void {
       if (!Number.isInteger(monitorStops) || monitorStops < 1 || monitorStops > 100_000) throw new UsageError(`--monitor-stops must be a whole number from 1 to 100000 (got "${opts.monitorStops}")`);
 
       const base = configFor(command);
+      // Loaded on use: every command pays only for its own modules.
+      const [{ LiveApiSimulator }, { LiveWorkers }, { AlibabaLiveClient, staticCredential }] = await Promise.all([
+        import('../../sim/index.ts'),
+        import('../../worker/worker.ts'),
+        import('../../live/client.ts'),
+      ]);
       const redisTarget = await reachRedis(base);
       // The demo keeps to its own keys so it never touches real queues on the same Redis.
       const config: Config = { ...base, redisUrl: redisTarget.url, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
@@ -146,18 +150,9 @@ export function registerDemo(program: Command): void {
         await workers.close();
         await producer.close();
         await sim.stop();
-        await cleanUp(redis, config.prefix);
+        await deleteKeysWithPrefix(redis, config.prefix);
         redis.disconnect();
         await redisTarget.stop();
       }
     });
-}
-
-async function cleanUp(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }

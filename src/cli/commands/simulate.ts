@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { LiveApiSimulator } from '../../sim/index.ts';
 import { UsageError } from '../errors.ts';
 
 interface SimulateFlags {
@@ -43,6 +42,7 @@ Examples:
       const [min, max] = flags.latency.split('-').map((v) => number('--latency', v, 0, 60_000));
       const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
       const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+      const { LiveApiSimulator } = await import('../../sim/index.ts');
       const sim = new LiveApiSimulator({
         port: number('--port', flags.port, 0, 65_535),
         accessKeys: id && secret ? { [id]: secret } : undefined,

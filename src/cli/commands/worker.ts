@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { OPERATIONS, operationFromSlug, type Operation } from '../../live/operations.ts';
-import { runWorkers } from '../../worker/run.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
@@ -23,6 +22,8 @@ export function registerWorker(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ LIVE_ENDPOINT=http://127.0.0.1:8787 livequeue worker --operations forbid --concurrency 16')
     .action(async (opts: { operations: string; concurrency?: string }, command: Command) => {
       const config = configFor(command, { WORKER_CONCURRENCY: opts.concurrency });
+      // Loaded on use: every command pays only for its own modules.
+      const { runWorkers } = await import('../../worker/run.ts');
       await runWorkers(config, { operations: opts.operations ? parseOperations(opts.operations) : [...OPERATIONS] });
     });
 }

@@ -1,0 +1,42 @@
+import type { ResultRow } from '../lib/result.ts';
+import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
+import { BASELINE_WORKER, bans, LIVEQUEUE_WORKER, newRun, type System } from '../lib/setup.ts';
+
+const QPS = 2000;
+
+interface OverheadFigures {
+  jobsPerSecond: number;
+  cpuMsPerJob: number;
+}
+
+/** Pacing out of the way (2,000 QPS everywhere, no latency): what the queue itself costs per job. */
+async function drain(system: System, jobs: number): Promise<OverheadFigures> {
+  const run = await newRun(system, { qps: { ForbidLiveStream: QPS, StopLiveStreamMonitor: QPS } }, { FORBID_QPS: String(QPS), STOP_MONITOR_QPS: String(QPS) });
+  const procs: Proc[] = [];
+  try {
+    await run.enqueue('ForbidLiveStream', bans(jobs, 'overhead'));
+    const proc = system === 'livequeue'
+      ? start([LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }))
+      : start([BASELINE_WORKER], run.workerEnv({ NO_LIMITER: '1' }));
+    procs.push(proc);
+    await waitFor(() => run.sim.calls().length > 0, 30_000, `${system} first call`);
+    const cpuAtFirstCall = proc.cpuMs();
+    const t0 = Date.now();
+    await waitFor(async () => (await run.pending()) === 0, jobs * 20 + 60_000, `${system} drain`);
+    const seconds = (Date.now() - t0) / 1000;
+    return { jobsPerSecond: jobs / seconds, cpuMsPerJob: (proc.cpuMs() - cpuAtFirstCall) / jobs };
+  } finally {
+    await stop(procs);
+    await run.close();
+  }
+}
+
+export async function overheadScenario(jobs: number): Promise<ResultRow[]> {
+  const b = await drain('baseline', jobs);
+  const o = await drain('livequeue', jobs);
+  const name = 'queue overhead (2,000 QPS, latency 0, 1 worker process; baseline: bare BullMQ worker, no limiter)';
+  return [
+    { scenario: name, measure: 'jobs/s', baseline: b.jobsPerSecond, livequeue: o.jobsPerSecond, unit: 'jobs/s', target: '>= 0.85 × bare BullMQ', met: o.jobsPerSecond >= 0.85 * b.jobsPerSecond },
+    { scenario: name, measure: 'worker CPU per job', baseline: b.cpuMsPerJob, livequeue: o.cpuMsPerJob, unit: 'ms', target: 'report', met: true },
+  ];
+}
