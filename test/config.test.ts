@@ -57,7 +57,10 @@ describe('error-code table', () => {
     [{ code: 'NetworkError', network: true }, 'retry', false],
     [{ code: 'ConfigAlreadyExists', httpStatus: 400, network: false }, 'already-applied', false],
     [{ code: 'StreamMonitorAlreadyStop', httpStatus: 400, network: false }, 'already-applied', false],
-    [{ code: 'QuotaExceeded.Blacklist', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'QuotaExceeded.Blacklist', httpStatus: 400, network: false }, 'pause-blacklist', false],
+    [{ code: 'SignatureDoesNotMatch', httpStatus: 400, network: false }, 'pause-operation', false],
+    [{ code: 'InvalidAccessKeyId.NotFound', httpStatus: 404, network: false }, 'pause-operation', false],
+    [{ code: 'Forbidden.RAM', httpStatus: 403, network: false }, 'pause-operation', false],
     [{ code: 'StreamMonitorNotExist', httpStatus: 404, network: false }, 'dead-letter', false],
     [{ code: 'SomethingNew', httpStatus: 409, network: false }, 'dead-letter', false],
   ])('%o -> %s', (failure, outcome, throttled) => {

@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerEnqueue } from './commands/enqueue.ts';
 import { registerResume } from './commands/resume.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -32,6 +33,7 @@ registerEnqueue(program);
 registerStatus(program);
 registerDlq(program);
 registerResume(program);
+registerServe(program);
 registerSimulate(program);
 
 try {

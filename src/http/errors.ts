@@ -13,10 +13,13 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.output<typeof errorBodySchema>;
 
-/** `/0/DomainName` in `body` -> `0.DomainName`, the same dotted paths the CLI reports. */
-function fieldOf(context: string | undefined, instancePath: string): string {
-  const path = instancePath.split('/').filter(Boolean).join('.');
-  return path || `(${context ?? 'request'})`;
+const PARTS: Partial<Record<string, string>> = { body: 'body', querystring: 'query string', params: 'path', headers: 'headers' };
+
+/** `/0/DomainName` in `body` -> `0.DomainName`, the same dotted paths the CLI reports; unknown keys name themselves. */
+function fieldOf(context: string | undefined, instancePath: string, params: Record<string, unknown>): string {
+  const path = instancePath.split('/').filter(Boolean);
+  if (Array.isArray(params.keys) && params.keys.length > 0) path.push(params.keys.join(','));
+  return path.join('.') || `(${context ?? 'request'})`;
 }
 
 export function errorHandler(redis: Redis, bodyLimitBytes: number) {
@@ -24,8 +27,8 @@ export function errorHandler(redis: Redis, bodyLimitBytes: number) {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const body: ErrorBody = {
         error: 'invalid-request',
-        message: `the ${error.validationContext ?? 'request'} does not match what this endpoint takes`,
-        errors: error.validation.map((v) => ({ field: fieldOf(error.validationContext, v.instancePath), message: v.message ?? 'invalid' })),
+        message: `invalid ${PARTS[error.validationContext ?? ''] ?? 'request'}: see errors`,
+        errors: error.validation.map((v) => ({ field: fieldOf(error.validationContext, v.instancePath, v.params), message: v.message ?? 'invalid' })),
       };
       return reply.code(400).send(body);
     }

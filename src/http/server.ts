@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { OPERATIONS } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
 import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
@@ -32,11 +33,14 @@ export interface HttpServerOptions {
  * closes the queue objects it made; the connection stays the caller's.
  */
 export async function buildHttpServer({ config, redis, log }: HttpServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: log, bodyLimit: config.http.bodyLimitBytes }).withTypeProvider<ZodTypeProvider>();
+  const logger: FastifyBaseLogger = log;
+  const app = Fastify({ loggerInstance: logger, bodyLimit: config.http.bodyLimitBytes }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler(redis, config.http.bodyLimitBytes));
   app.setNotFoundHandler(notFoundHandler);
+  // JSON only: a text body would otherwise reach the routes as one string.
+  app.removeContentTypeParser('text/plain');
 
   const ctx: ApiContext = {
     config,
@@ -45,6 +49,8 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
     deadLetters: new DeadLetterQueue(redis, config.prefix),
     outcomes: new Outcomes(redis, config.prefix, config.outcomeTtlSeconds),
   };
+  // The caller's connection reports outages; without listeners BullMQ would print each one again per queue.
+  for (const queue of [...OPERATIONS.map((op) => ctx.producer.queue(op)), ctx.deadLetters.queue]) queue.on('error', () => {});
   app.addHook('onClose', async () => {
     await ctx.producer.close();
     await ctx.deadLetters.close();

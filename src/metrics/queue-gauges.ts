@@ -39,6 +39,8 @@ export function registerQueueGauges(registry: Registry, redis: Redis, config: Co
   });
 
   const read = async (): Promise<Snapshot | undefined> => {
+    // BullMQ would wait for a reconnect rather than fail: answer at once instead.
+    if (redis.status !== 'ready') return undefined;
     try {
       const [rows, states] = await Promise.all([readStatus(redis, config), Promise.all(buckets.map((b) => b.bucket.state()))]);
       return {

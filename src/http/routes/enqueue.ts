@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseParams, type FieldError } from '../../jobs/schemas.ts';
 import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
-import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
+import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
 import type { ApiContext } from '../context.ts';
 import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
@@ -51,7 +51,7 @@ function readJob(operation: Operation, job: unknown): EnqueueRecord | { errors: 
   if (typeof job !== 'object' || job === null || Array.isArray(job) || !('priority' in job)) return { params: job };
   const { priority, ...params } = job as Record<string, unknown>;
   const parsedPriority = prioritySchema.safeParse(priority);
-  if (parsedPriority.success) return { params, priority: parsedPriority.data satisfies Priority };
+  if (parsedPriority.success) return { params, priority: parsedPriority.data };
   const parsedParams = parseParams(operation, params);
   return { errors: [{ field: 'priority', message: parsedPriority.error.issues[0]!.message }, ...(parsedParams.ok ? [] : parsedParams.errors)] };
 }
@@ -76,7 +76,7 @@ export function enqueueRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           if (body.invalid === 0) return reply.code(202).send(body);
           return reply.code(400).send({
             error: 'invalid-jobs',
-            message: `${body.invalid} of ${results.length} jobs are invalid (see results); the others were enqueued`,
+            message: `${body.invalid} of ${results.length} jobs are invalid (see results); the valid ones were enqueued`,
             ...body,
           });
         },

@@ -31,6 +31,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/healthz', { schema: { response: { 200: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
+      if (ctx.redis.status !== 'ready') return reply.code(503).send({ status: 'unavailable', redis: 'down' });
       let counts: number[];
       try {
         counts = await withTimeout(Promise.all(OPERATIONS.map((op) => ctx.producer.queue(op).getWorkersCount())), REDIS_TIMEOUT_MS);

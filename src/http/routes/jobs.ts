@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPERATIONS } from '../../live/operations.ts';
+import type { Queue } from 'bullmq';
+import { OPERATIONS, type Operation } from '../../live/operations.ts';
 import { findJob, jobViewSchema } from '../../queue/job-state.ts';
 import type { ApiContext } from '../context.ts';
 import { errorBodySchema } from '../errors.ts';
@@ -10,7 +11,7 @@ const paramsSchema = z.object({
 });
 
 export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
-  const queues = Object.fromEntries(OPERATIONS.map((op) => [op, ctx.producer.queue(op)])) as Parameters<typeof findJob>[0]['queues'];
+  const queues = Object.fromEntries(OPERATIONS.map((op) => [op, ctx.producer.queue(op)])) as Record<Operation, Queue>;
   return async (app) => {
     app.get(
       '/v1/jobs/:id',

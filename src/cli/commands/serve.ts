@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { configFor } from '../context.ts';
+import { UsageError } from '../errors.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP API until SIGINT/SIGTERM: enqueue (POST /v1/forbid, /v1/stop-monitor), job state (GET /v1/jobs/:id), the dead-letter queue (/v1/dlq), /healthz, /metrics and the dashboard at /ui.')
+    .option('--port <n>', 'port to listen on (HTTP_PORT, default 8080; 0 picks a free one)')
+    .option('--host <address>', 'address to listen on (HTTP_HOST; default 0.0.0.0 with LIVEQUEUE_API_TOKEN, else 127.0.0.1)')
+    .addHelpText('after', `
+Every route but /healthz and /metrics needs Authorization: Bearer <LIVEQUEUE_API_TOKEN> (browsers: the
+token as the Basic-auth password). Without a token the server listens on 127.0.0.1 only.
+
+Examples:
+  $ LIVEQUEUE_API_TOKEN=$(openssl rand -hex 24) livequeue serve --port 8080
+  $ curl -H "Authorization: Bearer $LIVEQUEUE_API_TOKEN" -d '{"DomainName":"demo.aliyundoc.com","AppName":"liveApp","StreamName":"s1"}' \\
+      -H 'content-type: application/json' http://127.0.0.1:8080/v1/forbid`)
+    .action(async (opts: { port?: string; host?: string }, command: Command) => {
+      const config = configFor(command, { HTTP_PORT: opts.port, HTTP_HOST: opts.host });
+      // Loaded on use: the other commands do not pay for fastify and the dashboard.
+      const { runHttpServer } = await import('../../http/run.ts');
+      try {
+        await runHttpServer(config);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new UsageError(`cannot listen on ${config.http.host}:${config.http.port} (${code}): choose another --port / HTTP_PORT or --host / HTTP_HOST`);
+        }
+        throw error;
+      }
+    });
+}

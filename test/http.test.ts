@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_JOBS_PER_REQUEST } from '../src/http/routes/enqueue.ts';
+import { createLogger } from '../src/log.ts';
+import { FAST_RETRIES, startHarness, type Harness } from './helpers/harness.ts';
+import { API_TOKEN, HTTP_ENV, startTestServer, type TestServer } from './helpers/http.ts';
+import { parseMetrics, valueOf } from './helpers/prometheus.ts';
+import { testConfig, uniquePrefix } from './helpers/redis.ts';
+
+/**
+ * The HTTP API in-process against real Redis and the simulator: auth,
+ * field-level 400s, and a job's way from POST to its outcome.
+ */
+const BODY_LIMIT = 200_000;
+const ban = (StreamName: string, extra: Record<string, unknown> = {}) => ({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName, ...extra });
+
+let h: Harness;
+let server: TestServer;
+let logs = '';
+beforeAll(async () => {
+  h = await startHarness('http', { ...FAST_RETRIES, ...HTTP_ENV, HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT) });
+  // Every request logged at the most verbose level, to check that the token never reaches a log line.
+  const logStream = new PassThrough();
+  logStream.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  server = await startTestServer(h.config, { log: createLogger('trace', logStream) });
+});
+afterAll(async () => {
+  await server?.close();
+  await h?.close();
+});
+
+async function json(response: Response): Promise<any> {
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  return response.json();
+}
+
+describe('auth', () => {
+  it('refuses every API route and the dashboard without the token, and enqueues nothing', async () => {
+    const refused = [
+      server.request('/v1/forbid', { method: 'POST', json: ban('no-auth'), auth: false }),
+      server.request('/v1/stop-monitor', { method: 'POST', json: { MonitorId: randomUUID() }, auth: false }),
+      server.request('/v1/jobs/forbid.default.abc', { auth: false }),
+      server.request('/v1/dlq', { auth: false }),
+      server.request('/v1/dlq/replay', { method: 'POST', json: { all: true }, auth: false }),
+      server.request('/ui/', { auth: false }),
+      server.request('/ui/api/queues', { auth: false }),
+      server.request('/v1/dlq', { auth: false, headers: { authorization: 'Bearer wrong-token-0123456789' } }),
+      server.request('/v1/dlq', { auth: false, headers: { authorization: API_TOKEN } }),
+    ];
+    for (const response of await Promise.all(refused)) {
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toContain('Bearer realm="livequeue"');
+      expect(response.headers.get('www-authenticate')).toContain('Basic realm="livequeue"');
+      const body = await response.text();
+      expect(JSON.parse(body)).toMatchObject({ error: 'unauthorized' });
+      expect(body).not.toContain(API_TOKEN);
+    }
+    expect(await h.producer.queue('ForbidLiveStream').count()).toBe(0);
+    expect(await h.producer.queue('StopLiveStreamMonitor').count()).toBe(0);
+  });
+
+  it('accepts the token as Bearer, or as the Basic-auth password a browser sends', async () => {
+    expect((await server.request('/v1/dlq')).status).toBe(200);
+    const basic = Buffer.from(`anyone:${API_TOKEN}`).toString('base64');
+    expect((await server.request('/v1/dlq', { auth: false, headers: { authorization: `Basic ${basic}` } })).status).toBe(200);
+    const wrongBasic = Buffer.from(`anyone:not-the-token-at-all`).toString('base64');
+    expect((await server.request('/v1/dlq', { auth: false, headers: { authorization: `Basic ${wrongBasic}` } })).status).toBe(401);
+  });
+
+  it('leaves /healthz and /metrics open', async () => {
+    expect((await server.request('/healthz', { auth: false })).status).toBe(200);
+    const metrics = await server.request('/metrics', { auth: false });
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+  });
+});
+
+describe('field-level 400s', () => {
+  it('enqueues the valid jobs of an array and reports each invalid one by index and field', async () => {
+    const response = await server.request('/v1/forbid', {
+      method: 'POST',
+      json: [ban('valid-1'), ban('bad-time', { ResumeTime: '2030-01-01 00:00' }), ban('bad-priority', { priority: 'asap' }), 'not a job', ban('valid-2', { Color: 'red' })],
+    });
+    expect(response.status).toBe(400);
+    const body = await json(response);
+    expect(body).toMatchObject({ error: 'invalid-jobs', enqueued: 1, duplicates: 0, invalid: 4 });
+    expect(body.results).toEqual([
+      { index: 0, status: 'enqueued', jobId: expect.stringMatching(/^forbid\.default\.[0-9a-f]{32}$/) },
+      { index: 1, status: 'invalid', errors: [{ field: 'ResumeTime', message: 'ResumeTime must be yyyy-MM-ddTHH:mm:ssZ in UTC' }] },
+      { index: 2, status: 'invalid', errors: [{ field: 'priority', message: 'priority must be "urgent" or "normal"' }] },
+      { index: 3, status: 'invalid', errors: [{ field: '(record)', message: 'a record must be an object of API parameters' }] },
+      { index: 4, status: 'invalid', errors: [{ field: 'Color', message: 'unknown field(s) Color' }] },
+    ]);
+    // The valid one really is in the queue, and only it.
+    const job = await h.producer.queue('ForbidLiveStream').getJob(body.results[0].jobId);
+    expect(job?.data).toMatchObject(ban('valid-1'));
+    expect(await h.producer.queue('ForbidLiveStream').count()).toBe(1);
+  });
+
+  it('rejects a malformed request as a whole, naming the field', async () => {
+    const cases: [Promise<Response>, number, { field: string; message: RegExp }[] | undefined][] = [
+      [server.request('/v1/forbid', { method: 'POST', json: [] }), 400, [{ field: '(body)', message: /at least one job/ }]],
+      [server.request('/v1/stop-monitor', { method: 'POST', json: Array.from({ length: MAX_JOBS_PER_REQUEST + 1 }, () => ({ MonitorId: randomUUID() })) }), 400, [{ field: '(body)', message: /at most 1000 jobs/ }]],
+      [server.request('/v1/jobs/not-a-job-id'), 400, [{ field: 'id', message: /must be a job id/ }]],
+      [server.request('/v1/dlq?limit=abc'), 400, [{ field: 'limit', message: /number/ }]],
+      [server.request('/v1/dlq?operation=ban'), 400, [{ field: 'operation', message: /forbid, stop-monitor/ }]],
+      [server.request('/v1/dlq/replay', { method: 'POST', json: {} }), 400, [{ field: '(body)', message: /send "all": true/ }]],
+      [server.request('/v1/dlq/replay', { method: 'POST', json: { ids: [] } }), 400, [{ field: 'ids', message: /at least one/ }]],
+      [server.request('/v1/dlq/replay', { method: 'POST', json: { all: true, everything: 1 } }), 400, [{ field: 'everything', message: /everything/ }]],
+      [server.request('/v1/forbid', { method: 'POST', body: '{"DomainName":', headers: { 'content-type': 'application/json' } }), 400, undefined],
+      [server.request('/v1/forbid', { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }), 415, undefined],
+      [server.request('/v1/forbid', { method: 'POST', json: ban('x'.repeat(BODY_LIMIT)) }), 413, undefined],
+      [server.request('/v1/nothing-here'), 404, undefined],
+    ];
+    for (const [pending, status, errors] of cases) {
+      const response = await pending;
+      const body = await json(response);
+      expect({ status: response.status, body }).toMatchObject({ status, body: { error: expect.any(String), message: expect.any(String) } });
+      if (errors) expect(body.errors).toEqual(errors.map((e) => ({ field: e.field, message: expect.stringMatching(e.message) })));
+    }
+    expect(await h.producer.queue('StopLiveStreamMonitor').count()).toBe(0);
+  });
+});
+
+describe('enqueue -> job state -> outcome', () => {
+  it('follows jobs from POST to applied, already applied and dead-lettered, and replays from the dead-letter queue', async () => {
+    await h.producer.queue('ForbidLiveStream').obliterate({ force: true });
+    const [monitor] = h.sim.createMonitors(1);
+    const missingMonitor = randomUUID();
+
+    const bans = await server.request('/v1/forbid', { method: 'POST', json: [ban('e2e-normal'), ban('e2e-urgent', { priority: 'urgent' })] });
+    expect(bans.status).toBe(202);
+    const banBody = await json(bans);
+    expect(banBody).toMatchObject({ enqueued: 2, duplicates: 0, invalid: 0 });
+    expect(banBody).not.toHaveProperty('error');
+    const [normalId, urgentId] = banBody.results.map((r: { jobId: string }) => r.jobId);
+
+    // One object (not an array) is one job.
+    const stop = await json(await server.request('/v1/stop-monitor', { method: 'POST', json: { MonitorId: monitor } }));
+    const missing = await json(await server.request('/v1/stop-monitor', { method: 'POST', json: { MonitorId: missingMonitor } }));
+    const stopId = stop.results[0].jobId;
+    const missingId = missing.results[0].jobId;
+    expect(missingId).toBe(`stop-monitor.default.${missingMonitor}`);
+
+    // Pending: the same stream again is a duplicate of the pending job.
+    const again = await json(await server.request('/v1/forbid', { method: 'POST', json: ban('e2e-normal') }));
+    expect(again.results).toEqual([{ index: 0, status: 'duplicate', jobId: normalId }]);
+
+    // Before any worker runs: queued, with priority; no worker seen.
+    expect(await json(await server.request(`/v1/jobs/${normalId}`))).toMatchObject({ id: normalId, operation: 'ForbidLiveStream', state: 'prioritized', priority: 'normal', attemptsMade: 0 });
+    expect(await json(await server.request(`/v1/jobs/${urgentId}`))).toMatchObject({ state: 'waiting', priority: 'urgent' });
+    expect(await json(await server.request('/healthz'))).toEqual({ status: 'degraded', redis: 'up', workers: { ForbidLiveStream: 0, StopLiveStreamMonitor: 0 } });
+
+    const workers = h.startWorkers();
+    await workers.waitUntilReady();
+    const health = await json(await server.request('/healthz', { auth: false }));
+    expect(health.status).toBe('ok');
+    expect(health.workers.ForbidLiveStream).toBeGreaterThanOrEqual(1);
+    expect(health.workers.StopLiveStreamMonitor).toBeGreaterThanOrEqual(1);
+    await h.drained(4);
+
+    const applied = await json(await server.request(`/v1/jobs/${normalId}`));
+    expect(applied).toMatchObject({ id: normalId, operation: 'ForbidLiveStream', state: 'applied', attemptsMade: 1, requestId: expect.any(String), finishedAt: expect.any(Number) });
+    expect(await json(await server.request(`/v1/jobs/${stopId}`))).toMatchObject({ state: 'applied', operation: 'StopLiveStreamMonitor' });
+    const dead = await json(await server.request(`/v1/jobs/${missingId}`));
+    expect(dead).toMatchObject({ state: 'dead-lettered', code: 'StreamMonitorNotExist', deadLetter: { id: missingId, reason: 'terminal', params: { MonitorId: missingMonitor } } });
+
+    // A finished job has left its queue: the same stream can be banned again, and the API says it already is.
+    const rebanId = (await json(await server.request('/v1/forbid', { method: 'POST', json: ban('e2e-normal') }))).results[0].jobId;
+    expect(rebanId).toBe(normalId);
+    await h.drained(5);
+    expect(await json(await server.request(`/v1/jobs/${normalId}`))).toMatchObject({ state: 'already-applied', code: 'ConfigAlreadyExists' });
+    await workers.close();
+    h.workers = undefined;
+
+    // The dead-letter queue, filtered, and a replay that puts the job back in its queue.
+    const dlq = await json(await server.request('/v1/dlq?operation=stop-monitor'));
+    expect(dlq).toMatchObject({ total: 1, entries: [{ id: missingId, code: 'StreamMonitorNotExist', operation: 'StopLiveStreamMonitor' }] });
+    expect(await json(await server.request('/v1/dlq?operation=forbid'))).toEqual({ total: 0, entries: [] });
+    expect(await json(await server.request('/v1/dlq?code=InternalError'))).toEqual({ total: 0, entries: [] });
+    const replay = await server.request('/v1/dlq/replay', { method: 'POST', json: { ids: [missingId] } });
+    expect(replay.status).toBe(200);
+    expect(await json(replay)).toEqual({ replayed: 1 });
+    expect(await json(await server.request('/v1/jobs/' + missingId))).toMatchObject({ state: 'prioritized', attemptsMade: 0 });
+    expect(await json(await server.request('/v1/dlq'))).toEqual({ total: 0, entries: [] });
+
+    expect(await server.request('/v1/jobs/forbid.default.0123456789abcdef0123456789abcdef').then((r) => r.status)).toBe(404);
+  });
+});
+
+describe('without Redis', () => {
+  it('answers 503 on /healthz and the API, and livequeue_redis_up 0 on /metrics', async () => {
+    const down = await startTestServer(testConfig(uniquePrefix('http-down'), HTTP_ENV), { redisUrl: 'redis://127.0.0.1:1' });
+    try {
+      const health = await down.request('/healthz', { auth: false });
+      expect(health.status).toBe(503);
+      expect(await json(health)).toEqual({ status: 'unavailable', redis: 'down' });
+      const enqueue = await down.request('/v1/forbid', { method: 'POST', json: ban('no-redis') });
+      expect(enqueue.status).toBe(503);
+      expect(await json(enqueue)).toMatchObject({ error: 'redis-unavailable' });
+      const metrics = parseMetrics(await (await down.request('/metrics', { auth: false })).text());
+      expect(valueOf(metrics, 'livequeue_redis_up')).toBe(0);
+      expect(valueOf(metrics, 'livequeue_queue_jobs', { operation: 'ForbidLiveStream', state: 'waiting' })).toBeUndefined();
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  // Last in the file: by now every test above has sent the token, as Bearer and as Basic.
+  it('record every request but never the token', () => {
+    expect(logs).toContain('"url":"/v1/dlq"');
+    expect(logs).toContain('"statusCode":401');
+    expect(logs).not.toContain(API_TOKEN);
+    expect(logs).not.toContain(Buffer.from(`anyone:${API_TOKEN}`).toString('base64'));
+  });
+});
