@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { createLogger } from '../src/log.ts';
+import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
 import { Pauses } from '../src/queue/pauses.ts';
 import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { maxInAnyWindow } from '../src/sim/index.ts';
@@ -74,6 +77,11 @@ describe('account-level failures pause instead of dead-lettering the backlog', (
     // Only the few jobs already in flight met the error; the backlog was not tried.
     expect(h.sim.calls().length).toBeLessThanOrEqual(8);
     expect(paused.waiting + paused.delayed + paused.active).toBe(30);
+    const registry = new Registry();
+    registerQueueGauges(registry, h.redis, h.config, createLogger('silent'));
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('livequeue_operation_paused{operation="ForbidLiveStream"} 1');
+    expect(metrics).toContain('livequeue_operation_paused{operation="StopLiveStreamMonitor"} 0');
     await wrong.close();
 
     // Credentials fixed: a worker with the right key, and the operator resumes.

@@ -33,7 +33,7 @@ function workerEnv(harness: Harness, redisUrl: string): Record<string, string> {
     WORKER_CONCURRENCY: '8',
     RETRY_BASE_DELAY_MS: '100',
     RETRY_MAX_DELAY_MS: '500',
-    // As in multi-process.test.ts: the simulator's own CPU starvation on two cores needs a wider margin.
+    // As in multi-process.test.ts: the in-process simulator's timestamps jitter on a busy two-core machine.
     PACING_MARGIN_MS: '30',
     METRICS_PORT: '0',
   };

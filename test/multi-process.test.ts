@@ -34,10 +34,10 @@ describe('several worker processes sharing the buckets', () => {
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '8',
-      // The simulator shares this machine's two cores with three workers and
-      // the test runner: when it is starved of CPU it timestamps arrivals late,
-      // by more than the default 15 ms margin allows. The margin is the
-      // setting for exactly that jitter (see README, "How pacing works").
+      // The simulator runs inside the test runner on a two-core machine shared
+      // with three workers; when it is short of CPU it timestamps arrivals late.
+      // The margin is the setting for exactly that jitter (README, "How pacing
+      // works"); the default suffices when this file runs alone.
       PACING_MARGIN_MS: '30',
       METRICS_PORT: '0',
     };

@@ -15,6 +15,7 @@ export const ACCESS_KEY_SECRET = randomBytes(18).toString('base64url');
 /** Worker processes run compiled (`npm run build`), as they are deployed. */
 export const BASELINE_WORKER = 'dist/bench/baseline-worker.js';
 export const LIVEQUEUE_WORKER = 'dist/workers/worker.js';
+export const COMPILED_CLI = 'dist/src/cli/main.js';
 
 export type System = 'baseline' | 'livequeue';
 

@@ -16,7 +16,7 @@ async function drain(system: System, jobs: number): Promise<OverheadFigures> {
   try {
     await run.enqueue('ForbidLiveStream', bans(jobs, 'overhead'));
     const proc = system === 'livequeue'
-      ? start([LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }))
+      ? start([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }))
       : start([BASELINE_WORKER], run.workerEnv({ NO_LIMITER: '1' }));
     procs.push(proc);
     await waitFor(() => run.sim.calls().length > 0, 30_000, `${system} first call`);

@@ -91,6 +91,7 @@ export function registerQueueGauges(registry: Registry, redis: Redis, config: Co
     },
   });
   perOperation('livequeue_dead_letter_jobs', 'Entries in the dead-letter queue', (s, op) => s.status.get(op)!.deadLettered);
+  perOperation('livequeue_operation_paused', '1 while an account-level hold (bad credentials, full blacklist) is in place', (s, op) => (s.status.get(op)!.hold ? 1 : 0));
   perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.currentRate);
   perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.configuredRate);
   perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, op) => {

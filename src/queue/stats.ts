@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import type { Redis, Result } from 'ioredis';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { callsKey, statsKey } from './names.ts';
 
@@ -13,22 +14,26 @@ export type Counts = Record<Counter, number> & { callsLastMinute: number };
 
 const BUCKET_MS = 10_000;
 const BUCKETS_PER_MINUTE = 6;
+const SCRIPT = readFileSync(new URL('./stats.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number): Result<number, Context>;
+  }
+}
 
 export class Stats {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    if (!redis.livequeueStats) redis.defineCommand('livequeueStats', { numberOfKeys: 2, lua: SCRIPT });
+  }
 
-  /** Counts one API call and, when given, its outcome, in one round trip. */
-  async record(operation: Operation, counter?: Counter, call = true): Promise<void> {
-    const tx = this.redis.multi();
-    if (counter) tx.hincrby(statsKey(this.prefix, operation), counter, 1);
-    if (call) {
-      const key = callsKey(this.prefix, operation, Math.floor(Date.now() / BUCKET_MS));
-      tx.incr(key).pexpire(key, BUCKET_MS * (BUCKETS_PER_MINUTE + 1));
-    }
-    await tx.exec();
+  /** Counts one outcome and, when the API was called, the call. */
+  async record(operation: Operation, counter: Counter, call = true): Promise<void> {
+    const bucket = callsKey(this.prefix, operation, Math.floor(Date.now() / BUCKET_MS));
+    await this.redis.livequeueStats(statsKey(this.prefix, operation), bucket, counter, call ? '1' : '0', BUCKET_MS * (BUCKETS_PER_MINUTE + 1));
   }
 
   async read(operation: Operation): Promise<Counts> {

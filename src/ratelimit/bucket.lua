@@ -8,10 +8,14 @@ reserve slots at most `horizon` ms ahead, so a crashed worker strands little.
 
 A throttled answer from the API means someone else spends the same quota:
 the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
-back linearly by `recovery` x configured rate per second (AIMD). The current
-rate is derived from (rate, decreasedAt) at read time, so no timer is needed.
+back (AIMD). It remembers the rate that was throttled (the ceiling): it
+climbs fast (`recovery` x configured rate per second) to just under the
+ceiling, probes slowly (a tenth of that) across it, and climbs fast again
+above it, when the other client has gone. So a shared quota settles just
+under what is left, with rare throttles. The current rate is derived from
+(rate, decreasedAt, ceiling) at read time, so no timer is needed.
 
-KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil
+KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling
 ARGV[1]  command: reserve | throttled | peek
 ARGV[2]  configured rate (calls per second)
 ARGV[3]  margin ms added to every second of spacing (arrival jitter allowance)
@@ -40,13 +44,30 @@ local ttl = tonumber(ARGV[10])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
-local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil')
+local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling')
 local tat = tonumber(state[1]) or 0
 local decreasedAt = tonumber(state[3]) or 0
 local blockedUntil = tonumber(state[4]) or 0
+
+-- Fast to 95% of the ceiling, slow to 105%, fast again beyond.
+local function recovered(base, ceiling, seconds)
+  local fast = recovery * configured
+  local slow = fast / 10
+  local knee = math.min(configured, 0.95 * ceiling)
+  local top = math.min(configured, 1.05 * ceiling)
+  local r = base
+  local phase = math.max(0, (knee - r) / fast)
+  if seconds <= phase then return r + fast * seconds end
+  r, seconds = math.max(r, knee), seconds - phase
+  phase = math.max(0, (top - r) / slow)
+  if seconds <= phase then return r + slow * seconds end
+  r, seconds = math.max(r, top), seconds - phase
+  return math.min(configured, r + fast * seconds)
+end
+
 local rate = configured
 if state[2] then
-  rate = math.min(configured, tonumber(state[2]) + recovery * configured * (now - decreasedAt) / 1000)
+  rate = recovered(tonumber(state[2]), tonumber(state[5]) or configured, (now - decreasedAt) / 1000)
 end
 local interval = (1000 + margin) / rate
 
@@ -56,6 +77,7 @@ end
 
 if command == 'throttled' then
   if now - decreasedAt >= quiet then
+    redis.call('HSET', key, 'ceiling', tostring(rate))
     rate = math.max(configured * minFraction, rate * decrease)
     redis.call('HSET', key, 'rate', tostring(rate), 'decreasedAt', tostring(now))
   end
@@ -70,9 +92,9 @@ end
 local start = math.max(now, tat, blockedUntil)
 local latest = now + horizon
 if start > latest then
-  return { 0, tostring(start - latest), tostring(interval), tostring(rate) }
+  return { 0, tostring(start - latest), tostring(interval), tostring(rate), tostring(now) }
 end
 local granted = math.min(arg, math.floor((latest - start) / interval) + 1)
 redis.call('HSET', key, 'tat', tostring(start + granted * interval))
 redis.call('PEXPIRE', key, ttl)
-return { granted, tostring(start - now), tostring(interval), tostring(rate) }
+return { granted, tostring(start - now), tostring(interval), tostring(rate), tostring(now) }

@@ -69,10 +69,9 @@ export class Pacer {
           await sleep(250);
           continue;
         }
-        const received = performance.now();
         for (let i = 0; i < reservation.granted; i++) {
           this.heldSlots++;
-          this.releaseAt(received + reservation.waitMs + i * reservation.intervalMs);
+          this.releaseAt(reservation.firstSlotAt + i * reservation.intervalMs);
         }
         // A full horizon comes back with the exact wait until a slot opens; a
         // partial grant loops once more to learn that wait.

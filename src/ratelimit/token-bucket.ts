@@ -44,6 +44,11 @@ export interface Reservation {
   intervalMs: number;
   /** Current (adaptive) rate in calls per second. */
   rate: number;
+  /**
+   * With granted > 0: when the first slot is due, on this process's
+   * `performance.now()` clock, converted from Redis's clock (see RedisClock).
+   */
+  firstSlotAt: number;
 }
 
 export interface BucketState {
@@ -69,6 +74,8 @@ declare module 'ioredis' {
  * inside one Lua script, on Redis's clock.
  */
 export class TokenBucket {
+  private readonly clock = new RedisClock();
+
   constructor(
     private readonly redis: Redis,
     readonly key: string,
@@ -78,8 +85,17 @@ export class TokenBucket {
   }
 
   async reserve(wanted: number): Promise<Reservation> {
-    const [granted, waitMs, intervalMs, rate] = (await this.run('reserve', wanted)) as [number, string, string, string];
-    return { granted: Number(granted), waitMs: Number(waitMs), intervalMs: Number(intervalMs), rate: Number(rate) };
+    const sentAt = performance.now();
+    const [granted, waitMs, intervalMs, rate, redisNow] = (await this.run('reserve', wanted)) as [number, string, string, string, string];
+    const receivedAt = performance.now();
+    this.clock.sample(Number(redisNow), sentAt, receivedAt);
+    return {
+      granted: Number(granted),
+      waitMs: Number(waitMs),
+      intervalMs: Number(intervalMs),
+      rate: Number(rate),
+      firstSlotAt: this.clock.toLocal(Number(redisNow) + Number(waitMs)),
+    };
   }
 
   /** Tells the bucket the API answered Throttling; returns the new rate. */
@@ -98,5 +114,34 @@ export class TokenBucket {
       this.key, command, s.configuredRate, s.marginMs, s.horizonMs, arg,
       s.decreaseFactor, s.minRateFraction, s.recoveryPerSecond, s.quietMs, IDLE_TTL_MS,
     );
+  }
+}
+
+/**
+ * Maps Redis's clock (on which every slot is decided) to this process's
+ * monotonic clock. A slot's local time must not depend on when we got around
+ * to reading the reply: a reply handled late by a busy event loop would shift
+ * all its slots late and squeeze them against other processes' slots. The
+ * offset comes from the round trip with the least uncertainty (the shortest),
+ * renewed now and then so drift cannot build up.
+ */
+export class RedisClock {
+  private offset = 0;
+  private uncertainty = Number.POSITIVE_INFINITY;
+  private sampledAt = 0;
+
+  sample(redisNow: number, sentAt: number, receivedAt: number): void {
+    const halfRoundTrip = (receivedAt - sentAt) / 2;
+    const stale = receivedAt - this.sampledAt > 10_000;
+    if (halfRoundTrip <= this.uncertainty || stale) {
+      this.offset = redisNow - (sentAt + halfRoundTrip);
+      this.uncertainty = halfRoundTrip;
+      this.sampledAt = receivedAt;
+    }
+  }
+
+  /** A Redis time (epoch ms) as a local performance.now() time. */
+  toLocal(redisTime: number): number {
+    return redisTime - this.offset;
   }
 }

@@ -8,7 +8,7 @@ import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
 import { priorityOf } from '../queue/job-options.ts';
 import type { Outcomes } from '../queue/outcomes.ts';
 import type { Pauses } from '../queue/pauses.ts';
-import type { Stats } from '../queue/stats.ts';
+import type { Counter, Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
@@ -73,8 +73,13 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
   };
 
   /** Keeps the final outcome queryable after the job leaves the queue. */
-  const finish = async (job: Job, result: JobOutcome, attempts: number): Promise<JobOutcome> => {
-    await outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result });
+  const finish = async (job: Job, result: JobOutcome, attempts: number, counter: Counter, calledApi = true): Promise<JobOutcome> => {
+    // Both commands leave together: one round trip on every job's path.
+    await Promise.all([
+      stats.record(operation, counter, calledApi),
+      outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
+    ]);
+    observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
     return result;
   };
 
@@ -96,10 +101,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
       lastFailedAt: now,
       ...entry,
     });
-    await stats.record(operation, 'deadLettered', calledApi);
-    observer.outcome(operation, 'dead-lettered', entry.code);
     log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
-    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts);
+    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts, 'deadLettered', calledApi);
   };
 
   return async (job, token) => {
@@ -126,10 +129,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
 
     if (result.ok) {
-      await stats.record(operation, 'applied');
-      observer.outcome(operation, 'applied');
       log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
-      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt);
+      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied');
     }
 
     const { outcome, throttled } = classifyFailure(result);
@@ -142,10 +143,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     }
 
     if (outcome === 'already-applied') {
-      await stats.record(operation, 'alreadyApplied');
-      observer.outcome(operation, 'already-applied', result.code);
       log.info(context, 'already applied');
-      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt);
+      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied');
     }
 
     const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };
