@@ -5,7 +5,7 @@
  * go to bench/results.json and the table, with the machine, to bench/RESULTS.md.
  */
 import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
 import { ratio, round, type ResultRow } from './lib/result.ts';
@@ -82,8 +82,12 @@ const markdown = table(rows);
 process.stdout.write(`${markdown}\n`);
 const when = new Date().toISOString();
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ when, machine, mode: opts.quick ? 'quick' : 'full', seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`);
+// The written analysis below the table ("## Notes") is kept from run to run.
+const resultsFile = new URL('./RESULTS.md', import.meta.url);
+const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
+const notes = previous.includes('\n## Notes') ? previous.slice(previous.indexOf('\n## Notes')) : '';
 writeFileSync(
-  new URL('./RESULTS.md', import.meta.url),
-  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s) on ${machine}.\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator.\n\n${markdown}\n`,
+  resultsFile,
+  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s) on ${machine}.\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator; worker processes of both run compiled (\`npm run build\`).\n\n${markdown}\n${notes}`,
 );
 process.exit(0);

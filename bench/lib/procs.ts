@@ -31,11 +31,11 @@ function readProc(pid: number | undefined, file: string): string {
  * deployed), a TypeScript script (a .ts path, through tsx), or the
  * `livequeue` command (`args[0]` is one of its commands).
  */
-export function start(args: string[], env: Record<string, string>, input?: string): Proc {
-  const nodeFlags = args.filter((a) => a.startsWith('--'));
-  const rest = args.filter((a) => !a.startsWith('--') || args.indexOf(a) > args.findIndex((b) => !b.startsWith('--')));
-  const first = rest[0] ?? '';
-  const argv = first.endsWith('.js') ? [...nodeFlags, ...rest] : first.endsWith('.ts') ? ['--import', TSX_LOADER, ...rest] : [CLI, ...rest];
+export function start(args: string[], env: Record<string, string>, options: { input?: string; nodeFlags?: string[] } = {}): Proc {
+  const first = args[0] ?? '';
+  const script = first.endsWith('.js') ? args : first.endsWith('.ts') ? ['--import', TSX_LOADER, ...args] : [CLI, ...args];
+  const argv = [...(options.nodeFlags ?? []), ...script];
+  const input = options.input;
   const child = spawn(process.execPath, argv, {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },

@@ -16,7 +16,10 @@ async function drain(system: System, jobs: number): Promise<OverheadFigures> {
   try {
     await run.enqueue('ForbidLiveStream', bans(jobs, 'overhead'));
     const proc = system === 'livequeue'
-      ? start([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }))
+      ? start([LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }), {
+          // BENCH_PROF=dir writes a CPU profile of our worker there, to see where a job's time goes.
+          nodeFlags: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
+        })
       : start([BASELINE_WORKER], run.workerEnv({ NO_LIMITER: '1' }));
     procs.push(proc);
     await waitFor(() => run.sim.calls().length > 0, 30_000, `${system} first call`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import type { Operation } from '../live/operations.ts';
 import { callsKey, statsKey } from './names.ts';
 
 /**
@@ -42,10 +42,5 @@ export class Stats {
     const [raw, calls] = await Promise.all([this.redis.hgetall(statsKey(this.prefix, operation)), this.redis.mget(...callKeys)]);
     const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<Counter, number>;
     return { ...counts, callsLastMinute: calls.reduce((sum, v) => sum + Number(v ?? 0), 0) };
-  }
-
-  async readAll(): Promise<Record<Operation, Counts>> {
-    const all = await Promise.all(OPERATIONS.map((op) => this.read(op)));
-    return Object.fromEntries(OPERATIONS.map((op, i) => [op, all[i]])) as Record<Operation, Counts>;
   }
 }

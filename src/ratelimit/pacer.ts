@@ -51,10 +51,6 @@ export class Pacer {
     });
   }
 
-  get waiting(): number {
-    return this.waiters.length;
-  }
-
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
