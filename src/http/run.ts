@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { producerConnection, redactUrl, waitUntilReady } from '../redis.ts';
 import { DASHBOARD_PATH } from './dashboard.ts';
 import { buildHttpServer } from './server.ts';
+import { untilStopSignal } from '../signals.ts';
 
 /**
  * The `serve` process: the HTTP API until SIGINT/SIGTERM, then it stops
@@ -22,16 +23,7 @@ export async function runHttpServer(config: Config, log: Logger = createLogger(c
     if (!config.http.apiToken) {
       log.warn({ host: config.http.host }, `no LIVEQUEUE_API_TOKEN: listening on ${config.http.host} only, without authentication; set a token to serve other machines`);
     }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info({ signal }, 'stopping: finishing requests in flight');
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    log.info({ signal: await untilStopSignal() }, 'stopping: finishing requests in flight');
     await app.close();
     log.info('stopped');
   } finally {

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startWorkerMetrics } from '../metrics/worker-metrics.ts';
 import { redactUrl, workerConnection } from '../redis.ts';
 import { LiveWorkers } from './worker.ts';
+import { untilStopSignal } from '../signals.ts';
 
 export interface RunWorkersOptions {
   operations?: readonly Operation[];
@@ -38,16 +39,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
     'workers started',
   );
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping: finishing in-flight calls');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  log.info({ signal: await untilStopSignal() }, 'stopping: finishing in-flight calls');
 
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref());
   const result = await Promise.race([workers.close().then(() => 'closed' as const), timeout]);

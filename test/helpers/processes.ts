@@ -5,26 +5,14 @@ export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url
 
 export interface RunningProcess {
   child: ChildProcess;
+  /** Standard output and error, interleaved as they came. */
   output(): string;
+  stdout(): string;
   exited: Promise<number | null>;
 }
 
 /** Runs the real `livequeue` command as a child process, collecting its output. */
 export function startCli(args: string[], env: Record<string, string>, input?: string): RunningProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  if (input !== undefined) child.stdin!.end(input);
-  else child.stdin!.end();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-export async function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; output: string; stdout: string }> {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -37,8 +25,16 @@ export async function runCli(args: string[], env: Record<string, string>, input?
   });
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   child.stdin!.end(input ?? '');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, output, stdout };
+  // 'close' comes after the output streams have ended, so no output is missed.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, output: () => output, stdout: () => stdout, exited };
+}
+
+/** Runs the command to its end. */
+export async function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; output: string; stdout: string }> {
+  const run = startCli(args, env, input);
+  const code = await run.exited;
+  return { code, output: run.output(), stdout: run.stdout() };
 }
 
 /** Resolves once `predicate` holds for the process output. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { untilStopSignal } from '../../signals.ts';
 import { UsageError } from '../errors.ts';
 
 interface SimulateFlags {
@@ -59,10 +60,7 @@ Examples:
       process.stdout.write(`simulator listening on ${url}\n`);
       if (!(id && secret)) process.stdout.write('no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set: accepting the simulator\'s built-in test AccessKey only\n');
       for (const monitorId of monitors) process.stdout.write(`${monitorId}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await untilStopSignal();
       await sim.stop();
     });
 }
