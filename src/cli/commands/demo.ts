@@ -112,7 +112,8 @@ export function registerDemo(program: Command): void {
 
       const redis = workerConnection(config.redisUrl);
       const producer = new Producer(redis, config);
-      const log = createLogger(base.logLevel === 'info' ? 'warn' : base.logLevel);
+      // The demo shows its own summary; worker logs would only interleave with the progress bars.
+      const log = createLogger(base.logLevel === 'info' ? 'error' : base.logLevel);
       const workers = new LiveWorkers({
         config,
         log,
