@@ -3,14 +3,11 @@ import type { TokenBucket } from './token-bucket.ts';
 
 interface Waiter {
   priority: number;
-  seq: number;
   resolve: (slot: Slot) => void;
 }
 
 export interface Slot {
-  /** performance.now() at which the call is due. */
-  at: number;
-  /** The call must leave by then (performance.now()), or not at all. */
+  /** performance.now() by which the call must leave, or not at all. */
   sendBy: number;
 }
 
@@ -25,7 +22,6 @@ export class Pacer {
   private readonly waiters: Waiter[] = [];
   private heldSlots = 0;
   private pumping = false;
-  private seq = 0;
 
   /**
    * How late after its slot a call may still leave: a late call followed by
@@ -33,7 +29,7 @@ export class Pacer {
    * second. Half the pacing margin; the other half absorbs jitter on the way
    * to the server.
    */
-  readonly maxLatenessMs: number;
+  private readonly maxLatenessMs: number;
 
   constructor(private readonly bucket: TokenBucket) {
     this.maxLatenessMs = Math.max(1, bucket.settings.marginMs / 2);
@@ -42,7 +38,7 @@ export class Pacer {
   /** Resolves at this caller's slot. Lower priority numbers go first. */
   acquire(priority = 0): Promise<Slot> {
     return new Promise<Slot>((resolve) => {
-      const waiter = { priority, seq: this.seq++, resolve };
+      const waiter = { priority, resolve };
       // Keep the queue ordered by (priority, arrival); it is at most `concurrency` long.
       let i = this.waiters.length;
       while (i > 0 && this.waiters[i - 1]!.priority > priority) i--;
@@ -95,7 +91,6 @@ export class Pacer {
       void this.pump();
       return;
     }
-    this.waiters.shift()?.resolve({ at: target, sendBy: target + this.maxLatenessMs });
+    this.waiters.shift()?.resolve({ sendBy: target + this.maxLatenessMs });
   }
-
 }

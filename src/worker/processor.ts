@@ -38,6 +38,12 @@ interface JobProgress {
   heldFor?: 'paused' | 'blacklist';
 }
 
+/** When the job first failed: kept on the job across retries, or now. */
+function firstFailedAt(job: Job, now: number): number {
+  const recorded = (job.progress as JobProgress | undefined)?.firstFailedAt;
+  return typeof recorded === 'number' ? recorded : now;
+}
+
 /** How long a job of a paused operation waits before it goes back to the (paused) queue. */
 const PAUSED_RECHECK_MS = 1000;
 
@@ -90,14 +96,13 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     calledApi = true,
   ) => {
     const now = Date.now();
-    const history = job.progress as JobProgress | undefined;
     await deadLetters.add({
       id: job.id!,
       operation,
       params: job.data,
       priority: priorityOf(job.opts.priority),
       attempts,
-      firstFailedAt: typeof history?.firstFailedAt === 'number' ? history.firstFailedAt : now,
+      firstFailedAt: firstFailedAt(job, now),
       lastFailedAt: now,
       ...entry,
     });
@@ -166,15 +171,9 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
 
     if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt);
 
-    const previous = job.progress as JobProgress | undefined;
     const now = Date.now();
-    const history: JobProgress = {
-      firstFailedAt: typeof previous?.firstFailedAt === 'number' ? previous.firstFailedAt : now,
-      lastFailedAt: now,
-      lastCode: result.code,
-    };
-    await job.updateProgress(history as object);
-    await stats.record(operation, 'retried');
+    const history: JobProgress = { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: result.code };
+    await Promise.all([job.updateProgress(history as object), stats.record(operation, 'retried')]);
     observer.outcome(operation, 'retry', result.code);
     log.info(context, 'transient failure; will retry');
     throw new RetryableCallError(result);
