@@ -10,6 +10,7 @@ import os from 'node:os';
 import { Command } from 'commander';
 import { ratio, round, type ResultRow } from './lib/result.ts';
 import { bulkEnqueueScenario } from './scenarios/bulk-enqueue.ts';
+import { incidentScenario } from './scenarios/incident.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
 import { overheadScenario } from './scenarios/overhead.ts';
@@ -22,6 +23,8 @@ interface Sizes {
   sharedJobs: number;
   outageJobs: number;
   outageMs: number;
+  incidentJobs: number;
+  incidentMs: number;
   overheadJobs: number;
   enqueueLines: number;
   urgentBacklog: number;
@@ -30,8 +33,8 @@ interface Sizes {
 }
 
 const SIZES: Record<'quick' | 'full', Sizes> = {
-  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000 },
-  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000 },
+  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, incidentJobs: 300, incidentMs: 10_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000 },
+  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, incidentJobs: 1200, incidentMs: 60_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000 },
 };
 
 const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
@@ -40,6 +43,7 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   'pacing-both': (s) => pacingScenario({ name: 'pacing, both operations', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream', 'StopLiveStreamMonitor'] }),
   'shared-quota': (s) => sharedQuotaScenario(s.sharedJobs),
   outage: (s) => outageScenario(s.outageJobs, s.outageMs),
+  incident: (s) => incidentScenario(s.incidentJobs, s.incidentMs),
   overhead: (s) => overheadScenario(s.overheadJobs),
   'bulk-enqueue': (s) => bulkEnqueueScenario(s.enqueueLines),
   urgent: (s) => urgentScenario(s.urgentBacklog, s.urgentJobs),
@@ -77,17 +81,26 @@ for (const name of names) {
   process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
+// With --only, the other scenarios' rows of the last run are kept, so the table stays whole.
+const resultsJson = new URL('./results.json', import.meta.url);
+let keptFrom = '';
+if (opts.only && existsSync(resultsJson)) {
+  const previousRun = JSON.parse(readFileSync(resultsJson, 'utf8')) as { when: string; keptFrom?: string; rows: ResultRow[] };
+  const kept = previousRun.rows.filter((old) => !rows.some((r) => r.scenario === old.scenario));
+  rows.unshift(...kept);
+  if (kept.length > 0) keptFrom = previousRun.keptFrom ?? previousRun.when;
+}
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 const markdown = table(rows);
 process.stdout.write(`${markdown}\n`);
 const when = new Date().toISOString();
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ when, machine, mode: opts.quick ? 'quick' : 'full', seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`);
+writeFileSync(resultsJson, `${JSON.stringify({ when, machine, mode: opts.quick ? 'quick' : 'full', only: opts.only, keptFrom: keptFrom || undefined, seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`);
 // The written analysis below the table ("## Notes") is kept from run to run.
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
 const notes = previous.includes('\n## Notes') ? previous.slice(previous.indexOf('\n## Notes')) : '';
 writeFileSync(
   resultsFile,
-  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s) on ${machine}.\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator; worker processes of both run compiled (\`npm run build\`).\n\n${markdown}\n${notes}`,
+  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s${opts.only ? `, only ${opts.only}` : ''}) on ${machine}.${keptFrom ? ` The other rows are kept from the run of ${keptFrom}.` : ''}\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator; worker processes of both run compiled (\`npm run build\`).\n\n${markdown}\n${notes}`,
 );
 process.exit(0);

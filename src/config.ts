@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { HoldSettings } from './queue/holds.ts';
 
 /**
  * All configuration, parsed once at start-up from the environment (and CLI
@@ -44,6 +45,9 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
   JOB_LOCK_MS: positiveInt('JOB_LOCK_MS').min(1000, 'JOB_LOCK_MS must be at least 1000').default(30_000),
   BLACKLIST_RECHECK_MS: positiveInt('BLACKLIST_RECHECK_MS').default(300_000),
+  HOLD_TRIP_AFTER: positiveInt('HOLD_TRIP_AFTER').min(2, 'HOLD_TRIP_AFTER must be at least 2').max(1000, 'HOLD_TRIP_AFTER must be at most 1000').default(8),
+  HOLD_PROBE_MS: positiveInt('HOLD_PROBE_MS').min(100, 'HOLD_PROBE_MS must be at least 100').default(2_000),
+  HOLD_PROBE_MAX_MS: positiveInt('HOLD_PROBE_MAX_MS').max(30_000, 'HOLD_PROBE_MAX_MS must be at most 30000').default(5_000),
   OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
   LIVEQUEUE_API_TOKEN: z.string().min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters').optional(),
   HTTP_HOST: z.string().min(1).optional(),
@@ -77,6 +81,8 @@ export interface Config {
   jobLockMs: number;
   /** How long a paused blacklist waits before trying one ban again. */
   blacklistRecheckMs: number;
+  /** When a systemic hold trips and how it probes (see queue/holds.ts). */
+  holds: HoldSettings;
   /** How long a finished job's outcome stays queryable. */
   outcomeTtlSeconds: number;
   http: {
@@ -120,6 +126,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && !e.LIVEQUEUE_API_TOKEN) {
     throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN: without a token the HTTP API listens on 127.0.0.1 only`);
   }
+  if (e.HOLD_PROBE_MAX_MS < e.HOLD_PROBE_MS) {
+    throw new ConfigError(`HOLD_PROBE_MAX_MS must be at least HOLD_PROBE_MS (got ${e.HOLD_PROBE_MAX_MS} < ${e.HOLD_PROBE_MS})`);
+  }
   if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
     throw new ConfigError(`RETRY_MAX_DELAY_MS must be at least RETRY_BASE_DELAY_MS (got ${e.RETRY_MAX_DELAY_MS} < ${e.RETRY_BASE_DELAY_MS})`);
   }
@@ -135,6 +144,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     jobLockMs: e.JOB_LOCK_MS,
     blacklistRecheckMs: e.BLACKLIST_RECHECK_MS,
+    holds: {
+      tripAfter: e.HOLD_TRIP_AFTER,
+      // Three jobs at least, fewer only if the streak itself is shorter.
+      tripDistinctJobs: Math.min(3, e.HOLD_TRIP_AFTER),
+      probeMs: e.HOLD_PROBE_MS,
+      probeMaxMs: e.HOLD_PROBE_MAX_MS,
+      // A probe waits for its slot and then for the answer (LIVE_TIMEOUT_MS).
+      probeLeaseMs: e.LIVE_TIMEOUT_MS + 5_000,
+    },
     outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
     http: {
       apiToken: e.LIVEQUEUE_API_TOKEN,

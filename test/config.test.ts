@@ -49,21 +49,52 @@ describe('retry schedule', () => {
 
 describe('error-code table', () => {
   it.each([
-    [{ code: 'InternalError', httpStatus: 500, network: false }, 'retry', false],
+    // The service: counts toward the systemic hold, never a dead letter.
+    [{ code: 'InternalError', httpStatus: 500, network: false }, 'systemic', false],
+    [{ code: 'ServiceUnavailable', httpStatus: 503, network: false }, 'systemic', false],
+    [{ code: 'GatewayTimeout', httpStatus: 504, network: false }, 'systemic', false],
+    [{ code: 'NetworkError', network: true }, 'systemic', false],
+    [{ code: 'HTTP503', httpStatus: 503, network: false, bodyNotJson: true }, 'systemic', false],
+    [{ code: 'HTTP403', httpStatus: 403, network: false, bodyNotJson: true }, 'systemic', false],
+    [{ code: 'SomethingNew', httpStatus: 409, network: false }, 'systemic', false],
+    [{ code: 'InvalidAction.NotFound', httpStatus: 404, network: false }, 'systemic', false],
+    [{ code: 'InvalidVersion', httpStatus: 400, network: false }, 'systemic', false],
+    // Throttling and plain retries.
     [{ code: 'Throttling.User', httpStatus: 400, network: false }, 'retry', true],
     [{ code: 'Throttling', httpStatus: 503, network: false }, 'retry', true],
-    [{ code: 'ServiceUnavailable', httpStatus: 503, network: false }, 'retry', false],
-    [{ code: 'GatewayTimeout', httpStatus: 504, network: false }, 'retry', false],
-    [{ code: 'NetworkError', network: true }, 'retry', false],
+    [{ code: 'TooManyRequests', httpStatus: 429, network: false }, 'retry', true],
+    [{ code: 'HTTP429', httpStatus: 429, network: false, bodyNotJson: true }, 'retry', true],
+    [{ code: 'RequestTimeout', httpStatus: 408, network: false }, 'retry', false],
+    [{ code: 'SignatureNonceUsed', httpStatus: 400, network: false }, 'retry', false],
+    // The job.
     [{ code: 'ConfigAlreadyExists', httpStatus: 400, network: false }, 'already-applied', false],
     [{ code: 'StreamMonitorAlreadyStop', httpStatus: 400, network: false }, 'already-applied', false],
-    [{ code: 'QuotaExceeded.Blacklist', httpStatus: 400, network: false }, 'pause-blacklist', false],
-    [{ code: 'SignatureDoesNotMatch', httpStatus: 400, network: false }, 'pause-operation', false],
-    [{ code: 'InvalidAccessKeyId.NotFound', httpStatus: 404, network: false }, 'pause-operation', false],
-    [{ code: 'Forbidden.RAM', httpStatus: 403, network: false }, 'pause-operation', false],
     [{ code: 'StreamMonitorNotExist', httpStatus: 404, network: false }, 'dead-letter', false],
-    [{ code: 'SomethingNew', httpStatus: 409, network: false }, 'dead-letter', false],
+    [{ code: 'InvalidResumeTime.Malformed', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'InvalidMonitorId.Malformed', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'InvalidStreamName.Malformed', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'MissingParameter', httpStatus: 400, network: false }, 'dead-letter', false],
+    [{ code: 'InvalidParameter', httpStatus: 400, network: false }, 'dead-letter', false],
+    // The account.
+    [{ code: 'QuotaExceeded.Blacklist', httpStatus: 400, network: false }, 'hold-blacklist', false],
+    [{ code: 'SignatureDoesNotMatch', httpStatus: 400, network: false }, 'hold-account', false],
+    [{ code: 'InvalidAccessKeyId.NotFound', httpStatus: 404, network: false }, 'hold-account', false],
+    [{ code: 'InvalidTimeStamp.Expired', httpStatus: 400, network: false }, 'hold-account', false],
+    [{ code: 'InvalidTimeStamp.Format', httpStatus: 400, network: false }, 'hold-account', false],
+    [{ code: 'MissingSecurityToken', httpStatus: 400, network: false }, 'hold-account', false],
+    [{ code: 'InvalidSecurityToken.Expired', httpStatus: 400, network: false }, 'hold-account', false],
+    [{ code: 'CredentialsUnavailable', network: false }, 'hold-account', false],
+    [{ code: 'Forbidden', httpStatus: 403, network: false }, 'hold-account', false],
+    [{ code: 'Forbidden.RAM', httpStatus: 403, network: false }, 'hold-account', false],
+    [{ code: 'IllegalOperation', httpStatus: 401, network: false }, 'hold-account', false],
+    [{ code: 'UserQuotaExceed', httpStatus: 403, network: false }, 'hold-account', false],
+    [{ code: 'InvalidUserId.Malformed', httpStatus: 400, network: false }, 'hold-account', false],
   ])('%o -> %s', (failure, outcome, throttled) => {
     expect(classifyFailure(failure)).toMatchObject({ outcome, throttled });
+  });
+
+  it('names the kind of account hold and what to look at', () => {
+    expect(classifyFailure({ code: 'InvalidTimeStamp.Expired', httpStatus: 400, network: false })).toMatchObject({ holdReason: 'credentials', hint: expect.stringContaining('clock') });
+    expect(classifyFailure({ code: 'UserQuotaExceed', httpStatus: 403, network: false })).toMatchObject({ holdReason: 'account' });
   });
 });

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log.ts';
 import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
-import { Pauses } from '../src/queue/pauses.ts';
+import { Holds } from '../src/queue/holds.ts';
 import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
-import { maxInAnyWindow } from '../src/sim/index.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /**
  * The Live API misbehaving: lost answers, outages, a failing account, a full
@@ -40,38 +40,17 @@ describe('an answer lost after the effect', () => {
   });
 });
 
-describe('an API outage', () => {
-  it('waits with backoff, then drains at full rate without ever exceeding the QPS', async () => {
-    h = await startHarness('outage', { RETRY_ATTEMPTS: '40', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '800' }, { latencyMs: { min: 5, max: 15 } });
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(140, 'outage', { Oneshot: 'yes' }));
-    const outageEnd = Date.now() + 3000;
-    h.sim.setFaults({ outage: { untilMs: outageEnd } });
-    h.startWorkers({ operations: ['ForbidLiveStream'] });
-    const rows = await h.drained(140, 60_000);
-    expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 140, deadLettered: 0, throttled: 0 });
-    expect(statusOf(rows, 'ForbidLiveStream').retried).toBeGreaterThan(10);
-
-    const calls = h.sim.calls();
-    const arrivals = calls.map((c) => c.at);
-    expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(20);
-    // After the outage (and one backoff period for retries to come back) the drain runs at full rate.
-    const after = calls.filter((c) => c.code === 'OK' && c.at > outageEnd + 1000).map((c) => c.at);
-    const rate = (after.length - 1) / ((after.at(-1)! - after[0]!) / 1000);
-    expect(after.length).toBeGreaterThan(40);
-    expect(rate).toBeGreaterThan(0.9 * 20);
-  });
-});
-
-describe('account-level failures pause instead of dead-lettering the backlog', () => {
-  it('bad credentials pause the operation until resumed; no job is burned', async () => {
-    h = await startHarness('creds', FAST_RETRIES);
+describe('account-level failures hold instead of dead-lettering the backlog', () => {
+  it('bad credentials hold the operation; resume lifts it at once; no job is burned', async () => {
+    // Probes far apart, so that only `resume` can be what lifts the hold here.
+    h = await startHarness('creds', { ...FAST_RETRIES, HOLD_PROBE_MS: '60000', HOLD_PROBE_MAX_MS: '60000' });
     await h.producer.enqueueBatch('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
     const wrong = h.startWorkers({ accessKeySecret: 'not-the-secret', concurrency: 4 });
     const harness = h;
     await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
     await new Promise((r) => setTimeout(r, 500));
     const paused = statusOf(await h.status(), 'ForbidLiveStream');
-    expect(paused.hold).toMatch(/^paused since .*SignatureDoesNotMatch.*livequeue resume forbid/);
+    expect(paused.hold).toMatchObject({ reason: 'credentials', code: 'SignatureDoesNotMatch', resume: 'livequeue resume forbid' });
     expect(paused.deadLettered).toBe(0);
     expect(paused.applied).toBe(0);
     // Only the few jobs already in flight met the error; the backlog was not tried.
@@ -80,13 +59,21 @@ describe('account-level failures pause instead of dead-lettering the backlog', (
     const registry = new Registry();
     registerQueueGauges(registry, h.redis, h.config, createLogger('silent'));
     const metrics = await registry.metrics();
-    expect(metrics).toContain('livequeue_operation_paused{operation="ForbidLiveStream"} 1');
-    expect(metrics).toContain('livequeue_operation_paused{operation="StopLiveStreamMonitor"} 0');
+    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="credentials"} 1');
+    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="systemic"} 0');
+    expect(metrics).not.toMatch(/livequeue_operation_held\{operation="StopLiveStreamMonitor",reason="\w+"\} 1/);
     await wrong.close();
 
     // Credentials fixed: a worker with the right key, and the operator resumes.
     h.startWorkers({ concurrency: 4 });
-    await new Pauses(h.redis, h.config.prefix, h.config.account).resume('ForbidLiveStream');
+    const holds = new Holds(h.redis, h.config.prefix, h.config.account, h.config.holds);
+    const resumeStarted = Date.now();
+    await holds.resume('ForbidLiveStream');
+    await holds.close();
+    const sim = h.sim;
+    await waitFor(() => sim.calls().some((c) => c.code === 'OK'));
+    // At once: the gate opens with the hold, not at the next probe a minute away.
+    expect(Date.now() - resumeStarted).toBeLessThan(3000);
     const rows = await h.drained(30);
     expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 30, deadLettered: 0, hold: null });
     const jobs = h.sim.calls().filter((c) => c.code === 'OK');
@@ -105,7 +92,7 @@ describe('account-level failures pause instead of dead-lettering the backlog', (
     const harness = h;
     await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
     const held = statusOf(await h.status(), 'ForbidLiveStream');
-    expect(held.hold).toMatch(/blacklist full \(QuotaExceeded\.Blacklist\)/);
+    expect(held.hold).toMatchObject({ reason: 'blacklist', code: 'QuotaExceeded.Blacklist' });
     expect(held.deadLettered).toBe(0);
 
     // Interrupt-only bans go on while the blacklist is full; the held ones end applied once it has room.
@@ -136,11 +123,3 @@ describe('graceful shutdown', () => {
     expect(row.applied + row.waiting).toBe(40);
   });
 });
-
-async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -4,6 +4,7 @@ import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness 
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
 import { maxInAnyWindow } from '../src/sim/index.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /** Crashes and restarts: killed workers and a restarted Redis lose no job. */
 let h: Harness | undefined;
@@ -95,11 +96,3 @@ describe('Redis restarted mid-drain', () => {
     expect(await workers[0]!.exited).toBe(0);
   });
 });
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

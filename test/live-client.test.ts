@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlibabaLiveClient, parseEndpoint, staticCredential } from '../src/live/client.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AlibabaLiveClient, CredentialsUnavailableError, parseEndpoint, staticCredential } from '../src/live/client.ts';
 import { retryAfterFromHeaders } from '../src/live/request-tracker.ts';
 import { LiveApiSimulator } from '../src/sim/index.ts';
 
@@ -47,6 +49,44 @@ describe('AlibabaLiveClient over @alicloud/openapi-core', () => {
     const onTime = await client.call('ForbidLiveStream', { ...ban('on-time'), Oneshot: 'yes' }, { sendBy: performance.now() + 1000 });
     expect(onTime.ok).toBe(true);
     expect(sim.calls().slice(before).map((c) => c.params.StreamName)).toEqual(['on-time']);
+  });
+
+  it("reads a gateway's HTML error page by its status, not as a network error", async () => {
+    sim.script({ action: 'StopLiveStreamMonitor', match: { MonitorId: 'html-page' }, code: 'unused', status: 502, html: true, times: 1 });
+    const result = await client.call('StopLiveStreamMonitor', { MonitorId: 'html-page' });
+    expect(result).toMatchObject({ ok: false, code: 'HTTP502', httpStatus: 502, network: false, bodyNotJson: true });
+  });
+
+  it('names a JSON error without a Code by its status, never "undefined"', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ Message: 'something was wrong', RequestId: 'R-1' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const bare = new AlibabaLiveClient({ endpoint: `http://127.0.0.1:${port}`, regionId: 'cn-shanghai', timeoutMs: 2000, credential: staticCredential('client-ak', SECRET) });
+      const result = await bare.call('ForbidLiveStream', ban('no-code'));
+      expect(result).toMatchObject({ ok: false, code: 'HTTP400', httpStatus: 400, message: 'something was wrong', network: false });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reports credentials the chain cannot find as CredentialsUnavailable, not a network error', async () => {
+    const env = { ...process.env };
+    for (const name of Object.keys(process.env)) if (name.startsWith('ALIBABA_CLOUD_') && name !== 'ALIBABA_CLOUD_ECS_METADATA_DISABLED') delete process.env[name];
+    process.env.HOME = '/nonexistent-livequeue-home';
+    try {
+      // The default chain: nothing in the environment, no profile file.
+      const chain = new AlibabaLiveClient({ endpoint: 'http://127.0.0.1:1', regionId: 'cn-shanghai', timeoutMs: 1000 });
+      await expect(chain.checkCredentials()).rejects.toBeInstanceOf(CredentialsUnavailableError);
+      await expect(chain.checkCredentials()).rejects.toThrow(/ALIBABA_CLOUD_ACCESS_KEY_ID/);
+      const result = await chain.call('ForbidLiveStream', ban('no-credentials'));
+      expect(result).toMatchObject({ ok: false, code: 'CredentialsUnavailable', network: false });
+    } finally {
+      process.env = env;
+    }
   });
 
   it('reports a refused connection as a network error without the secret', async () => {

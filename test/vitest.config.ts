@@ -10,5 +10,8 @@ export default defineConfig({
     // Suites share one Redis (each under its own key prefix), and pacing tests
     // measure timing, so files run one at a time on a 2-core machine.
     fileParallelism: false,
+    // No test has real credentials: keep the credentials library's default
+    // chain from asking the cloud metadata address, which is not loopback.
+    env: { ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' },
   },
 });

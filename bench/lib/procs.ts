@@ -38,7 +38,7 @@ export function start(args: string[], env: Record<string, string>, options: { in
   const input = options.input;
   const child = spawn(process.execPath, argv, {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';

@@ -31,6 +31,8 @@ export interface Run {
   enqueue(operation: Operation, records: EnqueueRecord[]): Promise<void>;
   /** Jobs not yet finished (waiting, delayed, active), over both operations. */
   pending(): Promise<number>;
+  /** Jobs given up: livequeue's dead letters, stock BullMQ's failed set. */
+  givenUp(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -61,11 +63,12 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
         if (system === 'livequeue') {
           await producer.enqueueBatch(operation, chunk);
         } else {
-          // Stock BullMQ: the same payloads, a limiter in the worker, BullMQ's own retries.
+          // Stock BullMQ: the same payloads, a limiter in the worker, BullMQ's own
+          // retries with the same number of attempts and base delay as livequeue's.
           await queues[operation].addBulk(chunk.map((r) => ({
             name: operation,
             data: r.params,
-            opts: { attempts: 22, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, priority: r.priority === 'urgent' ? 1 : 2 },
+            opts: { attempts: config.retry.attempts, backoff: { type: 'exponential', delay: config.retry.baseDelayMs }, removeOnComplete: true, priority: r.priority === 'urgent' ? 1 : 2 },
           })));
         }
       }
@@ -77,6 +80,14 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
       }
       const counts = await Promise.all(OPERATIONS.map((op) => queues[op].getJobCounts('wait', 'prioritized', 'delayed', 'active')));
       return counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+    },
+    async givenUp() {
+      if (system === 'livequeue') {
+        const rows = await readStatus(redis, config);
+        return rows.reduce((n, r) => n + r.deadLettered, 0);
+      }
+      const counts = await Promise.all(OPERATIONS.map((op) => queues[op].getFailedCount()));
+      return counts.reduce((a, b) => a + b, 0);
     },
     async close() {
       await producer.close();

@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { CredentialsUnavailableError } from '../live/client.ts';
 import { RedisUnavailableError } from '../redis.ts';
 import { addConfigFlags } from './context.ts';
 import { UsageError } from './errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerEnqueue } from './commands/enqueue.ts';
-import { registerResume } from './commands/resume.ts';
+import { registerHoldCommands } from './commands/holds.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
@@ -32,7 +33,7 @@ registerWorker(program);
 registerEnqueue(program);
 registerStatus(program);
 registerDlq(program);
-registerResume(program);
+registerHoldCommands(program);
 registerServe(program);
 registerSimulate(program);
 
@@ -42,7 +43,7 @@ try {
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError) {
     process.stderr.write(`livequeue: ${error.message}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }

@@ -5,7 +5,7 @@ import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { API_VERSION, type Operation } from './operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
-import { trackRequest } from './request-tracker.ts';
+import { trackRequest, type TrackedRequest } from './request-tracker.ts';
 
 /**
  * The Live API as the rest of the product sees it: two operations, our own
@@ -23,6 +23,27 @@ type Credential = InstanceType<typeof Credential>;
 
 export interface LiveApi {
   call<O extends Operation>(operation: O, params: ParamsByOperation[O], options?: CallOptions): Promise<LiveCallResult>;
+  /**
+   * Resolves the credentials once, without calling the API; rejects with a
+   * CredentialsUnavailableError that says what to set when none can be found.
+   */
+  checkCredentials(): Promise<void>;
+}
+
+/**
+ * The credential chain could not produce credentials. Raised by our wrapper
+ * around the credentials library, so a failure to sign is never mistaken for
+ * a network error. Its message never holds a secret: the library reports
+ * which sources it tried, not their contents.
+ */
+export class CredentialsUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `no usable Alibaba Cloud credentials (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}); ` +
+        'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a profile (ALIBABA_CLOUD_PROFILE with ~/.alibabacloud/credentials or ALIBABA_CLOUD_CREDENTIALS_FILE), or a RAM role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_ECS_METADATA)',
+    );
+    this.name = 'CredentialsUnavailableError';
+  }
 }
 
 export interface CallOptions {
@@ -53,6 +74,8 @@ export interface LiveCallFailure {
   requestId?: string;
   /** True when no HTTP answer arrived (refused, reset, dropped, timed out). */
   network: boolean;
+  /** True when an answer arrived but its body was not JSON (a gateway's HTML page). */
+  bodyNotJson?: boolean;
   /** The server's own hint on when to try again, in ms. */
   retryAfterMs?: number;
   latencyMs: number;
@@ -77,13 +100,15 @@ export function parseEndpoint(endpoint: string): { protocol: 'http' | 'https'; h
 export class AlibabaLiveClient implements LiveApi {
   private readonly client: InstanceType<typeof OpenApiClient>;
   private readonly protocol: string;
+  private readonly credential: Credential;
 
   constructor(private readonly options: LiveClientOptions) {
     const { protocol, host } = parseEndpoint(options.endpoint);
     this.protocol = protocol.toUpperCase();
+    this.credential = options.credential ?? new Credential();
     this.client = new OpenApiClient(
       new $OpenApiUtil.Config({
-        credential: options.credential ?? new Credential(),
+        credential: reportingCredentialFailures(this.credential),
         endpoint: host,
         protocol,
         regionId: options.regionId,
@@ -91,6 +116,14 @@ export class AlibabaLiveClient implements LiveApi {
         connectTimeout: Math.min(options.timeoutMs, 5_000),
       }),
     );
+  }
+
+  async checkCredentials(): Promise<void> {
+    try {
+      await this.credential.getCredential();
+    } catch (error) {
+      throw new CredentialsUnavailableError(error);
+    }
   }
 
   async call<O extends Operation>(operation: O, params: ParamsByOperation[O], options: CallOptions = {}): Promise<LiveCallResult> {
@@ -119,21 +152,27 @@ export class AlibabaLiveClient implements LiveApi {
       return { ok: true, requestId: typeof body?.RequestId === 'string' ? body.RequestId : undefined, latencyMs: performance.now() - started };
     } catch (error) {
       if (request.missed) return { ok: false, notSent: true };
-      return toFailure(error, request.retryAfterMs, performance.now() - started);
+      return toFailure(error, request, performance.now() - started);
     } finally {
       request.done();
     }
   }
 }
 
-function toFailure(error: unknown, headerHint: number | undefined, latencyMs: number): LiveCallFailure {
+/**
+ * The core client's error as our failure. `x-acs-retry-after` is read as
+ * milliseconds: openapi-core parses it with parseInt and its retry policy
+ * (@darabonba/typescript getBackoffDelay) compares it with delays in ms.
+ */
+function toFailure(error: unknown, request: TrackedRequest, latencyMs: number): LiveCallFailure {
   if (error instanceof AlibabaCloudError && error.statusCode !== undefined) {
     const sdkHint = (error as { retryAfter?: number }).retryAfter;
-    const retryAfterMs = [sdkHint, headerHint].filter((v): v is number => typeof v === 'number' && v >= 0);
+    const retryAfterMs = [sdkHint, request.retryAfterMs].filter((v): v is number => typeof v === 'number' && v >= 0);
     const data = (error as { data?: { Message?: unknown } }).data;
     return {
       ok: false,
-      code: error.code || `HTTP${error.statusCode}`,
+      // The core client writes a missing Code as the string "undefined".
+      code: error.code && error.code !== 'undefined' ? error.code : `HTTP${error.statusCode}`,
       // The core client prefixes its own wording; the API's message is in the body.
       message: typeof data?.Message === 'string' ? data.Message : error.message,
       httpStatus: error.statusCode,
@@ -143,9 +182,26 @@ function toFailure(error: unknown, headerHint: number | undefined, latencyMs: nu
       latencyMs,
     };
   }
+  if (error instanceof CredentialsUnavailableError) {
+    return { ok: false, code: 'CredentialsUnavailable', message: error.message, network: false, latencyMs };
+  }
   if (error instanceof AlibabaCloudError) {
-    // Raised before any request was sent, e.g. no usable credentials.
+    // Raised before any request was sent, e.g. no credential object at all.
     return { ok: false, code: error.code || 'ClientError', message: error.message, network: false, latencyMs };
+  }
+  if (request.status !== undefined) {
+    // An answer arrived but the core client could not read it as JSON: a
+    // gateway's or proxy's error page. Its status says what it is; it is not a network error.
+    return {
+      ok: false,
+      code: `HTTP${request.status}`,
+      message: `HTTP ${request.status} with a body that is not JSON (a gateway or proxy answered)`,
+      httpStatus: request.status,
+      network: false,
+      bodyNotJson: true,
+      retryAfterMs: request.retryAfterMs,
+      latencyMs,
+    };
   }
   const err = error as { code?: unknown; name?: unknown; message?: unknown };
   const detail = typeof err.code === 'string' ? err.code : typeof err.name === 'string' ? err.name : 'Error';
@@ -156,6 +212,26 @@ function toFailure(error: unknown, headerHint: number | undefined, latencyMs: nu
     network: true,
     latencyMs,
   };
+}
+
+/**
+ * The credential the core client signs with, wrapped so that a failure to
+ * resolve it (no source, an STS refresh that failed) surfaces as
+ * CredentialsUnavailableError instead of whatever the provider threw.
+ */
+function reportingCredentialFailures(credential: Credential): Credential {
+  return new Proxy(credential, {
+    get(target, property, receiver) {
+      if (property !== 'getCredential') return Reflect.get(target, property, receiver) as unknown;
+      return async () => {
+        try {
+          return await target.getCredential();
+        } catch (error) {
+          throw new CredentialsUnavailableError(error);
+        }
+      };
+    },
+  });
 }
 
 /** A fixed AccessKey pair (the demo and tests use one the simulator knows); production uses the default chain. */

@@ -1,30 +1,44 @@
 /**
- * What each answer of the Live API means for a job. This table is the single
- * place that decides it; the worker only looks outcomes up here. Rules are
- * tried in order and the first match wins, so specific codes come before the
- * catch-all HTTP status classes.
+ * What each answer of the Live API means. This table is the single place that
+ * decides it; the worker only looks outcomes up here. Rules are tried in order
+ * and the first match wins, so specific codes come before the catch-alls.
+ *
+ * Every failure is about one of three things, and only the first may
+ * dead-letter a job:
+ * - the job (a bad parameter, a monitor that does not exist, something
+ *   already done): its own outcome;
+ * - the account (credentials, permissions, the host's clock, the caller's
+ *   quota, the blacklist cap): the operation is held at once;
+ * - the service (5xx, network, a gateway's HTML page, a gateway code, a code
+ *   nobody listed): counts toward the systemic hold (see queue/holds.ts).
+ * A code nobody listed is therefore never a dead letter: guessing "terminal"
+ * for it would burn the backlog the day the API starts answering it.
  */
 export type CallOutcome =
-  /** Transient: back off and try again through the same token bucket. */
-  | 'retry'
-  /** The effect is already in place (ban exists, monitor stopped): success. */
+  /** Per job: the effect is already in place (ban exists, monitor stopped): success. */
   | 'already-applied'
-  /** Can never succeed as sent: dead-letter at once. */
+  /** Per job: can never succeed as sent: dead-letter at once. */
   | 'dead-letter'
-  /**
-   * The account itself is failing (credentials, permissions): every job of
-   * the operation would fail the same way, so pause it instead of burning
-   * the backlog into the dead-letter queue.
-   */
-  | 'pause-operation'
+  /** Per job, transient: back off and try again through the same token bucket. */
+  | 'retry'
+  /** The account: every job of the operation would fail the same way, so hold it at once and probe. */
+  | 'hold-account'
   /** The 10,000-stream blacklist is full: hold the bans that add to it; interrupt-only bans go on. */
-  | 'pause-blacklist';
+  | 'hold-blacklist'
+  /** The service: one such answer proves little; many in a row, across jobs, hold the operation. */
+  | 'systemic';
+
+/** Why an operation is held; the label of livequeue_operation_held. */
+export const HOLD_REASONS = ['systemic', 'credentials', 'account', 'blacklist', 'manual'] as const;
+export type HoldReason = (typeof HOLD_REASONS)[number];
 
 export interface FailedCall {
   code: string;
   httpStatus?: number;
   /** True when no HTTP answer arrived: refused, reset, dropped, timed out. */
   network: boolean;
+  /** True when the error body was not JSON (a gateway's or proxy's HTML page). */
+  bodyNotJson?: boolean;
 }
 
 interface ErrorRule {
@@ -33,35 +47,78 @@ interface ErrorRule {
   readonly outcome: CallOutcome;
   /** The answer says the account's quota is exhausted: slow the bucket down. */
   readonly throttled?: boolean;
+  /** For 'hold-account': which kind of account failure, for status and the gauge. */
+  readonly holdReason?: HoldReason;
+  /** Said in the log when the hold trips: what the operator should look at. */
+  readonly hint?: string;
 }
 
-const code = (name: string) => (f: FailedCall) => f.code === name;
+const code = (...names: string[]) => (f: FailedCall) => names.includes(f.code);
+const pattern = (re: RegExp) => (f: FailedCall) => re.test(f.code);
+const status = (...statuses: number[]) => (f: FailedCall) => f.httpStatus !== undefined && statuses.includes(f.httpStatus);
 
-/** Codes that speak of the caller's credentials or permissions rather than of one job. */
-const ACCOUNT_LEVEL = /^(InvalidAccessKeyId(\..+)?|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken(\..+)?|InvalidCredentials|NoPermission|Forbidden\..+)$/;
+/**
+ * Parameter errors: the gateway's generic ones and the pattern the API pages
+ * use (`Invalid<Name>.Malformed`, `Missing<Name>`). Account-level `Invalid…`
+ * codes are matched before this rule is reached.
+ */
+const PARAMETER_ERROR = /^(MissingParameter|Missing[A-Z][A-Za-z]*|InvalidParameter(\..+)?|Invalid[A-Za-z]+\.(Malformed|ValueNotSupported|LengthLimit))$/;
 
 export const ERROR_RULES: readonly ErrorRule[] = [
+  // The job.
   { describe: 'ConfigAlreadyExists (stream already forbidden)', matches: code('ConfigAlreadyExists'), outcome: 'already-applied' },
   { describe: 'StreamMonitorAlreadyStop', matches: code('StreamMonitorAlreadyStop'), outcome: 'already-applied' },
-  { describe: 'account-level: credentials, signature or permission codes', matches: (f) => ACCOUNT_LEVEL.test(f.code), outcome: 'pause-operation' },
-  { describe: 'QuotaExceeded.Blacklist (the blacklist holds 10,000 streams)', matches: code('QuotaExceeded.Blacklist'), outcome: 'pause-blacklist' },
-  { describe: 'any code containing Throttling', matches: (f) => f.code.includes('Throttling'), outcome: 'retry', throttled: true },
-  { describe: 'InternalError', matches: code('InternalError'), outcome: 'retry' },
-  { describe: 'ServiceUnavailable', matches: code('ServiceUnavailable'), outcome: 'retry' },
-  { describe: 'network errors and timeouts', matches: (f) => f.network, outcome: 'retry' },
-  { describe: 'any HTTP 5xx', matches: (f) => (f.httpStatus ?? 0) >= 500, outcome: 'retry' },
-  { describe: 'any other code (4xx and unknown)', matches: () => true, outcome: 'dead-letter' },
+  // Throttling, by code or by status (a 429 from a proxy has no Alibaba code).
+  { describe: 'any code containing Throttling, or HTTP 429', matches: (f) => f.code.includes('Throttling') || status(429)(f), outcome: 'retry', throttled: true },
+  { describe: 'HTTP 408 (request timeout at the gateway)', matches: status(408), outcome: 'retry' },
+  // Every call carries a fresh nonce, so a clash is a fluke of the gateway's cache: send again.
+  { describe: 'SignatureNonceUsed', matches: code('SignatureNonceUsed'), outcome: 'retry' },
+  // The account.
+  {
+    describe: "the host's clock: InvalidTimeStamp.Expired / .Format",
+    matches: pattern(/^InvalidTimeStamp\..+$/),
+    outcome: 'hold-account',
+    holdReason: 'credentials',
+    hint: "the host's clock is off: every signed request carries a timestamp the API checks; fix the clock (NTP)",
+  },
+  {
+    describe: 'credentials: AccessKey, signature, security token, credential chain',
+    matches: pattern(/^(InvalidAccessKeyId(\..+)?|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken(\..+)?|MissingSecurityToken|InvalidCredentials|CredentialsUnavailable)$/),
+    outcome: 'hold-account',
+    holdReason: 'credentials',
+    hint: 'check the AccessKey (or RAM role / STS token) this worker uses',
+  },
+  {
+    describe: "the caller's permissions and quota: Forbidden*, NoPermission, IllegalOperation, UserQuotaExceed, InvalidUserId.Malformed",
+    matches: pattern(/^(Forbidden(\..+)?|NoPermission(\..+)?|IllegalOperation|UserQuotaExceed|InvalidUserId\.Malformed)$/),
+    outcome: 'hold-account',
+    holdReason: 'account',
+    hint: "check the RAM permissions and quotas of the account's AccessKey",
+  },
+  { describe: 'QuotaExceeded.Blacklist (the blacklist holds 10,000 streams)', matches: code('QuotaExceeded.Blacklist'), outcome: 'hold-blacklist' },
+  // The service: the gateway, the network, the backend.
+  { describe: 'gateway routing: InvalidAction.NotFound, InvalidVersion', matches: code('InvalidAction.NotFound', 'InvalidVersion'), outcome: 'systemic' },
+  { describe: 'network errors and timeouts', matches: (f) => f.network, outcome: 'systemic' },
+  { describe: 'an error body that is not JSON (a gateway or proxy page), by its status', matches: (f) => f.bodyNotJson === true, outcome: 'systemic' },
+  { describe: 'any HTTP 5xx (InternalError, ServiceUnavailable, ...)', matches: (f) => (f.httpStatus ?? 0) >= 500, outcome: 'systemic' },
+  // The job, once more: codes the API pages list as being about the request's own parameters.
+  { describe: "parameter errors (MissingParameter, InvalidParameter, Invalid<Name>.Malformed, ...)", matches: pattern(PARAMETER_ERROR), outcome: 'dead-letter' },
+  { describe: 'InvalidResumeTime.Malformed, InvalidMonitorId.Malformed', matches: code('InvalidResumeTime.Malformed', 'InvalidMonitorId.Malformed'), outcome: 'dead-letter' },
+  { describe: 'StreamMonitorNotExist', matches: code('StreamMonitorNotExist'), outcome: 'dead-letter' },
+  { describe: 'any other code: nobody listed it, so it is not known to be about the job', matches: () => true, outcome: 'systemic' },
 ];
 
 export interface Classification {
   outcome: CallOutcome;
   throttled: boolean;
   rule: string;
+  holdReason?: HoldReason;
+  hint?: string;
 }
 
 export function classifyFailure(failure: FailedCall): Classification {
   const rule = ERROR_RULES.find((r) => r.matches(failure));
   // The table ends in a catch-all, so a rule is always found.
   const found = rule ?? ERROR_RULES[ERROR_RULES.length - 1]!;
-  return { outcome: found.outcome, throttled: found.throttled === true, rule: found.describe };
+  return { outcome: found.outcome, throttled: found.throttled === true, rule: found.describe, holdReason: found.holdReason, hint: found.hint };
 }

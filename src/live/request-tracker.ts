@@ -24,6 +24,8 @@ interface Tracked {
   sendBy?: number;
   missed: boolean;
   retryAfterMs?: number;
+  /** The HTTP status of the answer, once one arrived. */
+  status?: number;
 }
 
 const tracked = new Map<string, Tracked>();
@@ -91,7 +93,9 @@ function installSendDeadline(): void {
 function onResponse(message: unknown): void {
   const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
   const entry = nonceOf(request);
-  if (entry) entry.retryAfterMs = retryAfterFromHeaders(response.headers);
+  if (!entry) return;
+  entry.retryAfterMs = retryAfterFromHeaders(response.headers);
+  entry.status = response.statusCode;
 }
 
 /** Milliseconds the server asks us to wait, from whichever hint says longest. */
@@ -124,6 +128,8 @@ export interface TrackedRequest {
   readonly missed: boolean;
   /** The server's retry hint from the response headers, if any. */
   readonly retryAfterMs: number | undefined;
+  /** The HTTP status of the answer, if one arrived (also when its body could not be read). */
+  readonly status: number | undefined;
   done(): void;
 }
 
@@ -141,6 +147,9 @@ export function trackRequest(nonce: string, sendBy?: number): TrackedRequest {
     },
     get retryAfterMs() {
       return entry.retryAfterMs;
+    },
+    get status() {
+      return entry.status;
     },
     done: () => tracked.delete(nonce),
   };

@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { HOLD_REASONS } from '../live/error-codes.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
 import { bucketKey } from '../queue/names.ts';
@@ -91,7 +92,21 @@ export function registerQueueGauges(registry: Registry, redis: Redis, config: Co
     },
   });
   perOperation('livequeue_dead_letter_jobs', 'Entries in the dead-letter queue', (s, op) => s.status.get(op)!.deadLettered);
-  perOperation('livequeue_operation_paused', '1 while an account-level hold (bad credentials, full blacklist) is in place', (s, op) => (s.status.get(op)!.hold ? 1 : 0));
+  new Gauge({
+    name: 'livequeue_operation_held',
+    help: '1 while the operation is held, by reason: systemic (the service fails), credentials, account, blacklist (full; only bans that add to it wait), manual',
+    labelNames: ['operation', 'reason'],
+    registers,
+    async collect() {
+      this.reset();
+      const s = await snapshot();
+      if (!s) return;
+      for (const operation of OPERATIONS) {
+        const held = s.status.get(operation)!.hold?.reason;
+        for (const reason of HOLD_REASONS) this.set({ operation, reason }, held === reason ? 1 : 0);
+      }
+    },
+  });
   perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.currentRate);
   perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.configuredRate);
   perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, op) => {

@@ -25,8 +25,10 @@ export function callsKey(prefix: string, operation: Operation, tenSecondBucket: 
   return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
 }
 
-export function pauseKey(prefix: string, account: string, operation: Operation): string {
-  return `${prefix}:paused:${account}:${OPERATION_INFO[operation].slug}`;
+/** The hold of an operation, and the streak of service failures that may trip it (see hold.lua). */
+export function holdKeys(prefix: string, account: string, operation: Operation): [hold: string, streak: string, streakJobs: string] {
+  const slug = OPERATION_INFO[operation].slug;
+  return [`${prefix}:hold:${account}:${slug}`, `${prefix}:streak:${account}:${slug}`, `${prefix}:streak-jobs:${account}:${slug}`];
 }
 
 export function blacklistFullKey(prefix: string, account: string): string {

@@ -4,7 +4,8 @@ import type { Config } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
 import { DeadLetterQueue } from './dead-letter.ts';
-import { Pauses } from './pauses.ts';
+import { Holds } from './holds.ts';
+import type { HoldReason } from '../live/error-codes.ts';
 import { bucketKey, queueName } from './names.ts';
 import { Stats } from './stats.ts';
 
@@ -23,14 +24,31 @@ export interface OperationStatus {
   currentRate: number;
   callsLastMinute: number;
   /** Why the operation (or part of it) is held, or null when it runs freely. */
-  hold: string | null;
+  hold: HoldStatus | null;
+}
+
+export interface HoldStatus {
+  reason: HoldReason;
+  /** ISO time the hold began. */
+  since: string;
+  /** The last code that met the hold, and its message. */
+  code: string;
+  message: string;
+  /** Calls that got a failure since the hold began. */
+  calls: number;
+  /** ISO time of the next probe call; null when nothing probes (manual) or the hold simply expires (blacklist). */
+  nextProbeAt: string | null;
+  /** For a blacklist hold: ISO time its bans are tried again. */
+  until?: string;
+  /** What lifts it. */
+  resume: string;
 }
 
 /** One snapshot of every operation: queue depth, outcomes, and the bucket's rate. */
 export async function readStatus(redis: Redis, config: Config): Promise<OperationStatus[]> {
   const stats = new Stats(redis, config.prefix);
   const deadLetters = new DeadLetterQueue(redis, config.prefix);
-  const pauses = new Pauses(redis, config.prefix, config.account);
+  const holds = new Holds(redis, config.prefix, config.account, config.holds);
   try {
     const perDeadLetterOp = new Map<Operation, number>();
     for (const entry of await deadLetters.list()) perDeadLetterOp.set(entry.operation, (perDeadLetterOp.get(entry.operation) ?? 0) + 1);
@@ -39,13 +57,14 @@ export async function readStatus(redis: Redis, config: Config): Promise<Operatio
         const queue = new Queue(queueName(operation), { connection: redis, prefix: config.prefix });
         try {
           const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
-          const [counts, outcomes, bucketState, pause, blacklist] = await Promise.all([
+          const [counts, outcomes, bucketState, hold, blacklist] = await Promise.all([
             queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
             stats.read(operation),
             bucket.state(),
-            pauses.operationPause(operation),
-            operation === 'ForbidLiveStream' ? pauses.blacklistHold() : undefined,
+            holds.current(operation),
+            operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
           ]);
+          const resume = `livequeue resume ${queueName(operation)}`;
           return {
             operation,
             waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
@@ -59,10 +78,27 @@ export async function readStatus(redis: Redis, config: Config): Promise<Operatio
             configuredRate: bucketState.configuredRate,
             currentRate: Math.round(bucketState.currentRate * 100) / 100,
             callsLastMinute: outcomes.callsLastMinute,
-            hold: pause
-              ? `paused since ${new Date(pause.since).toISOString()}: ${pause.code} (${pause.message}); resume with \`livequeue resume ${queueName(operation)}\``
+            hold: hold
+              ? {
+                  reason: hold.reason,
+                  since: new Date(hold.since).toISOString(),
+                  code: hold.code,
+                  message: hold.message,
+                  calls: hold.count,
+                  nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
+                  resume,
+                }
               : blacklist
-                ? `blacklist full (${blacklist.code}): bans that add to it wait until ${new Date(blacklist.until).toISOString()}; Oneshot=yes bans go on`
+                ? {
+                    reason: 'blacklist' as const,
+                    since: new Date(blacklist.since).toISOString(),
+                    code: blacklist.code,
+                    message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
+                    calls: 1,
+                    nextProbeAt: null,
+                    until: new Date(blacklist.until).toISOString(),
+                    resume,
+                  }
                 : null,
           };
         } finally {
@@ -71,6 +107,6 @@ export async function readStatus(redis: Redis, config: Config): Promise<Operatio
       }),
     );
   } finally {
-    await deadLetters.close();
+    await Promise.all([deadLetters.close(), holds.close()]);
   }
 }

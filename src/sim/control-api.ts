@@ -12,6 +12,7 @@ export interface Controllable {
   createMonitors(count: number): string[];
   setFaults(faults: FaultsInput): FaultSettings;
   script(rule: ScriptRule): void;
+  clearRules(): void;
   reset(): void;
 }
 
@@ -42,6 +43,10 @@ const ROUTES: Record<string, Route> = {
   'POST faults': (sim, _query, body) => ({ faults: sim.setFaults(faultsInputSchema.parse(body)) }),
   'POST rules': (sim, _query, body) => {
     sim.script(scriptRuleSchema.parse(body));
+    return { rules: sim.stats().rules };
+  },
+  'POST rules/clear': (sim) => {
+    sim.clearRules();
     return { rules: sim.stats().rules };
   },
   'POST reset': (sim) => {

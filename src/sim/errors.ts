@@ -7,6 +7,8 @@ export interface Answer {
   code: string;
   body: Record<string, string>;
   headers: Record<string, string>;
+  /** Sent instead of the JSON body: a gateway's or proxy's HTML error page. */
+  html?: string;
 }
 
 interface CatalogueEntry {
@@ -80,6 +82,18 @@ export function failure(
       Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}&product=live&requestId=${requestId}`,
     },
     headers: {},
+  };
+}
+
+/** What a load balancer or gateway in front of the API answers when the backend is gone: HTML, no Code. */
+export function gatewayPage(requestId: string, status: number): Answer {
+  const title = `${status} ${status === 503 ? 'Service Temporarily Unavailable' : status === 502 ? 'Bad Gateway' : status === 403 ? 'Forbidden' : 'Error'}`;
+  return {
+    status,
+    code: `HTTP${status}`,
+    body: { RequestId: requestId },
+    headers: {},
+    html: `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n`,
   };
 }
 

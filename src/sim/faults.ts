@@ -5,12 +5,23 @@ export interface FaultSettings {
   serviceUnavailableRate: number;
   dropConnectionRate: number;
   dropAfterEffectRate: number;
-  /** Epoch ms until which every call fails with InternalError; null when there is no outage. */
+  /** Epoch ms until which every call fails with `outageAnswer`; null when there is no outage. */
   outageUntilMs: number | null;
+  outageAnswer: OutageAnswer;
+}
+
+/** The answer every call gets during an outage. */
+export interface OutageAnswer {
+  code: string;
+  status?: number;
+  /** A gateway's HTML page instead of a JSON error body. */
+  html: boolean;
 }
 
 /** What a fault does to a call before its effect: an error answer, or a dropped connection. */
-export type EarlyFault = 'InternalError' | 'ServiceUnavailable' | 'drop';
+export type EarlyFault = OutageAnswer | 'drop';
+
+const INTERNAL_ERROR: OutageAnswer = { code: 'InternalError', html: false };
 
 const NONE: FaultSettings = {
   internalErrorRate: 0,
@@ -18,6 +29,7 @@ const NONE: FaultSettings = {
   dropConnectionRate: 0,
   dropAfterEffectRate: 0,
   outageUntilMs: null,
+  outageAnswer: INTERNAL_ERROR,
 };
 
 /** Injected failures, for rehearsing incidents against the client. */
@@ -38,7 +50,10 @@ export class Faults {
       if (value !== undefined) next[name] = value;
     }
     if (outage === null) next.outageUntilMs = null;
-    else if (outage) next.outageUntilMs = 'untilMs' in outage ? outage.untilMs : now + outage.durationMs;
+    else if (outage) {
+      next.outageUntilMs = 'untilMs' in outage ? outage.untilMs : now + outage.durationMs;
+      next.outageAnswer = { code: outage.code ?? (outage.html ? `HTTP${outage.status ?? 503}` : 'InternalError'), status: outage.status, html: outage.html ?? false };
+    }
     this.#settings = next;
     return this.settings();
   }
@@ -50,9 +65,9 @@ export class Faults {
   /** Decided before the call's effect: the effect is not applied when a fault fires. */
   beforeEffect(now: number): EarlyFault | undefined {
     const s = this.#settings;
-    if (s.outageUntilMs !== null && now < s.outageUntilMs) return 'InternalError';
-    if (this.#fires(s.internalErrorRate)) return 'InternalError';
-    if (this.#fires(s.serviceUnavailableRate)) return 'ServiceUnavailable';
+    if (s.outageUntilMs !== null && now < s.outageUntilMs) return s.outageAnswer;
+    if (this.#fires(s.internalErrorRate)) return INTERNAL_ERROR;
+    if (this.#fires(s.serviceUnavailableRate)) return { code: 'ServiceUnavailable', html: false };
     if (this.#fires(s.dropConnectionRate)) return 'drop';
     return undefined;
   }

@@ -1,6 +1,6 @@
 import type { Authenticator } from './auth.ts';
 import { CONNECTION_DROPPED, type CallRecord } from './call-log.ts';
-import { failure, newRequestId, type Answer } from './errors.ts';
+import { failure, gatewayPage, newRequestId, type Answer } from './errors.ts';
 import type { Faults } from './faults.ts';
 import { OPERATIONS, type LiveState } from './operations.ts';
 import { API_VERSION, isAction, type ResolvedOptions } from './options.ts';
@@ -68,14 +68,17 @@ export function handleCall(parts: GatewayParts, request: SignedRequest, at: numb
 
   const rule = parts.rules.take(action, params);
   if (rule) {
-    const answer = failure(requestId, rule.code, { status: rule.status, message: rule.message });
+    const answer = rule.html ? gatewayPage(requestId, rule.status) : failure(requestId, rule.code, { status: rule.status, message: rule.message });
     if (rule.retryAfterMs !== undefined) answer.headers['x-acs-retry-after'] = String(rule.retryAfterMs);
     return decided(withQuota(answer), accessKeyId, delayMs);
   }
 
   const fault = parts.faults.beforeEffect(at);
   if (fault === 'drop') return decided(undefined, accessKeyId, delayMs);
-  if (fault) return decided(withQuota(failure(requestId, fault)), accessKeyId, delayMs);
+  if (fault) {
+    const answer = fault.html ? gatewayPage(requestId, fault.status ?? 503) : failure(requestId, fault.code, { status: fault.status });
+    return decided(withQuota(answer), accessKeyId, delayMs);
+  }
 
   const answer = withQuota(OPERATIONS[action](params, requestId, parts.live, at));
   return decided(answer, accessKeyId, delayMs, parts.faults.dropAfterEffect());

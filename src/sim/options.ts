@@ -11,6 +11,17 @@ export function isAction(value: string): value is Action {
 const rate = z.number().min(0).max(1);
 const positiveInt = z.number().int().positive();
 
+/**
+ * What every call meets during an outage: an error code (InternalError by
+ * default) with its status, or with `html`, a gateway's HTML error page of
+ * that status (whose body the client cannot read as JSON).
+ */
+const outageAnswer = {
+  code: z.string().min(1).optional(),
+  status: z.number().int().min(400).max(599).optional(),
+  html: z.boolean().optional(),
+};
+
 /** A partial change to the fault settings; an outage is given as an end time or a duration from now. */
 export const faultsInputSchema = z
   .object({
@@ -19,8 +30,8 @@ export const faultsInputSchema = z
     dropConnectionRate: rate,
     dropAfterEffectRate: rate,
     outage: z.union([
-      z.object({ untilMs: z.number() }).strict(),
-      z.object({ durationMs: z.number().positive() }).strict(),
+      z.object({ untilMs: z.number(), ...outageAnswer }).strict(),
+      z.object({ durationMs: z.number().positive(), ...outageAnswer }).strict(),
       z.null(),
     ]),
   })
@@ -39,6 +50,8 @@ export const scriptRuleSchema = z
     times: positiveInt.optional(),
     /** Sent as x-acs-retry-after, e.g. to script a Throttling answer. */
     retryAfterMs: z.number().int().nonnegative().optional(),
+    /** Answer a gateway's HTML error page of `status` instead of a JSON body. */
+    html: z.boolean().optional(),
   })
   .strict();
 export type ScriptRule = z.input<typeof scriptRuleSchema>;

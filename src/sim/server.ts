@@ -87,7 +87,8 @@ export class SimServer {
         res.socket?.destroy();
         return;
       }
-      sendJson(res, answer.status, answer.body, { 'x-acs-request-id': requestId, ...answer.headers });
+      if (answer.html !== undefined) sendHtml(res, answer.status, answer.html, answer.headers);
+      else sendJson(res, answer.status, answer.body, { 'x-acs-request-id': requestId, ...answer.headers });
     };
     if (delayMs <= 0) return send();
     const timer = setTimeout(() => {
@@ -106,4 +107,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
     ...headers,
   });
   res.end(text);
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html), ...headers });
+  res.end(html);
 }

@@ -141,6 +141,11 @@ export class LiveApiSimulator {
     return this.#faults.update(faultsInputSchema.parse(faults), now());
   }
 
+  /** Ends every scripted answer: the incident they rehearse is over. */
+  clearRules(): void {
+    this.#rules.clear();
+  }
+
   /** Adds a scripted answer; rules are tried in the order added. Throws a ZodError if invalid. */
   script(rule: ScriptRule): void {
     this.#rules.add(scriptRuleSchema.parse(rule));

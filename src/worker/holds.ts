@@ -1,22 +1,24 @@
 import type { Operation } from '../live/operations.ts';
-import type { Pauses } from '../queue/pauses.ts';
+import type { Hold, Holds } from '../queue/holds.ts';
 
 export interface HoldState {
-  operationPaused: boolean;
+  /** The operation's hold (systemic, account-level or manual), if one is in place. */
+  hold?: Hold;
   /** Epoch ms until which bans that add to the blacklist are held. */
   blacklistHeldUntil?: number;
 }
 
 /**
- * A worker's view of the account-level holds, read from Redis at most every
- * `refreshMs` instead of once per job. A stale view costs at most a few calls
- * that meet the same error and are held then.
+ * A worker's view of the holds, read from Redis at most every `refreshMs`
+ * instead of once per job. A stale view costs at most a few calls that meet
+ * the same failure and are held then; who may probe is always decided in
+ * Redis (Holds.gate), never from this view.
  */
 export class HoldView {
   private cached?: { state: HoldState; at: number };
 
   constructor(
-    private readonly pauses: Pauses,
+    private readonly holds: Holds,
     private readonly operation: Operation,
     private readonly refreshMs = 250,
   ) {}
@@ -24,11 +26,11 @@ export class HoldView {
   async current(): Promise<HoldState> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < this.refreshMs) return this.cached.state;
-    const [pause, blacklist] = await Promise.all([
-      this.pauses.operationPause(this.operation),
-      this.operation === 'ForbidLiveStream' ? this.pauses.blacklistHold() : undefined,
+    const [hold, blacklist] = await Promise.all([
+      this.holds.current(this.operation),
+      this.operation === 'ForbidLiveStream' ? this.holds.blacklistHold() : undefined,
     ]);
-    const state = { operationPaused: pause !== undefined, blacklistHeldUntil: blacklist?.until };
+    const state = { hold, blacklistHeldUntil: blacklist?.until };
     this.cached = { state, at: now };
     return state;
   }

@@ -1,4 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { RetrySchedule } from '../config.ts';
 import { classifyFailure } from '../live/error-codes.ts';
 import type { LiveApi, LiveCallFailure } from '../live/client.ts';
@@ -7,12 +7,13 @@ import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
 import { priorityOf } from '../queue/job-options.ts';
 import type { Outcomes } from '../queue/outcomes.ts';
-import type { Pauses } from '../queue/pauses.ts';
+import type { Holds } from '../queue/holds.ts';
 import type { Counter, Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import type { HoldView } from './holds.ts';
+import { retryDelayMs } from './backoff.ts';
 import { isUnreadablePayload } from './tolerant-worker.ts';
 import type { WorkerObserver } from './observer.ts';
 
@@ -35,17 +36,21 @@ interface JobProgress {
   lastFailedAt?: number;
   lastCode?: string;
   /** Why the job is waiting without having used an attempt. */
-  heldFor?: 'paused' | 'blacklist';
+  heldFor?: 'blacklist';
 }
+
+/**
+ * What a job's path made of the API: no call (invalid payload), a call that
+ * failed for a reason not the job's, or a call answered about the job itself
+ * (which proves the service and the account work, and so ends a hold).
+ */
+type CallKind = 'none' | 'failed' | 'answered';
 
 /** When the job first failed: kept on the job across retries, or now. */
 function firstFailedAt(job: Job, now: number): number {
   const recorded = (job.progress as JobProgress | undefined)?.firstFailedAt;
   return typeof recorded === 'number' ? recorded : now;
 }
-
-/** How long a job of a paused operation waits before it goes back to the (paused) queue. */
-const PAUSED_RECHECK_MS = 1000;
 
 export interface ProcessorDeps {
   operation: Operation;
@@ -55,8 +60,8 @@ export interface ProcessorDeps {
   deadLetters: DeadLetterQueue;
   stats: Stats;
   outcomes: Outcomes;
-  pauses: Pauses;
-  holds: HoldView;
+  holds: Holds;
+  holdView: HoldView;
   blacklistRecheckMs: number;
   retry: RetrySchedule;
   log: Logger;
@@ -64,26 +69,46 @@ export interface ProcessorDeps {
 }
 
 /**
- * One job: validate -> wait for a token -> call -> act on the answer as the
- * error-code table says. Waiting for the token happens in-process, so it costs
- * no retry attempt; retries come back through the same bucket.
+ * One job: validate -> pass the operation's hold -> wait for a token -> call
+ * -> act on the answer as the error-code table says. Waiting for the token,
+ * and waiting out a hold, cost no retry attempt; retries come back through
+ * the same bucket.
  */
 export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string) => Promise<JobOutcome> {
-  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, pauses, holds, log, observer } = deps;
+  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, holds, holdView, log, observer } = deps;
 
   /** Puts the job back to wait until `until` without using an attempt. */
-  const hold = async (job: Job, token: string | undefined, until: number, heldFor: JobProgress['heldFor']): Promise<never> => {
-    await job.updateProgress({ ...(job.progress as JobProgress | undefined), heldFor } as object);
+  const delay = async (job: Job, token: string | undefined, until: number, progress: JobProgress): Promise<never> => {
+    await job.updateProgress({ ...(job.progress as JobProgress | undefined), ...progress } as object);
     await job.moveToDelayed(until, token);
     throw new DelayedError();
   };
 
+  /**
+   * Back to the queue, unchanged and without using an attempt, behind the
+   * queue-wide gate: no worker takes the operation's jobs until `ms` have
+   * passed (the next probe) or the hold is released.
+   */
+  const waitForHold = async (ms: number): Promise<never> => {
+    await holds.closeGate(operation, ms);
+    throw Worker.RateLimitError();
+  };
+
+  /** A real answer about the job arrived: the service and the account work. */
+  const healthy = async (job: Job): Promise<void> => {
+    const released = await holds.healthy(operation, job.id!);
+    if (!released) return;
+    holdView.invalidate();
+    log.warn({ operation, reason: released.reason, heldForMs: Date.now() - released.since, failedCalls: released.count }, `${operation} hold released: a call succeeded again`);
+  };
+
   /** Keeps the final outcome queryable after the job leaves the queue. */
-  const finish = async (job: Job, result: JobOutcome, attempts: number, counter: Counter, calledApi = true): Promise<JobOutcome> => {
-    // Both commands leave together: one round trip on every job's path.
+  const finish = async (job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind): Promise<JobOutcome> => {
+    // The commands leave together: one round trip on every job's path.
     await Promise.all([
-      stats.record(operation, counter, calledApi),
+      stats.record(operation, counter, call !== 'none'),
       outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
+      call === 'answered' ? healthy(job) : undefined,
     ]);
     observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
     return result;
@@ -93,7 +118,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     job: Job,
     entry: Omit<DeadLetterEntry, 'id' | 'operation' | 'params' | 'priority' | 'attempts' | 'firstFailedAt' | 'lastFailedAt'>,
     attempts: number,
-    calledApi = true,
+    call: CallKind,
   ) => {
     const now = Date.now();
     await deadLetters.add({
@@ -107,69 +132,104 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
       ...entry,
     });
     log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
-    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts, 'deadLettered', calledApi);
+    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts, 'deadLettered', call);
   };
 
   return async (job, token) => {
     const attempt = job.attemptsMade + 1;
     if (isUnreadablePayload(job.data)) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, false);
+      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, 'none');
     }
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, false);
+      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, 'none');
     }
     const addsToBlacklist = operation === 'ForbidLiveStream' && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
 
-    const held = await holds.current();
-    if (held.operationPaused) return hold(job, token, Date.now() + PAUSED_RECHECK_MS, 'paused');
-    if (addsToBlacklist && held.blacklistHeldUntil) return hold(job, token, held.blacklistHeldUntil, 'blacklist');
+    const held = await holdView.current();
+    let probe = false;
+    if (held.hold) {
+      const gate = await holds.gate(operation, job.id!);
+      if (gate.state === 'closed') return waitForHold(gate.retryInMs);
+      probe = gate.state === 'probe';
+      if (!probe) holdView.invalidate();
+    }
+    if (addsToBlacklist && held.blacklistHeldUntil) return delay(job, token, held.blacklistHeldUntil, { heldFor: 'blacklist' });
 
     // A call that could not leave on time was never sent: take the next slot.
     let result;
     do {
       const slot = await pacer.acquire(job.opts.priority ?? 0);
+      // A hold may have tripped while this job waited for its slot: do not call into it.
+      if (!probe && (await holdView.current()).hold) {
+        const gate = await holds.gate(operation, job.id!);
+        if (gate.state === 'closed') return waitForHold(gate.retryInMs);
+        probe = gate.state === 'probe';
+      }
       result = await live.call(operation, parsed.value, { sendBy: slot.sendBy });
     } while (!result.ok && result.notSent);
     observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
 
     if (result.ok) {
-      log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) }, 'applied');
-      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied');
+      log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs), probe: probe || undefined }, 'applied');
+      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered');
     }
 
-    const { outcome, throttled } = classifyFailure(result);
+    const classified = classifyFailure(result);
+    const { outcome, throttled } = classified;
     const context = { jobId: job.id, operation, code: result.code, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) };
     if (throttled) {
       const rate = await bucket.onThrottled(result.retryAfterMs);
-      await stats.record(operation, 'throttled', false);
+      await Promise.all([stats.record(operation, 'throttled', false), probe ? holds.throttled(operation, job.id!) : undefined]);
       observer.throttled(operation);
       log.warn({ ...context, retryAfterMs: result.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
     }
 
     if (outcome === 'already-applied') {
       log.info(context, 'already applied');
-      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied');
+      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered');
     }
 
     const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };
-    if (outcome === 'pause-operation') {
-      const first = await pauses.pauseOperation(operation, { code: result.code, message: result.message, since: Date.now() });
-      holds.invalidate();
-      if (first) log.error({ ...context, message: result.message }, `${operation} paused: the account is failing (${result.code}); jobs wait until \`livequeue resume ${OPERATION_INFO[operation].slug}\``);
-      return hold(job, token, Date.now() + PAUSED_RECHECK_MS, 'paused');
+    if (outcome === 'hold-account' || outcome === 'systemic') {
+      const kind = outcome === 'systemic' ? 'systemic' : (classified.holdReason ?? 'credentials');
+      const verdict = await holds.failure(operation, job.id!, kind, result.code, result.message);
+      if (verdict.verdict === 'tripped') {
+        holdView.invalidate();
+        log.error(
+          { ...context, message: result.message, reason: kind, nextProbeAt: new Date(verdict.nextProbeAt).toISOString(), hint: classified.hint },
+          `${operation} held (${kind}): ${result.code}; jobs wait without using attempts and one probe call goes out now and then; \`livequeue resume ${OPERATION_INFO[operation].slug}\` lifts it at once`,
+        );
+      }
+      if (verdict.verdict !== 'counting') {
+        if (probe) log.info({ ...context, nextProbeAt: new Date(verdict.nextProbeAt).toISOString() }, 'probe failed; the hold stays');
+        return waitForHold(verdict.nextProbeAt - Date.now());
+      }
+      // A failure others share (more than one job since the last healthy
+      // answer) may be an outage forming: it costs no attempt. A failure only
+      // this job meets is its own and counts, so a job the service can never
+      // handle still ends in the dead-letter queue.
+      if (verdict.distinctJobs > 1) {
+        await stats.record(operation, 'retried');
+        observer.outcome(operation, 'retry', result.code);
+        log.info({ ...context, streak: verdict.streak }, 'service failure shared with other jobs; retrying without using an attempt');
+        const now = Date.now();
+        return delay(job, token, now + retryDelayMs(deps.retry, attempt, result.retryAfterMs), { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: result.code });
+      }
+    } else {
+      if (outcome === 'hold-blacklist' && addsToBlacklist) {
+        await healthy(job);
+        const until = Date.now() + deps.blacklistRecheckMs;
+        const first = await holds.holdBlacklist({ code: result.code, message: result.message, since: Date.now() }, until);
+        holdView.invalidate();
+        if (first) log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
+        return delay(job, token, until, { heldFor: 'blacklist' });
+      }
+      // A terminal code, or a blacklist answer to a call that does not add to the blacklist.
+      if (outcome === 'dead-letter' || outcome === 'hold-blacklist') return deadLetter(job, { reason: 'terminal', ...failure }, attempt, 'answered');
     }
-    if (outcome === 'pause-blacklist' && addsToBlacklist) {
-      const until = Date.now() + deps.blacklistRecheckMs;
-      const first = await pauses.holdBlacklist({ code: result.code, message: result.message, since: Date.now() }, until);
-      holds.invalidate();
-      if (first) log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
-      return hold(job, token, until, 'blacklist');
-    }
-    // A terminal code, or a blacklist answer to a call that does not add to the blacklist.
-    if (outcome === 'dead-letter' || outcome === 'pause-blacklist') return deadLetter(job, { reason: 'terminal', ...failure }, attempt);
 
-    if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt);
+    if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt, 'failed');
 
     const now = Date.now();
     const history: JobProgress = { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: result.code };

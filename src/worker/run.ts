@@ -21,6 +21,10 @@ export interface RunWorkersOptions {
  */
 export async function runWorkers(config: Config, options: RunWorkersOptions = {}): Promise<void> {
   const log = options.log ?? createLogger(config.logLevel);
+  const live = options.live ?? new AlibabaLiveClient(config.live);
+  // Before any job is taken: without credentials every call would fail, and
+  // that is a deployment error to report at once, not a backlog to retry.
+  await live.checkCredentials();
   const redis = workerConnection(config.redisUrl);
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
   const metrics = await startWorkerMetrics(config, log);
@@ -28,7 +32,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
     config,
     log,
     redis,
-    live: options.live ?? new AlibabaLiveClient(config.live),
+    live,
     operations: options.operations,
     concurrency: options.concurrency,
     observer: metrics?.observer,

@@ -7,7 +7,7 @@ import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
 import { bucketKey, queueName } from '../queue/names.ts';
 import { Outcomes } from '../queue/outcomes.ts';
-import { Pauses } from '../queue/pauses.ts';
+import { Holds } from '../queue/holds.ts';
 import { Stats } from '../queue/stats.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
@@ -37,19 +37,21 @@ export class LiveWorkers {
   readonly workers: Worker[] = [];
   readonly buckets = new Map<Operation, TokenBucket>();
   private readonly deadLetters: DeadLetterQueue;
+  private readonly holds: Holds;
 
   constructor(private readonly options: LiveWorkersOptions) {
     const { config, live, log, redis } = options;
     this.deadLetters = new DeadLetterQueue(redis, config.prefix);
     const stats = new Stats(redis, config.prefix);
     const outcomes = new Outcomes(redis, config.prefix, config.outcomeTtlSeconds);
-    const pauses = new Pauses(redis, config.prefix, config.account);
+    const holds = new Holds(redis, config.prefix, config.account, config.holds);
+    this.holds = holds;
     for (const operation of options.operations ?? OPERATIONS) {
       const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
       this.buckets.set(operation, bucket);
       const processor = createProcessor({
-        operation, live, bucket, stats, outcomes, pauses, log,
-        holds: new HoldView(pauses, operation),
+        operation, live, bucket, stats, outcomes, holds, log,
+        holdView: new HoldView(holds, operation),
         blacklistRecheckMs: config.blacklistRecheckMs,
         pacer: new Pacer(bucket),
         deadLetters: this.deadLetters,
@@ -66,6 +68,12 @@ export class LiveWorkers {
         lockDuration: config.jobLockMs,
         stalledInterval: config.jobLockMs,
         maxStalledCount: 3,
+        // Holds close BullMQ's queue-wide rate-limit gate (Holds.closeGate),
+        // which BullMQ checks only for a queue with a limiter. This one never
+        // limits by itself: pacing is the token bucket's job.
+        limiter: { max: 1_000_000_000, duration: 1000 },
+        // While gated, ask again every second, so a released hold is seen at once.
+        maximumRateLimitDelay: 1000,
         settings: {
           backoffStrategy: (attemptsMade, type, error) => {
             if (type !== BACKOFF_TYPE) return 0;
@@ -117,6 +125,6 @@ export class LiveWorkers {
   /** Stops taking jobs and lets the in-flight ones finish. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await this.deadLetters.close();
+    await Promise.all([this.deadLetters.close(), this.holds.close()]);
   }
 }

@@ -14,7 +14,7 @@ export interface RunningProcess {
 /** Runs the real `livequeue` command as a child process, collecting its output. */
 export function startCli(args: string[], env: Record<string, string>, input?: string): RunningProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPERATION_INFO } from '../../live/operations.ts';
-import { readStatus, type OperationStatus } from '../../queue/status.ts';
+import { readStatus, type HoldStatus, type OperationStatus } from '../../queue/status.ts';
 import { configFor } from '../context.ts';
 import { withRedis } from '../session.ts';
 
@@ -19,11 +19,16 @@ const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
   ['calls last min', (s) => s.callsLastMinute],
 ];
 
+function describeHold(slug: string, hold: HoldStatus): string {
+  const next = hold.nextProbeAt ? `; next probe ${hold.nextProbeAt}` : hold.until ? `; bans tried again ${hold.until}` : '';
+  return `HOLD ${slug} (${hold.reason}) since ${hold.since}: ${hold.code} x${hold.calls} (${hold.message})${next}; \`${hold.resume}\` lifts it`;
+}
+
 export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const table = [COLUMNS.map(([h]) => h), ...rows.map((row) => COLUMNS.map(([, get]) => String(get(row))))];
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const lines = table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
-  for (const row of rows) if (row.hold) lines.push(`HOLD ${OPERATION_INFO[row.operation].slug}: ${row.hold}`);
+  for (const row of rows) if (row.hold) lines.push(describeHold(OPERATION_INFO[row.operation].slug, row.hold));
   return lines.join('\n');
 }
 

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.ts';
+import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
+import { Outcomes } from '../src/queue/outcomes.ts';
+import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
+import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
+import { startCli } from './helpers/processes.ts';
+import { REDIS_URL } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/**
+ * Incidents: the service or the account fails for longer than any retry
+ * schedule. The operation is held for every worker, waiting jobs keep their
+ * attempts, one probe goes out now and then, and the first answer that is
+ * about a job again releases the hold. A retry window (FAST_RETRIES) far
+ * shorter than each outage shows that the hold, not the schedule, carries the
+ * backlog through.
+ */
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const FAST_PROBES = { HOLD_PROBE_MS: '200', HOLD_PROBE_MAX_MS: '800' };
+const QPS = 20;
+
+const bans = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${prefix}-${i}`, Oneshot: 'yes' } }));
+
+async function enqueueBans(harness: Harness, n: number, prefix: string): Promise<string[]> {
+  const results = await harness.producer.enqueueBatch('ForbidLiveStream', bans(n, prefix));
+  return results.map((r) => (r.status === 'enqueued' ? r.jobId : ''));
+}
+
+/** Attempts each job used, from its recorded outcome. */
+async function attemptsUsed(harness: Harness, jobIds: string[]): Promise<number[]> {
+  const outcomes = new Outcomes(harness.redis, harness.config.prefix, harness.config.outcomeTtlSeconds);
+  return Promise.all(jobIds.map(async (id) => (await outcomes.get(id))!.attempts));
+}
+
+/** Successful calls per second from the first to the last of `calls`. */
+function rateOf(calls: CallRecord[]): number {
+  return (calls.length - 1) / ((calls.at(-1)!.at - calls[0]!.at) / 1000);
+}
+
+/** Runs an outage of `outageMs` against a 120-job backlog and returns what the simulator saw. */
+async function rideOut(name: string, outage: { code?: string; status?: number; html?: boolean }, outageMs = 4000) {
+  h = await startHarness(name, { ...FAST_RETRIES, ...FAST_PROBES }, { latencyMs: { min: 5, max: 15 } });
+  const jobIds = await enqueueBans(h, 120, name);
+  const outageEnd = Date.now() + outageMs;
+  h.sim.setFaults({ outage: { untilMs: outageEnd, ...outage } });
+  h.startWorkers({ operations: ['ForbidLiveStream'] });
+  const harness = h;
+  await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null, 10_000, 'a hold');
+  const held = statusOf(await h.status(), 'ForbidLiveStream');
+  const rows = await h.drained(120, 60_000);
+  const calls = h.sim.calls();
+  return { held, row: statusOf(rows, 'ForbidLiveStream'), calls, outageEnd, attempts: await attemptsUsed(h, jobIds) };
+}
+
+describe('a systemic failure holds the operation instead of burning the backlog', () => {
+  it('an InternalError outage longer than the retry window loses nothing', async () => {
+    const { held, row, calls, outageEnd, attempts } = await rideOut('i500', {});
+    expect(held.hold).toMatchObject({ reason: 'systemic', code: 'InternalError', nextProbeAt: expect.any(String) });
+    expect(held.hold!.calls).toBeGreaterThanOrEqual(8);
+    expect(row).toMatchObject({ applied: 120, deadLettered: 0, hold: null });
+
+    // Full rate would have sent 80 calls into the 4 s outage.
+    const failing = calls.filter((c) => c.at < outageEnd);
+    expect(failing.every((c) => c.code === 'InternalError')).toBe(true);
+    expect(failing.length).toBeLessThanOrEqual(30);
+    // Once the hold is in place (well within the first second), only probes go out.
+    expect(failing.filter((c) => c.at > failing[0]!.at + 1000).length).toBeLessThanOrEqual(8);
+
+    // The waiting jobs kept their attempts: at most the first failure of the streak counted.
+    expect(attempts.filter((a) => a > 1).length).toBeLessThanOrEqual(1);
+    expect(Math.max(...attempts)).toBeLessThanOrEqual(2);
+  });
+
+  it("a gateway's HTML 503 page is a service failure, not a network error, and holds the same way", async () => {
+    const { held, row, calls, outageEnd } = await rideOut('i503', { html: true, status: 503 });
+    expect(held.hold).toMatchObject({ reason: 'systemic', code: 'HTTP503' });
+    expect(row).toMatchObject({ applied: 120, deadLettered: 0 });
+    expect(calls.filter((c) => c.at < outageEnd).length).toBeLessThanOrEqual(30);
+  });
+
+  it('an unknown code on every call holds, and is never taken for a per-job dead letter', async () => {
+    const { held, row } = await rideOut('iunknown', { code: 'Backend.Melted', status: 400 });
+    expect(held.hold).toMatchObject({ reason: 'systemic', code: 'Backend.Melted' });
+    expect(row).toMatchObject({ applied: 120, deadLettered: 0 });
+  });
+
+  it('probes back off to the cap while the outage lasts, one at a time', async () => {
+    h = await startHarness('iprobe', { ...FAST_RETRIES, HOLD_PROBE_MS: '200', HOLD_PROBE_MAX_MS: '800' }, { latencyMs: { min: 5, max: 15 } });
+    await enqueueBans(h, 60, 'iprobe');
+    h.sim.setFaults({ outage: { durationMs: 60_000 } });
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null, 10_000, 'a hold');
+    const trippedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    // Calls still in flight when the hold tripped have had their answers by now.
+    const probes = h.sim.calls().filter((c) => c.at > trippedAt + 150).map((c) => c.at);
+    // 200, 400, 800, 800, ... ms apart: about 7 probes in 5 s; full rate would be 100 calls.
+    expect(probes.length).toBeGreaterThanOrEqual(4);
+    expect(probes.length).toBeLessThanOrEqual(9);
+    const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
+    // Never two probes at once, and from the third on, the cap is reached.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(150);
+    expect(gaps.slice(2).every((g) => g >= 700)).toBe(true);
+    const status = statusOf(await h.status(), 'ForbidLiveStream');
+    expect(status.hold!.calls).toBeGreaterThanOrEqual(8 + probes.length);
+    expect(Date.parse(status.hold!.nextProbeAt!)).toBeGreaterThan(Date.now() - 1000);
+    expect(status.deadLettered).toBe(0);
+  });
+
+  it('after release the backlog ramps back to the configured rate, within the QPS in every rolling second', async () => {
+    h = await startHarness('iramp', { ...FAST_RETRIES, ...FAST_PROBES }, { latencyMs: { min: 5, max: 15 } });
+    await enqueueBans(h, 160, 'iramp');
+    const outageEnd = Date.now() + 3000;
+    h.sim.setFaults({ outage: { untilMs: outageEnd } });
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const row = statusOf(await h.drained(160, 60_000), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 160, deadLettered: 0, throttled: 0 });
+    const calls = h.sim.calls();
+    expect(maxInAnyWindow(calls.map((c) => c.at), 1000)).toBeLessThanOrEqual(QPS);
+    const ok = calls.filter((c) => c.code === 'OK');
+    // Released by the first probe after the outage (at most the 800 ms cap later), then at full rate.
+    expect(ok[0]!.at - outageEnd).toBeLessThan(1500);
+    expect(rateOf(ok.slice(5))).toBeGreaterThan(0.9 * QPS);
+  });
+});
+
+describe('per-job answers never trip the hold', () => {
+  it('100 StreamMonitorNotExist in a row are 100 dead letters', async () => {
+    h = await startHarness('inotexist', { ...FAST_RETRIES, STOP_MONITOR_QPS: '50' }, { qps: { StopLiveStreamMonitor: 50 } });
+    await h.producer.enqueueBatch('StopLiveStreamMonitor', Array.from({ length: 100 }, () => ({ params: { MonitorId: randomUUID() } })));
+    h.startWorkers({ operations: ['StopLiveStreamMonitor'] });
+    const row = statusOf(await h.drained(100, 30_000), 'StopLiveStreamMonitor');
+    expect(row).toMatchObject({ deadLettered: 100, hold: null });
+    expect(h.sim.calls().filter((c) => c.code === 'StreamMonitorNotExist')).toHaveLength(100);
+    expect(await h.redis.exists(`${h.config.prefix}:hold:${h.config.account}:stop-monitor`)).toBe(0);
+  });
+
+  it('one job the service cannot handle is dead-lettered after its retries; the others drain', async () => {
+    h = await startHarness('ipoison', { ...FAST_RETRIES, ...FAST_PROBES });
+    h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'ipoison-3' }, code: 'InternalError', status: 500 });
+    await enqueueBans(h, 20, 'ipoison');
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const row = statusOf(await h.drained(20, 30_000), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 19, deadLettered: 1, hold: null });
+    expect(await h.deadLetters.list()).toMatchObject([{ code: 'InternalError', reason: 'retries-exhausted', attempts: 4 }]);
+  });
+});
+
+describe('account-level answers hold at once and heal by themselves', () => {
+  it('InvalidTimeStamp.Expired on every call holds (the clock), probes, and drains when it stops', async () => {
+    h = await startHarness('iclock', { ...FAST_RETRIES, ...FAST_PROBES }, { latencyMs: { min: 5, max: 15 } });
+    h.sim.script({ action: 'ForbidLiveStream', code: 'InvalidTimeStamp.Expired', status: 400 });
+    await enqueueBans(h, 40, 'iclock');
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null, 10_000, 'a hold');
+    await new Promise((r) => setTimeout(r, 2000));
+    const held = statusOf(await h.status(), 'ForbidLiveStream');
+    expect(held.hold).toMatchObject({ reason: 'credentials', code: 'InvalidTimeStamp.Expired' });
+    expect(held.deadLettered).toBe(0);
+    // A few in flight, then probes only; full rate would be about 40 calls by now.
+    expect(h.sim.calls().length).toBeLessThanOrEqual(16);
+    h.sim.clearRules();
+    const row = statusOf(await h.drained(40, 30_000), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 40, deadLettered: 0, hold: null });
+  });
+
+  it.each([
+    ['IllegalOperation', 401, 'account'],
+    ['UserQuotaExceed', 403, 'account'],
+    ['InvalidUserId.Malformed', 400, 'account'],
+    ['MissingSecurityToken', 400, 'credentials'],
+    ['InvalidSecurityToken.Expired', 400, 'credentials'],
+    ['Forbidden', 403, 'account'],
+  ])('%s (HTTP %i) holds StopLiveStreamMonitor (%s) instead of dead-lettering', async (code, status, reason) => {
+    h = await startHarness('icaller', { ...FAST_RETRIES, ...FAST_PROBES });
+    const monitors = h.sim.createMonitors(10);
+    h.sim.script({ action: 'StopLiveStreamMonitor', code, status, times: 3 });
+    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors.map((MonitorId) => ({ params: { MonitorId } })));
+    h.startWorkers({ operations: ['StopLiveStreamMonitor'], concurrency: 2 });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'StopLiveStreamMonitor').hold !== null, 10_000, 'a hold');
+    expect(statusOf(await h.status(), 'StopLiveStreamMonitor').hold).toMatchObject({ reason, code });
+    // The cause goes away after three answers (a blip, like an STS refresh): a probe finds out.
+    const row = statusOf(await h.drained(10, 30_000), 'StopLiveStreamMonitor');
+    expect(row).toMatchObject({ applied: 10, deadLettered: 0, hold: null });
+  });
+});
+
+describe('visible and controllable', () => {
+  it('status --json and the gauge say why; resume lifts a systemic hold at once', async () => {
+    // A long first probe, so only `resume` can be what releases it.
+    h = await startHarness('ivisible', { ...FAST_RETRIES, HOLD_PROBE_MS: '60000', HOLD_PROBE_MAX_MS: '60000' }, { latencyMs: { min: 5, max: 15 } });
+    await enqueueBans(h, 40, 'ivisible');
+    h.sim.setFaults({ outage: { durationMs: 60_000 } });
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null, 10_000, 'a hold');
+
+    const env = { REDIS_URL, QUEUE_PREFIX: h.config.prefix, LOG_LEVEL: 'silent' };
+    const status = startCli(['status', '--json'], env);
+    expect(await status.exited).toBe(0);
+    const forbid = (JSON.parse(status.stdout()) as { operation: string; hold: unknown }[]).find((r) => r.operation === 'ForbidLiveStream')!;
+    expect(forbid.hold).toMatchObject({ reason: 'systemic', code: 'InternalError', calls: expect.any(Number), since: expect.any(String), nextProbeAt: expect.any(String) });
+    const table = startCli(['status'], env);
+    expect(await table.exited).toBe(0);
+    expect(table.stdout()).toMatch(/HOLD forbid \(systemic\) since .*: InternalError x\d+ .*next probe .*livequeue resume forbid/);
+
+    const registry = new Registry();
+    registerQueueGauges(registry, h.redis, h.config, createLogger('silent'));
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="systemic"} 1');
+    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="credentials"} 0');
+
+    h.sim.setFaults({ outage: null });
+    const resumedAt = Date.now();
+    const resume = startCli(['resume', 'forbid'], env);
+    expect(await resume.exited).toBe(0);
+    expect(resume.stdout()).toMatch(/resumed forbid: lifted the systemic hold \(InternalError/);
+    const row = statusOf(await h.drained(40, 30_000), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 40, deadLettered: 0, hold: null });
+    expect(Date.now() - resumedAt).toBeLessThan(10_000);
+  });
+
+  it('pause holds by hand: no call until resume, and no probe', async () => {
+    h = await startHarness('imanual', FAST_RETRIES);
+    const env = { REDIS_URL, QUEUE_PREFIX: h.config.prefix, LOG_LEVEL: 'silent' };
+    const pause = startCli(['pause', 'forbid', '--reason', 'checking the classifier'], env);
+    expect(await pause.exited).toBe(0);
+    await enqueueBans(h, 10, 'imanual');
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(h.sim.calls()).toHaveLength(0);
+    expect(statusOf(await h.status(), 'ForbidLiveStream').hold).toMatchObject({ reason: 'manual', message: 'checking the classifier', nextProbeAt: null });
+    expect(await startCli(['resume', 'forbid'], env).exited).toBe(0);
+    expect(statusOf(await h.drained(10, 15_000), 'ForbidLiveStream')).toMatchObject({ applied: 10 });
+  });
+});
+
+describe('credentials', () => {
+  it('a worker without credentials exits 2 before taking a job, naming what to set', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lq-nocreds-'));
+    try {
+      const worker = startCli(['worker'], { REDIS_URL, QUEUE_PREFIX: `lqtest-nocreds-${randomUUID()}`, HOME: home, LIVE_ENDPOINT: 'http://127.0.0.1:9' });
+      expect(await worker.exited).toBe(2);
+      expect(worker.output()).toMatch(/no usable Alibaba Cloud credentials/);
+      expect(worker.output()).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID');
+      expect(worker.output()).not.toContain('workers started');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
