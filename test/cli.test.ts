@@ -101,7 +101,18 @@ describe('livequeue status and dlq', () => {
     const list = await runCli(['dlq', 'list', '--code', 'QuotaExceeded.Blacklist', '--json'], env);
     expect(JSON.parse(list.stdout)).toMatchObject([{ id: 'forbid.default.x1', requestId: 'R1', attempts: 1 }]);
     const text = await runCli(['dlq', 'list', '--operation', 'forbid'], env);
-    expect(text.stdout).toContain('2 entries');
+    expect(text.stdout).toContain('1-2 of 2 entries');
+    const paged = await runCli(['dlq', 'list', '--limit', '1'], env);
+    expect(paged.stdout).toContain('forbid.default.x1');
+    expect(paged.stdout).not.toContain('forbid.default.x2');
+    expect(paged.stdout).toContain('1-1 of 2 entries; --offset 1 for more');
+    const next = await runCli(['dlq', 'list', '--limit', '1', '--offset', '1', '--json'], env);
+    expect(JSON.parse(next.stdout)).toMatchObject([{ id: 'forbid.default.x2' }]);
+    const none = await runCli(['dlq', 'list', '--code', 'NoSuchCode'], env);
+    expect(none.stdout.trim()).toBe('no dead-letter entry matches');
+    const badLimit = await runCli(['dlq', 'list', '--limit', '0'], env);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.output).toContain('--limit must be a whole number of at least 1');
 
     const refused = await runCli(['dlq', 'replay'], env);
     expect(refused.code).toBe(2);
@@ -109,11 +120,12 @@ describe('livequeue status and dlq', () => {
     expect((await runCli(['dlq', 'purge'], env)).code).toBe(2);
 
     const replayed = await runCli(['dlq', 'replay', '--code', 'QuotaExceeded.Blacklist'], env);
-    expect(replayed.stdout.trim()).toBe('replayed 1 entries');
+    expect(replayed.stdout.trim()).toBe('replayed 1 entry');
     expect(await h.producer.queue('ForbidLiveStream').getJob('forbid.default.x1')).toBeDefined();
     const purged = await runCli(['dlq', 'purge', '--all'], env);
-    expect(purged.stdout.trim()).toBe('purged 1 entries');
+    expect(purged.stdout.trim()).toBe('purged 1 entry');
     expect(await h.deadLetters.count()).toBe(0);
+    expect(await h.deadLetters.queue.getWaitingCount()).toBe(0);
   });
 });
 

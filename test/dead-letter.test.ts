@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeadLetterQueue, type DeadLetterEntry } from '../src/queue/dead-letter.ts';
 import { Producer } from '../src/queue/producer.ts';
+import { readStatus } from '../src/queue/status.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 const redis = newRedis();
@@ -56,5 +57,70 @@ describe('DeadLetterQueue', () => {
     expect((await dlq.list()).map((e) => e.id)).toEqual(['forbid.default.d']);
     expect(await dlq.purge({})).toBe(1);
     expect(await dlq.count()).toBe(0);
+  });
+
+  it('keeps per-operation counts as entries come, are replaced and go', async () => {
+    await dlq.add(entry('forbid.default.e', 'ForbidLiveStream', 'InvalidResumeTime.Malformed'));
+    await dlq.add(entry('forbid.default.e', 'ForbidLiveStream', 'InvalidResumeTime.Malformed'));
+    await dlq.add(entry('stop-monitor.default.f', 'StopLiveStreamMonitor', 'StreamMonitorNotExist'));
+    expect([await dlq.count('ForbidLiveStream'), await dlq.count('StopLiveStreamMonitor'), await dlq.count()]).toEqual([1, 1, 2]);
+    expect(await dlq.page({ operation: 'StopLiveStreamMonitor' }, 0, 10)).toMatchObject({ total: 1, entries: [{ id: 'stop-monitor.default.f' }] });
+    expect(await dlq.purge({ operation: 'ForbidLiveStream' })).toBe(1);
+    expect([await dlq.count('ForbidLiveStream'), await dlq.count()]).toEqual([0, 1]);
+    expect(await dlq.reconcile()).toBe(false);
+  });
+
+  it('rebuilds counts that drifted from the entries (written by an older version)', async () => {
+    await dlq.add(entry('forbid.default.g', 'ForbidLiveStream', 'InvalidResumeTime.Malformed'));
+    await redis.del(`${prefix}:dead-letter-ids:forbid`, `${prefix}:dead-letter-ids:stop-monitor`);
+    expect(await dlq.count()).toBe(0);
+    expect(await dlq.reconcile()).toBe(true);
+    expect([await dlq.count('ForbidLiveStream'), await dlq.count('StopLiveStreamMonitor')]).toEqual([1, 1]);
+    await dlq.purge({});
+  });
+
+  it('pages through entries oldest first', async () => {
+    for (let i = 0; i < 5; i++) await dlq.add(entry(`forbid.default.p${i}`, 'ForbidLiveStream', 'InvalidResumeTime.Malformed'));
+    const first = await dlq.page({}, 0, 2);
+    const second = await dlq.page({}, 2, 2);
+    const last = await dlq.page({}, 4, 2);
+    expect(first.total).toBe(5);
+    expect([...first.entries, ...second.entries, ...last.entries].map((e) => e.id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4'].map((p) => `forbid.default.${p}`));
+    await dlq.purge({});
+  });
+});
+
+describe('status with a large dead-letter queue', () => {
+  /** Commands Redis ran while `work` ran (this suite is alone on the server: files run one at a time). */
+  async function commandsDuring(work: () => Promise<unknown>): Promise<number> {
+    const total = async () => {
+      const info = await redis.info('commandstats');
+      return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const before = await total();
+    await work();
+    // The INFO call that reads `after` counts itself once, as the one for `before` did.
+    return (await total()) - before;
+  }
+
+  it('costs the same number of Redis commands with 0 and 2,000 entries', async () => {
+    const statusPrefix = uniquePrefix('dlq-status');
+    const statusConfig = testConfig(statusPrefix);
+    const statusDlq = new DeadLetterQueue(redis, statusPrefix);
+    try {
+      // Once to load the scripts (a first EVALSHA misses and falls back to EVAL).
+      await readStatus(redis, statusConfig);
+      const empty = await commandsDuring(() => readStatus(redis, statusConfig));
+      for (let i = 0; i < 2000; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, j) => statusDlq.add(entry(`forbid.default.s${i + j}`, i % 200 === 0 ? 'StopLiveStreamMonitor' : 'ForbidLiveStream', 'InvalidResumeTime.Malformed'))));
+      }
+      const full = await commandsDuring(() => readStatus(redis, statusConfig));
+      expect(full).toBe(empty);
+      const rows = await readStatus(redis, statusConfig);
+      expect(rows.map((r) => r.deadLettered).reduce((a, b) => a + b, 0)).toBe(2000);
+    } finally {
+      await statusDlq.close();
+      await deleteKeys(redis, statusPrefix);
+    }
   });
 });

@@ -132,7 +132,7 @@ describe('metrics after a small drain', () => {
 describe('bucket tokens', () => {
   it('are the slots a worker could reserve now: a full horizon when idle, none while booked or held back', () => {
     const settings = defaultBucketSettings(20, 15); // 50.75 ms apart, 101.5 ms horizon
-    const state = { configuredRate: 20, currentRate: 20, backlogMs: 0, blockedMs: 0 };
+    const state = { configuredRate: 20, publishedByWorkers: true, currentRate: 20, backlogMs: 0, blockedMs: 0 };
     expect(availableSlots(state, settings)).toBe(3);
     expect(availableSlots({ ...state, backlogMs: 60 }, settings)).toBe(1);
     expect(availableSlots({ ...state, backlogMs: 120 }, settings)).toBe(0);

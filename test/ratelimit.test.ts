@@ -27,6 +27,14 @@ describe('TokenBucket (Lua, on Redis time)', () => {
     expect(refused.waitMs).toBeLessThanOrEqual(31.5);
   });
 
+  it('reports the rate the workers use, not the reader\'s own configuration', async () => {
+    const reader = new TokenBucket(redis, `${prefix}:published`, defaultBucketSettings(5, 15));
+    expect(await reader.state()).toMatchObject({ configuredRate: 5, publishedByWorkers: false });
+    const worker = new TokenBucket(redis, `${prefix}:published`, defaultBucketSettings(20, 15));
+    await worker.reserve(1);
+    expect(await reader.state()).toMatchObject({ configuredRate: 20, publishedByWorkers: true, currentRate: 20 });
+  });
+
   it('slows down on a throttled answer, honours the retry hint, then recovers gradually', async () => {
     const settings = { ...defaultBucketSettings(20, 0), recoveryPerSecond: 0.5 };
     const bucket = new TokenBucket(redis, `${prefix}:b2`, settings);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { DEAD_LETTER_QUEUE, queueName } from './names.ts';
+import { DEAD_LETTER_QUEUE, deadLetterIndexKey, queueName } from './names.ts';
 import { jobOptions, PRIORITIES } from './job-options.ts';
 
 /**
@@ -40,6 +40,19 @@ export interface DeadLetterFilter {
 
 const PAGE = 1000;
 
+export interface DeadLetterPage {
+  entries: DeadLetterEntry[];
+  /** Entries matching the filter, all pages together. */
+  total: number;
+}
+
+/**
+ * Counts are kept as entries come and go, in one set of entry ids per
+ * operation, so `status` and `/metrics` cost the same with 0 or 100,000
+ * entries. An index that has drifted from the queue (entries written by an
+ * older version, or removed behind our back) is rebuilt by `reconcile()`,
+ * which every worker runs once at start.
+ */
 export class DeadLetterQueue {
   readonly queue: Queue;
 
@@ -54,17 +67,71 @@ export class DeadLetterQueue {
   async add(entry: DeadLetterEntry): Promise<void> {
     await this.queue.remove(entry.id);
     await this.queue.add(entry.operation, entry, { jobId: entry.id });
+    const index = this.redis.multi();
+    for (const operation of OPERATIONS) {
+      if (operation === entry.operation) index.sadd(deadLetterIndexKey(this.prefix, operation), entry.id);
+      else index.srem(deadLetterIndexKey(this.prefix, operation), entry.id);
+    }
+    await index.exec();
   }
 
+  /** O(1): read from the index. */
   async count(operation?: Operation): Promise<number> {
-    if (!operation) return this.queue.getWaitingCount();
-    return (await this.list({ operation })).length;
+    const operations = operation ? [operation] : OPERATIONS;
+    const counts = await Promise.all(operations.map((op) => this.redis.scard(deadLetterIndexKey(this.prefix, op))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Rebuilds the per-operation index from the queue when the two disagree
+   * (checked in O(1)); returns true if it had to.
+   */
+  async reconcile(): Promise<boolean> {
+    const [stored, indexed] = await Promise.all([this.queue.getWaitingCount(), this.count()]);
+    if (stored === indexed) return false;
+    const ids = new Map<Operation, string[]>(OPERATIONS.map((op) => [op, []]));
+    for await (const job of this.jobs({})) {
+      const operation = (job.data as Partial<DeadLetterEntry>).operation;
+      if (operation && ids.has(operation)) ids.get(operation)!.push(job.id!);
+    }
+    const rebuild = this.redis.multi();
+    for (const [operation, list] of ids) {
+      const key = deadLetterIndexKey(this.prefix, operation);
+      rebuild.del(key);
+      for (let i = 0; i < list.length; i += PAGE) rebuild.sadd(key, ...list.slice(i, i + PAGE));
+    }
+    await rebuild.exec();
+    return true;
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
     const entries: DeadLetterEntry[] = [];
     for await (const job of this.jobs(filter)) entries.push(entryOf(job));
     return entries;
+  }
+
+  /**
+   * One page of matching entries, oldest first. Without a code filter the
+   * total comes from the index; with one, counting needs a pass over the
+   * operation's entries.
+   */
+  async page(filter: DeadLetterFilter, offset: number, limit: number): Promise<DeadLetterPage> {
+    if (filter.ids || filter.code) {
+      const all = await this.list(filter);
+      return { entries: all.slice(offset, offset + limit), total: all.length };
+    }
+    const entries: DeadLetterEntry[] = [];
+    let skipped = 0;
+    for (let start = 0; entries.length < limit; start += PAGE) {
+      const page = await this.queue.getJobs(['waiting'], start, start + PAGE - 1, true);
+      for (const job of page) {
+        if (!job || (filter.operation && (job.data as Partial<DeadLetterEntry>).operation !== filter.operation)) continue;
+        if (skipped < offset) skipped++;
+        else if (entries.length < limit) entries.push(entryOf(job));
+      }
+      if (page.length < PAGE) break;
+    }
+    return { entries, total: await this.count(filter.operation) };
   }
 
   /**
@@ -81,7 +148,7 @@ export class DeadLetterQueue {
         const entry = entryOf(job);
         // Added under the same id: if the job is pending again meanwhile, BullMQ keeps the pending one.
         await targets[entry.operation].add(entry.operation, entry.params, jobOptions(entry.id, entry.priority, retry));
-        await job.remove();
+        await this.removeEntry(job);
         replayed++;
       }
     } finally {
@@ -94,10 +161,17 @@ export class DeadLetterQueue {
   async purge(filter: DeadLetterFilter): Promise<number> {
     let purged = 0;
     for await (const job of this.jobs(filter)) {
-      await job.remove();
+      await this.removeEntry(job);
       purged++;
     }
     return purged;
+  }
+
+  private async removeEntry(job: Job): Promise<void> {
+    await job.remove();
+    const index = this.redis.multi();
+    for (const operation of OPERATIONS) index.srem(deadLetterIndexKey(this.prefix, operation), job.id!);
+    await index.exec();
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,11 @@ export function queueName(operation: Operation): string {
   return OPERATION_INFO[operation].slug;
 }
 
+/** The ids of one operation's dead-letter entries: their count in O(1). */
+export function deadLetterIndexKey(prefix: string, operation: Operation): string {
+  return `${prefix}:dead-letter-ids:${OPERATION_INFO[operation].slug}`;
+}
+
 export function bucketKey(prefix: string, account: string, operation: Operation): string {
   return `${prefix}:bucket:${account}:${OPERATION_INFO[operation].slug}`;
 }

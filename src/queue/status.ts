@@ -50,19 +50,18 @@ export async function readStatus(redis: Redis, config: Config): Promise<Operatio
   const deadLetters = new DeadLetterQueue(redis, config.prefix);
   const holds = new Holds(redis, config.prefix, config.account, config.holds);
   try {
-    const perDeadLetterOp = new Map<Operation, number>();
-    for (const entry of await deadLetters.list()) perDeadLetterOp.set(entry.operation, (perDeadLetterOp.get(entry.operation) ?? 0) + 1);
     return await Promise.all(
       OPERATIONS.map(async (operation) => {
         const queue = new Queue(queueName(operation), { connection: redis, prefix: config.prefix });
         try {
           const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
-          const [counts, outcomes, bucketState, hold, blacklist] = await Promise.all([
+          const [counts, outcomes, bucketState, hold, blacklist, deadLettered] = await Promise.all([
             queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
             stats.read(operation),
             bucket.state(),
             holds.current(operation),
             operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
+            deadLetters.count(operation),
           ]);
           const resume = `livequeue resume ${queueName(operation)}`;
           return {
@@ -74,7 +73,7 @@ export async function readStatus(redis: Redis, config: Config): Promise<Operatio
             alreadyApplied: outcomes.alreadyApplied,
             retried: outcomes.retried,
             throttled: outcomes.throttled,
-            deadLettered: perDeadLetterOp.get(operation) ?? 0,
+            deadLettered,
             configuredRate: bucketState.configuredRate,
             currentRate: Math.round(bucketState.currentRate * 100) / 100,
             callsLastMinute: outcomes.callsLastMinute,

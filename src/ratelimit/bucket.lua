@@ -15,9 +15,11 @@ above it, when the other client has gone. So a shared quota settles just
 under what is left, with rare throttles. The current rate is derived from
 (rate, decreasedAt, ceiling) at read time, so no timer is needed.
 
-KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling
+KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured
 ARGV[1]  command: reserve | throttled | peek
-ARGV[2]  configured rate (calls per second)
+ARGV[2]  configured rate (calls per second); workers store theirs with every
+         reservation, and peek reports that one, so a reader sees the rate the
+         workers use, not its own configuration
 ARGV[3]  margin ms added to every second of spacing (arrival jitter allowance)
 ARGV[4]  horizon ms: how far ahead a slot may be reserved
 ARGV[5]  reserve: slots wanted / throttled: server retry hint ms (0 = none)
@@ -44,7 +46,9 @@ local ttl = tonumber(ARGV[10])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
-local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling')
+local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured')
+local published = tonumber(state[6])
+if command == 'peek' and published then configured = published end
 local tat = tonumber(state[1]) or 0
 local decreasedAt = tonumber(state[3]) or 0
 local blockedUntil = tonumber(state[4]) or 0
@@ -72,7 +76,7 @@ end
 local interval = (1000 + margin) / rate
 
 if command == 'peek' then
-  return { tostring(rate), tostring(math.max(0, tat - now)), tostring(math.max(0, blockedUntil - now)) }
+  return { tostring(rate), tostring(math.max(0, tat - now)), tostring(math.max(0, blockedUntil - now)), tostring(configured), published and 1 or 0 }
 end
 
 if command == 'throttled' then
@@ -95,6 +99,6 @@ if start > latest then
   return { 0, tostring(start - latest), tostring(interval), tostring(rate), tostring(now) }
 end
 local granted = math.min(arg, math.floor((latest - start) / interval) + 1)
-redis.call('HSET', key, 'tat', tostring(start + granted * interval))
+redis.call('HSET', key, 'tat', tostring(start + granted * interval), 'configured', tostring(configured))
 redis.call('PEXPIRE', key, ttl)
 return { granted, tostring(start - now), tostring(interval), tostring(rate), tostring(now) }

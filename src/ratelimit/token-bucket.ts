@@ -52,7 +52,10 @@ export interface Reservation {
 }
 
 export interface BucketState {
+  /** The rate the workers drawing from this bucket are configured with (this process's own while no worker has drawn lately). */
   configuredRate: number;
+  /** True when `configuredRate` was published by a worker rather than taken from this process's configuration. */
+  publishedByWorkers: boolean;
   currentRate: number;
   /** Ms until the next free slot (0 when idle). */
   backlogMs: number;
@@ -104,8 +107,8 @@ export class TokenBucket {
   }
 
   async state(): Promise<BucketState> {
-    const [rate, backlogMs, blockedMs] = (await this.run('peek', 0)) as [string, string, string];
-    return { configuredRate: this.settings.configuredRate, currentRate: Number(rate), backlogMs: Number(backlogMs), blockedMs: Number(blockedMs) };
+    const [rate, backlogMs, blockedMs, configured, published] = (await this.run('peek', 0)) as [string, string, string, string, number];
+    return { configuredRate: Number(configured), publishedByWorkers: Number(published) === 1, currentRate: Number(rate), backlogMs: Number(backlogMs), blockedMs: Number(blockedMs) };
   }
 
   private run(command: string, arg: number): Promise<unknown> {

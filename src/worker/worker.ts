@@ -116,6 +116,11 @@ export class LiveWorkers {
 
   start(): void {
     for (const worker of this.workers) void worker.run();
+    // Dead-letter counts are an index kept beside the entries; mend it if an older version or a hand left it behind.
+    void this.deadLetters
+      .reconcile()
+      .then((rebuilt) => rebuilt && this.options.log.info('rebuilt the dead-letter count index'))
+      .catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not check the dead-letter count index'));
   }
 
   async waitUntilReady(): Promise<void> {

@@ -12,6 +12,17 @@ interface DlqFlags {
   id?: string[];
   all?: boolean;
   json?: boolean;
+  limit?: string;
+  offset?: string;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+function wholeNumber(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number of at least ${min} (got "${value}")`);
+  return n;
 }
 
 function filterOf(flags: DlqFlags): DeadLetterFilter {
@@ -59,13 +70,28 @@ export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('Inspect, replay and purge the dead-letter queue.');
 
   filterFlags(dlq.command('list'))
-    .description('List dead-lettered jobs with their error code, message, RequestId, attempts and parameters.')
+    .description('List dead-lettered jobs, oldest first, a page at a time, with their error code, message, RequestId, attempts and parameters.')
     .option('--json', 'print one JSON array')
-    .addHelpText('after', '\nExamples:\n  $ livequeue dlq list\n  $ livequeue dlq list --operation forbid --code QuotaExceeded.Blacklist --json')
+    .option('--limit <n>', 'entries per page', '100')
+    .option('--offset <n>', 'entries to skip', '0')
+    .addHelpText('after', '\nExamples:\n  $ livequeue dlq list\n  $ livequeue dlq list --operation forbid --code QuotaExceeded.Blacklist --json\n  $ livequeue dlq list --limit 1000 --offset 1000')
     .action(async (flags: DlqFlags, command: Command) => {
-      const entries = await withDeadLetters(command, (queue) => queue.list(filterOf(flags)));
-      if (flags.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
-      else process.stdout.write(entries.length === 0 ? 'dead-letter queue is empty\n' : `${entries.map(formatEntry).join('\n')}\n${entries.length} entries\n`);
+      const limit = wholeNumber('--limit', flags.limit, 100, 1);
+      const offset = wholeNumber('--offset', flags.offset, 0, 0);
+      const filter = filterOf(flags);
+      const { entries, total } = await withDeadLetters(command, (queue) => queue.page(filter, offset, limit));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(entries)}\n`);
+        return;
+      }
+      const filtered = filter.operation || filter.code || filter.ids;
+      if (total === 0) {
+        process.stdout.write(filtered ? 'no dead-letter entry matches\n' : 'dead-letter queue is empty\n');
+        return;
+      }
+      const shown = entries.length === 0 ? `none past offset ${offset}` : `${offset + 1}-${offset + entries.length}`;
+      const more = offset + entries.length < total ? `; --offset ${offset + entries.length} for more` : '';
+      process.stdout.write(`${entries.map(formatEntry).join('\n')}${entries.length > 0 ? '\n' : ''}${shown} of ${plural(total, 'entry', 'entries')}${more}\n`);
     });
 
   filterFlags(dlq.command('replay'))
@@ -75,7 +101,7 @@ export function registerDlq(program: Command): void {
     .action(async (flags: DlqFlags, command: Command) => {
       const filter = guardedFilter(flags, 'replay');
       const replayed = await withDeadLetters(command, (queue, config) => queue.replay(filter, config.retry));
-      process.stdout.write(`replayed ${replayed} entries\n`);
+      process.stdout.write(`replayed ${plural(replayed, 'entry', 'entries')}\n`);
     });
 
   filterFlags(dlq.command('purge'))
@@ -85,6 +111,6 @@ export function registerDlq(program: Command): void {
     .action(async (flags: DlqFlags, command: Command) => {
       const filter = guardedFilter(flags, 'purge');
       const purged = await withDeadLetters(command, (queue) => queue.purge(filter));
-      process.stdout.write(`purged ${purged} entries\n`);
+      process.stdout.write(`purged ${plural(purged, 'entry', 'entries')}\n`);
     });
 }

@@ -12,6 +12,7 @@ const listQuerySchema = z.object({
   operation: operationSchema.optional(),
   code: z.string().min(1).optional(),
   limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be at least 1').max(1000, 'limit must be at most 1000').default(100),
+  offset: z.coerce.number().int('offset must be a whole number').min(0, 'offset must be 0 or more').default(0),
 });
 
 /** Replay touches many entries at once: it needs a filter, or `all: true` to mean everything (as `livequeue dlq replay`). */
@@ -30,9 +31,8 @@ export function dlqRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       '/v1/dlq',
       { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema) }), 400: errorBodySchema } } },
       async (request) => {
-        const { operation, code, limit } = request.query;
-        const entries = await ctx.deadLetters.list({ operation, code });
-        return { total: entries.length, entries: entries.slice(0, limit) };
+        const { operation, code, limit, offset } = request.query;
+        return ctx.deadLetters.page({ operation, code }, offset, limit);
       },
     );
 
