@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import type { HoldSettings } from './queue/holds.ts';
+import { readAccountsFile } from './account/accounts-file.ts';
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './account/rules.ts';
+import type { Operation } from './live/operations.ts';
 
 /**
  * All configuration, parsed once at start-up from the environment (and CLI
@@ -27,13 +30,13 @@ const envSchema = z.object({
     .default('livequeue'),
   LIVE_ACCOUNT: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'LIVE_ACCOUNT must be 1-64 letters, digits, _ . -')
+    .regex(ACCOUNT_NAME, `LIVE_ACCOUNT must be ${ACCOUNT_NAME_RULE}`)
     .default('default'),
   LIVE_ENDPOINT: z
     .string()
     .regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/?$/, 'LIVE_ENDPOINT must be a host name or http(s)://host:port')
     .default('live.aliyuncs.com'),
-  LIVE_REGION: z.string().regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, 'LIVE_REGION must be a region id such as cn-shanghai').default('cn-shanghai'),
+  LIVE_REGION: z.string().regex(REGION, 'LIVE_REGION must be a region id such as cn-shanghai').default('cn-shanghai'),
   LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000),
   FORBID_QPS: positiveNumber('FORBID_QPS').default(20),
   STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(10),
@@ -54,6 +57,7 @@ const envSchema = z.object({
   HTTP_PORT: nonNegativeInt('HTTP_PORT').max(65_535, 'HTTP_PORT must be at most 65535').default(8080),
   HTTP_BODY_LIMIT_BYTES: positiveInt('HTTP_BODY_LIMIT_BYTES').default(1_048_576),
   METRICS_PORT: nonNegativeInt('METRICS_PORT').max(65_535, 'METRICS_PORT must be at most 65535').default(9464),
+  LIVEQUEUE_ACCOUNTS_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -67,12 +71,29 @@ export interface RetrySchedule {
   maxDelayMs: number;
 }
 
+/** One Alibaba Cloud account this deployment drives: its quota, region and credentials. */
+export interface AccountConfig {
+  name: string;
+  /**
+   * Profile of the Alibaba Cloud credentials file (ALIBABA_CLOUD_CREDENTIALS_FILE,
+   * or ~/.alibabacloud/credentials); absent: the credentials library's default chain.
+   */
+  profile?: string;
+  qps: Record<Operation, number>;
+  region: string;
+}
+
 export interface Config {
   redisUrl: string;
   prefix: string;
+  /** The account a one-account command acts on: LIVE_ACCOUNT / --account, else the first account. */
   account: string;
-  live: { endpoint: string; regionId: string; timeoutMs: number };
-  qps: { ForbidLiveStream: number; StopLiveStreamMonitor: number };
+  /** True when LIVE_ACCOUNT / --account named the account (status then shows only it). */
+  accountNamed: boolean;
+  /** Every account of the deployment: the accounts file's, or the one the environment describes. */
+  accounts: AccountConfig[];
+  /** Endpoint and timeout shared by every account; each account has its own region. */
+  live: { endpoint: string; timeoutMs: number };
   pacingMarginMs: number;
   concurrency: number;
   retry: RetrySchedule;
@@ -123,6 +144,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message}${got}`);
   }
   const e = parsed.data;
+  const fromFile = e.LIVEQUEUE_ACCOUNTS_FILE ? readAccountsFile(e.LIVEQUEUE_ACCOUNTS_FILE, { region: e.LIVE_REGION }) : undefined;
+  if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_ACCOUNTS_FILE ${e.LIVEQUEUE_ACCOUNTS_FILE}: ${fromFile}`);
+  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS }, region: e.LIVE_REGION }];
+  const named = raw.LIVE_ACCOUNT === undefined ? undefined : e.LIVE_ACCOUNT;
+  if (named !== undefined && !accounts.some((a) => a.name === named)) {
+    throw new ConfigError(`unknown account "${named}": this deployment knows ${accounts.map((a) => `"${a.name}"`).join(', ')}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);
+  }
   if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && !e.LIVEQUEUE_API_TOKEN) {
     throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN: without a token the HTTP API listens on 127.0.0.1 only`);
   }
@@ -135,9 +163,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     redisUrl: e.REDIS_URL,
     prefix: e.QUEUE_PREFIX,
-    account: e.LIVE_ACCOUNT,
-    live: { endpoint: e.LIVE_ENDPOINT, regionId: e.LIVE_REGION, timeoutMs: e.LIVE_TIMEOUT_MS },
-    qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS },
+    account: named ?? accounts[0]!.name,
+    accountNamed: named !== undefined,
+    accounts,
+    live: { endpoint: e.LIVE_ENDPOINT, timeoutMs: e.LIVE_TIMEOUT_MS },
     pacingMarginMs: e.PACING_MARGIN_MS,
     concurrency: e.WORKER_CONCURRENCY,
     retry: { attempts: e.RETRY_ATTEMPTS, baseDelayMs: e.RETRY_BASE_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS },

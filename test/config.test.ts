@@ -6,13 +6,14 @@ import { classifyFailure } from '../src/live/error-codes.ts';
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = loadConfig({});
-    expect(config.qps).toEqual({ ForbidLiveStream: 20, StopLiveStreamMonitor: 10 });
+    expect(config.accounts).toEqual([{ name: 'default', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10 }, region: 'cn-shanghai' }]);
+    expect(config.account).toBe('default');
     expect(config.live.endpoint).toBe('live.aliyuncs.com');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
   });
 
   it('lets flags override the environment', () => {
-    expect(loadConfig({ FORBID_QPS: '20' }, { FORBID_QPS: '50' }).qps.ForbidLiveStream).toBe(50);
+    expect(loadConfig({ FORBID_QPS: '20' }, { FORBID_QPS: '50' }).accounts[0]!.qps.ForbidLiveStream).toBe(50);
   });
 
   it.each([

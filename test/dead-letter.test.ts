@@ -1,16 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeadLetterQueue, type DeadLetterEntry } from '../src/queue/dead-letter.ts';
-import { Producer } from '../src/queue/producer.ts';
-import { readStatus } from '../src/queue/status.ts';
+import { selectedRuntime } from '../src/account/runtime.ts';
+import type { DeadLetterEntry } from '../src/queue/dead-letter.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 const redis = newRedis();
 const prefix = uniquePrefix('dlq');
 const config = testConfig(prefix);
-const dlq = new DeadLetterQueue(redis, prefix);
-const producer = new Producer(redis, config);
+const runtime = selectedRuntime(redis, config);
+const { deadLetters: dlq, producer } = runtime;
 afterAll(async () => {
-  await Promise.all([dlq.close(), producer.close()]);
+  await runtime.close();
   await deleteKeys(redis, prefix);
   redis.disconnect();
 });
@@ -105,21 +104,21 @@ describe('status with a large dead-letter queue', () => {
 
   it('costs the same number of Redis commands with 0 and 2,000 entries', async () => {
     const statusPrefix = uniquePrefix('dlq-status');
-    const statusConfig = testConfig(statusPrefix);
-    const statusDlq = new DeadLetterQueue(redis, statusPrefix);
+    const account = selectedRuntime(redis, testConfig(statusPrefix));
+    const statusDlq = account.deadLetters;
     try {
       // Once to load the scripts (a first EVALSHA misses and falls back to EVAL).
-      await readStatus(redis, statusConfig);
-      const empty = await commandsDuring(() => readStatus(redis, statusConfig));
+      await account.status();
+      const empty = await commandsDuring(() => account.status());
       for (let i = 0; i < 2000; i += 100) {
         await Promise.all(Array.from({ length: 100 }, (_, j) => statusDlq.add(entry(`forbid.default.s${i + j}`, i % 200 === 0 ? 'StopLiveStreamMonitor' : 'ForbidLiveStream', 'InvalidResumeTime.Malformed'))));
       }
-      const full = await commandsDuring(() => readStatus(redis, statusConfig));
+      const full = await commandsDuring(() => account.status());
       expect(full).toBe(empty);
-      const rows = await readStatus(redis, statusConfig);
+      const rows = await account.status();
       expect(rows.map((r) => r.deadLettered).reduce((a, b) => a + b, 0)).toBe(2000);
     } finally {
-      await statusDlq.close();
+      await account.close();
       await deleteKeys(redis, statusPrefix);
     }
   });

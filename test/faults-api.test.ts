@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log.ts';
 import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
-import { Holds } from '../src/queue/holds.ts';
 import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -43,7 +42,7 @@ describe('an answer lost after the effect', () => {
 describe('account-level failures hold instead of dead-lettering the backlog', () => {
   it('bad credentials hold the operation; resume lifts it at once; no job is burned', async () => {
     // Probes far apart, so that only `resume` can be what lifts the hold here.
-    h = await startHarness('creds', { ...FAST_RETRIES, HOLD_PROBE_MS: '60000', HOLD_PROBE_MAX_MS: '60000' });
+    h = await startHarness('creds', { ...FAST_RETRIES, HOLD_PROBE_MS: '30000', HOLD_PROBE_MAX_MS: '30000' });
     await h.producer.enqueueBatch('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
     const wrong = h.startWorkers({ accessKeySecret: 'not-the-secret', concurrency: 4 });
     const harness = h;
@@ -57,19 +56,17 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
     expect(h.sim.calls().length).toBeLessThanOrEqual(8);
     expect(paused.waiting + paused.delayed + paused.active).toBe(30);
     const registry = new Registry();
-    registerQueueGauges(registry, h.redis, h.config, createLogger('silent'));
+    registerQueueGauges(registry, h.redis, [h.runtime], createLogger('silent'));
     const metrics = await registry.metrics();
-    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="credentials"} 1');
-    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="systemic"} 0');
-    expect(metrics).not.toMatch(/livequeue_operation_held\{operation="StopLiveStreamMonitor",reason="\w+"\} 1/);
+    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="credentials"} 1');
+    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="systemic"} 0');
+    expect(metrics).not.toMatch(/livequeue_operation_held\{account="default",operation="StopLiveStreamMonitor",reason="\w+"\} 1/);
     await wrong.close();
 
     // Credentials fixed: a worker with the right key, and the operator resumes.
     h.startWorkers({ concurrency: 4 });
-    const holds = new Holds(h.redis, h.config.prefix, h.config.account, h.config.holds);
     const resumeStarted = Date.now();
-    await holds.resume('ForbidLiveStream');
-    await holds.close();
+    await h.runtime.holds.resume('ForbidLiveStream');
     const sim = h.sim;
     await waitFor(() => sim.calls().some((c) => c.code === 'OK'));
     // At once: the gate opens with the hold, not at the next probe a minute away.

@@ -203,7 +203,7 @@ describe('account-level answers hold at once and heal by themselves', () => {
 describe('visible and controllable', () => {
   it('status --json and the gauge say why; resume lifts a systemic hold at once', async () => {
     // A long first probe, so only `resume` can be what releases it.
-    h = await startHarness('ivisible', { ...FAST_RETRIES, HOLD_PROBE_MS: '60000', HOLD_PROBE_MAX_MS: '60000' }, { latencyMs: { min: 5, max: 15 } });
+    h = await startHarness('ivisible', { ...FAST_RETRIES, HOLD_PROBE_MS: '30000', HOLD_PROBE_MAX_MS: '30000' }, { latencyMs: { min: 5, max: 15 } });
     await enqueueBans(h, 40, 'ivisible');
     h.sim.setFaults({ outage: { durationMs: 60_000 } });
     h.startWorkers({ operations: ['ForbidLiveStream'] });
@@ -220,10 +220,10 @@ describe('visible and controllable', () => {
     expect(table.stdout()).toMatch(/HOLD forbid \(systemic\) since .*: InternalError x\d+ .*next probe .*livequeue resume forbid/);
 
     const registry = new Registry();
-    registerQueueGauges(registry, h.redis, h.config, createLogger('silent'));
+    registerQueueGauges(registry, h.redis, [h.runtime], createLogger('silent'));
     const metrics = await registry.metrics();
-    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="systemic"} 1');
-    expect(metrics).toContain('livequeue_operation_held{operation="ForbidLiveStream",reason="credentials"} 0');
+    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="systemic"} 1');
+    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="credentials"} 0');
 
     h.sim.setFaults({ outage: null });
     const resumedAt = Date.now();

@@ -55,10 +55,10 @@ describe('several worker processes sharing the buckets', () => {
       expect(row.throttled).toBe(0);
       const arrivals = h.sim.calls().filter((c) => c.action === op).map((c) => c.at).sort((a, b) => a - b);
       expect(h.sim.stats().actions[op].byCode['Throttling.User'] ?? 0).toBe(0);
-      expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(h.config.qps[op]);
+      expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(h.runtime.settings.qps[op]);
       // Busy buckets: the drain ran at no less than 90% of the quota.
       const achieved = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1000);
-      expect(achieved).toBeGreaterThan(0.9 * h.config.qps[op]);
+      expect(achieved).toBeGreaterThan(0.9 * h.runtime.settings.qps[op]);
     }
 
     // Every process took part.

@@ -44,7 +44,7 @@ describe('applied', () => {
 describe('already applied counts as success', () => {
   it('ConfigAlreadyExists: the stream is already forbidden', async () => {
     const params = ban({ Oneshot: 'no' });
-    const client = new AlibabaLiveClient({ ...h.config.live, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
+    const client = new AlibabaLiveClient({ ...h.config.live, regionId: 'cn-shanghai', credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
     expect((await client.call('ForbidLiveStream', { ...params, Oneshot: 'no', LiveStreamType: 'publisher' })).ok).toBe(true);
     const id = await enqueue('ForbidLiveStream', params);
     expect(await h.outcome(id)).toMatchObject({ outcome: 'already-applied', code: 'ConfigAlreadyExists' });

@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { queueName } from '../../src/queue/names.ts';
-import { Producer, type EnqueueRecord } from '../../src/queue/producer.ts';
-import { readStatus } from '../../src/queue/status.ts';
+import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
+import type { EnqueueRecord } from '../../src/queue/producer.ts';
 import { deleteKeysWithPrefix } from '../../src/redis.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
 
@@ -27,6 +27,7 @@ export interface Run {
   prefix: string;
   redis: Redis;
   config: Config;
+  runtime: AccountRuntime;
   workerEnv(extra?: Record<string, string>): Record<string, string>;
   enqueue(operation: Operation, records: EnqueueRecord[]): Promise<void>;
   /** Jobs not yet finished (waiting, delayed, active), over both operations. */
@@ -42,7 +43,8 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
   const prefix = `lqbench-${system}-${randomBytes(3).toString('hex')}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const config = loadConfig({ REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
-  const producer = new Producer(redis, config);
+  const runtime = selectedRuntime(redis, config);
+  const { producer } = runtime;
   const queues = Object.fromEntries(OPERATIONS.map((op) => [op, new Queue(queueName(op), { connection: redis, prefix })])) as Record<Operation, Queue>;
   return {
     system,
@@ -51,10 +53,11 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
     prefix,
     redis,
     config,
+    runtime,
     workerEnv: (extra = {}) => ({
       REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn',
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
-      FORBID_QPS: String(config.qps.ForbidLiveStream), STOP_MONITOR_QPS: String(config.qps.StopLiveStreamMonitor),
+      FORBID_QPS: String(runtime.settings.qps.ForbidLiveStream), STOP_MONITOR_QPS: String(runtime.settings.qps.StopLiveStreamMonitor),
       ...env, ...extra,
     }),
     async enqueue(operation, records) {
@@ -75,7 +78,7 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
     },
     async pending() {
       if (system === 'livequeue') {
-        const rows = await readStatus(redis, config);
+        const rows = await runtime.status();
         return rows.reduce((n, r) => n + r.waiting + r.delayed + r.active, 0);
       }
       const counts = await Promise.all(OPERATIONS.map((op) => queues[op].getJobCounts('wait', 'prioritized', 'delayed', 'active')));
@@ -83,14 +86,14 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
     },
     async givenUp() {
       if (system === 'livequeue') {
-        const rows = await readStatus(redis, config);
+        const rows = await runtime.status();
         return rows.reduce((n, r) => n + r.deadLettered, 0);
       }
       const counts = await Promise.all(OPERATIONS.map((op) => queues[op].getFailedCount()));
       return counts.reduce((a, b) => a + b, 0);
     },
     async close() {
-      await producer.close();
+      await runtime.close();
       await Promise.all(OPERATIONS.map((op) => queues[op].close()));
       await simulator.stop();
       await deleteKeysWithPrefix(redis, prefix);

@@ -36,7 +36,7 @@ async function drain(system: System, options: PacingOptions): Promise<PacingRun>
     const calls = run.sim.calls();
     const figures: PacingRun['figures'] = {};
     for (const op of options.operations) figures[op] = pacing(calls.filter((c) => c.action === op));
-    return { figures, qps: run.config.qps, peakRssMb: Math.max(...procs.map((p) => p.peakRssMb())) };
+    return { figures, qps: run.runtime.settings.qps, peakRssMb: Math.max(...procs.map((p) => p.peakRssMb())) };
   } finally {
     await stop(procs);
     await run.close();

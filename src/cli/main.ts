@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
+import { UnknownAccountError } from '../account/runtime.ts';
 import { RedisUnavailableError } from '../redis.ts';
 import { addConfigFlags } from './context.ts';
 import { UsageError } from './errors.ts';
@@ -43,7 +44,7 @@ try {
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError) {
     process.stderr.write(`livequeue: ${error.message}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
+import { OPERATIONS } from '../live/operations.ts';
 import { producerConnection, waitUntilReady } from '../redis.ts';
 
 /** A short-lived Redis connection for one command, failing fast and clearly when Redis is down. */
@@ -14,4 +16,23 @@ export async function withRedis<T>(config: Config, use: (redis: Redis) => Promis
   } finally {
     redis.disconnect();
   }
+}
+
+/** The runtime of the account the command acts on (--account, else the deployment's first), for one command. */
+export async function withRuntime<T>(config: Config, use: (runtime: AccountRuntime) => Promise<T>): Promise<T> {
+  return withRuntimes(config, [config.account], (runtimes) => use(runtimes[0]!));
+}
+
+/** Runtimes of the named accounts (every account when `names` is undefined), for one command. */
+export async function withRuntimes<T>(config: Config, names: readonly string[] | undefined, use: (runtimes: AccountRuntime[]) => Promise<T>): Promise<T> {
+  return withRedis(config, async (redis) => {
+    const runtimes = accountRuntimes(redis, config, names);
+    // The command's connection reports outages; without listeners BullMQ would print each one again per queue.
+    for (const runtime of runtimes) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
+    try {
+      return await use(runtimes);
+    } finally {
+      await Promise.all(runtimes.map((r) => r.close()));
+    }
+  });
 }

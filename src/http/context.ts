@@ -1,14 +1,19 @@
 import type { Redis } from 'ioredis';
+import type { AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
-import type { DeadLetterQueue } from '../queue/dead-letter.ts';
-import type { Outcomes } from '../queue/outcomes.ts';
-import type { Producer } from '../queue/producer.ts';
 
-/** What the routes share: one fail-fast Redis connection and the queue objects built on it. */
+/** What the routes share: one fail-fast Redis connection and a runtime per account. */
 export interface ApiContext {
   config: Config;
   redis: Redis;
-  producer: Producer;
-  deadLetters: DeadLetterQueue;
-  outcomes: Outcomes;
+  runtimes: ReadonlyMap<string, AccountRuntime>;
+  /** The account of the routes without /accounts/:account (config.account). */
+  defaultRuntime: AccountRuntime;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The account the request acts on: from /v1/accounts/:account/…, or the default account. */
+    runtime: AccountRuntime;
+  }
 }

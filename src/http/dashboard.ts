@@ -18,15 +18,15 @@ export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): 
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [
-      ...OPERATIONS.map((op) => new BullMQAdapter(ctx.producer.queue(op), { description: `${op} jobs (${OPERATION_INFO[op].slug})` })),
-      new BullMQAdapter(ctx.deadLetters.queue, {
+      ...OPERATIONS.map((op) => new BullMQAdapter(ctx.defaultRuntime.queue(op), { description: `${op} jobs (${OPERATION_INFO[op].slug})` })),
+      new BullMQAdapter(ctx.defaultRuntime.deadLetters.queue, {
         readOnlyMode: true,
         description: 'jobs that can never succeed as sent, with their error; replay with POST /v1/dlq/replay or livequeue dlq replay',
       }),
     ],
     // @bull-board/fastify pins an older @bull-board/api whose private fields make the types differ; the runtime contract is the same.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
-    options: { uiConfig: { boardTitle: `livequeue (${ctx.config.account})` } },
+    options: { uiConfig: { boardTitle: `livequeue (account ${ctx.defaultRuntime.name})` } },
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
 }

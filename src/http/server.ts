@@ -7,9 +7,7 @@ import type { Logger } from '../log.ts';
 import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
-import { DeadLetterQueue } from '../queue/dead-letter.ts';
-import { Outcomes } from '../queue/outcomes.ts';
-import { Producer } from '../queue/producer.ts';
+import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
 import { requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
@@ -42,31 +40,52 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
   // JSON only: a text body would otherwise reach the routes as one string.
   app.removeContentTypeParser('text/plain');
 
-  const ctx: ApiContext = {
-    config,
-    redis,
-    producer: new Producer(redis, config),
-    deadLetters: new DeadLetterQueue(redis, config.prefix),
-    outcomes: new Outcomes(redis, config.prefix, config.outcomeTtlSeconds),
-  };
+  const runtimes = new Map(accountRuntimes(redis, config).map((r) => [r.name, r]));
+  const ctx: ApiContext = { config, redis, runtimes, defaultRuntime: runtimes.get(config.account)! };
   // The caller's connection reports outages; without listeners BullMQ would print each one again per queue.
-  for (const queue of [...OPERATIONS.map((op) => ctx.producer.queue(op)), ctx.deadLetters.queue]) queue.on('error', () => {});
+  for (const runtime of runtimes.values()) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
   app.addHook('onClose', async () => {
-    await ctx.producer.close();
-    await ctx.deadLetters.close();
+    await Promise.all([...runtimes.values()].map((r) => r.close()));
   });
+  app.decorateRequest('runtime', null as unknown as AccountRuntime);
 
   const registry = createRegistry();
-  registerQueueGauges(registry, redis, config, log);
+  registerQueueGauges(registry, redis, [...runtimes.values()], log);
   registerMetricsRoute(app, registry);
   await app.register(healthRoutes(ctx));
 
   const { apiToken } = config.http;
   await app.register(async (api) => {
     if (apiToken) api.addHook('onRequest', requireToken(apiToken));
-    await api.register(enqueueRoutes(ctx));
-    await api.register(jobRoutes(ctx));
-    await api.register(dlqRoutes(ctx));
+    const accountRoutes = async (scope: FastifyInstance) => {
+      await scope.register(enqueueRoutes());
+      await scope.register(jobRoutes());
+      await scope.register(dlqRoutes());
+    };
+    // Today's routes act on the default account; /v1/accounts/:account/… on any account of the deployment.
+    await api.register(
+      async (scope) => {
+        scope.addHook('onRequest', async (request) => {
+          request.runtime = ctx.defaultRuntime;
+        });
+        await accountRoutes(scope);
+      },
+      { prefix: '/v1' },
+    );
+    await api.register(
+      async (scope) => {
+        scope.addHook('onRequest', async (request, reply) => {
+          const name = (request.params as { account?: string }).account ?? '';
+          const runtime = runtimes.get(name);
+          if (!runtime) {
+            return reply.code(404).send({ error: 'unknown-account', message: `unknown account "${name}": this deployment knows ${[...runtimes.keys()].map((n) => `"${n}"`).join(', ')}` });
+          }
+          request.runtime = runtime;
+        });
+        await accountRoutes(scope);
+      },
+      { prefix: '/v1/accounts/:account' },
+    );
     await registerDashboard(api, ctx);
   });
   return app;

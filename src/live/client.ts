@@ -18,7 +18,9 @@ import { trackRequest, type TrackedRequest } from './request-tracker.ts';
 // so take the class from require() explicitly.
 const require = createRequire(import.meta.url);
 const OpenApiClient = (require('@alicloud/openapi-core') as typeof import('@alicloud/openapi-core')).default;
-const Credential = (require('@alicloud/credentials') as typeof import('@alicloud/credentials')).default;
+const credentials = require('@alicloud/credentials') as typeof import('@alicloud/credentials');
+const Credential = credentials.default;
+const { ProfileCredentialsProvider } = credentials;
 type Credential = InstanceType<typeof Credential>;
 
 export interface LiveApi {
@@ -37,10 +39,15 @@ export interface LiveApi {
  * which sources it tried, not their contents.
  */
 export class CredentialsUnavailableError extends Error {
-  constructor(cause: unknown) {
+  constructor(
+    readonly reason: unknown,
+    /** The account whose credentials failed, when a process serves several. */
+    account?: string,
+  ) {
+    const why = reason instanceof CredentialsUnavailableError ? reason.reason : reason;
     super(
-      `no usable Alibaba Cloud credentials (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}); ` +
-        'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a profile (ALIBABA_CLOUD_PROFILE with ~/.alibabacloud/credentials or ALIBABA_CLOUD_CREDENTIALS_FILE), or a RAM role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_ECS_METADATA)',
+      `no usable Alibaba Cloud credentials${account ? ` for account "${account}"` : ''} (${why instanceof Error ? why.message.split('\n')[0] : String(why)}); ` +
+        'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a profile (ALIBABA_CLOUD_PROFILE with ~/.alibabacloud/credentials or ALIBABA_CLOUD_CREDENTIALS_FILE), or a RAM role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_ECS_METADATA); with LIVEQUEUE_ACCOUNTS_FILE, each account\'s profile',
     );
     this.name = 'CredentialsUnavailableError';
   }
@@ -232,6 +239,11 @@ function reportingCredentialFailures(credential: Credential): Credential {
       };
     },
   });
+}
+
+/** The named profile of the Alibaba Cloud credentials file, read by the credentials library. */
+export function profileCredential(profile: string): Credential {
+  return new Credential(null, ProfileCredentialsProvider.builder().withProfileName(profile).build());
 }
 
 /** A fixed AccessKey pair (the demo and tests use one the simulator knows); production uses the default chain. */

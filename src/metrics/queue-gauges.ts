@@ -1,18 +1,18 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
+import type { AccountRuntime } from '../account/runtime.ts';
 import { HOLD_REASONS } from '../live/error-codes.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
-import { bucketKey } from '../queue/names.ts';
-import { readStatus, type OperationStatus } from '../queue/status.ts';
-import { defaultBucketSettings, TokenBucket, type BucketSettings, type BucketState } from '../ratelimit/token-bucket.ts';
+import type { OperationStatus } from '../queue/status.ts';
+import type { BucketSettings, BucketState } from '../ratelimit/token-bucket.ts';
 
 export const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 
 interface Snapshot {
-  status: Map<Operation, OperationStatus>;
-  buckets: Map<Operation, { state: BucketState; settings: BucketSettings }>;
+  /** Per account, per operation. */
+  status: Map<string, Map<Operation, OperationStatus>>;
+  buckets: Map<string, Map<Operation, { state: BucketState; settings: BucketSettings }>>;
 }
 
 /**
@@ -33,21 +33,22 @@ export function availableSlots(state: BucketState, settings: BucketSettings): nu
  * connection): a scrape while Redis is down answers livequeue_redis_up 0
  * instead of hanging.
  */
-export function registerQueueGauges(registry: Registry, redis: Redis, config: Config, log: Logger): void {
-  const buckets = OPERATIONS.map((operation) => {
-    const settings = defaultBucketSettings(config.qps[operation], config.pacingMarginMs);
-    return { operation, settings, bucket: new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), settings) };
-  });
-
+export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: readonly AccountRuntime[], log: Logger): void {
   const read = async (): Promise<Snapshot | undefined> => {
     // BullMQ would wait for a reconnect rather than fail: answer at once instead.
     if (redis.status !== 'ready') return undefined;
     try {
-      const [rows, states] = await Promise.all([readStatus(redis, config), Promise.all(buckets.map((b) => b.bucket.state()))]);
-      return {
-        status: new Map(rows.map((row) => [row.operation, row])),
-        buckets: new Map(buckets.map((b, i) => [b.operation, { state: states[i]!, settings: b.settings }])),
-      };
+      const perAccount = await Promise.all(
+        runtimes.map(async (runtime) => {
+          const [rows, states] = await Promise.all([runtime.status(), Promise.all(OPERATIONS.map((op) => runtime.bucket(op).state()))]);
+          return { runtime, rows, states };
+        }),
+      );
+      const status = new Map(perAccount.map(({ runtime, rows }) => [runtime.name, new Map(rows.map((row) => [row.operation, row]))]));
+      const buckets = new Map(
+        perAccount.map(({ runtime, states }) => [runtime.name, new Map(OPERATIONS.map((op, i) => [op, { state: states[i]!, settings: runtime.bucket(op).settings }]))]),
+      );
+      return { status, buckets };
     } catch (error) {
       log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: could not read queue state from Redis');
       return undefined;
@@ -58,18 +59,23 @@ export function registerQueueGauges(registry: Registry, redis: Redis, config: Co
   const snapshot = () => (pending ??= read().finally(() => (pending = undefined)));
 
   const registers = [registry];
-  const perOperation = (name: string, help: string, value: (s: Snapshot, operation: Operation) => number) =>
+  const each = (s: Snapshot, set: (account: string, operation: Operation) => void) => {
+    for (const account of s.status.keys()) for (const operation of OPERATIONS) set(account, operation);
+  };
+  const perOperation = (name: string, help: string, value: (s: Snapshot, account: string, operation: Operation) => number) =>
     new Gauge({
       name,
       help,
-      labelNames: ['operation'],
+      labelNames: ['account', 'operation'],
       registers,
       async collect() {
         this.reset();
         const s = await snapshot();
-        if (s) for (const operation of OPERATIONS) this.set({ operation }, value(s, operation));
+        if (s) each(s, (account, operation) => this.set({ account, operation }, value(s, account, operation)));
       },
     });
+  const row = (s: Snapshot, account: string, operation: Operation) => s.status.get(account)!.get(operation)!;
+  const bucket = (s: Snapshot, account: string, operation: Operation) => s.buckets.get(account)!.get(operation)!;
 
   new Gauge({
     name: 'livequeue_redis_up',
@@ -82,36 +88,34 @@ export function registerQueueGauges(registry: Registry, redis: Redis, config: Co
   new Gauge({
     name: 'livequeue_queue_jobs',
     help: 'Jobs in the operation queue by state (waiting includes prioritized)',
-    labelNames: ['operation', 'state'],
+    labelNames: ['account', 'operation', 'state'],
     registers,
     async collect() {
       this.reset();
       const s = await snapshot();
-      if (!s) return;
-      for (const [operation, row] of s.status) for (const state of QUEUE_STATES) this.set({ operation, state }, row[state]);
+      if (s) each(s, (account, operation) => { for (const state of QUEUE_STATES) this.set({ account, operation, state }, row(s, account, operation)[state]); });
     },
   });
-  perOperation('livequeue_dead_letter_jobs', 'Entries in the dead-letter queue', (s, op) => s.status.get(op)!.deadLettered);
+  perOperation('livequeue_dead_letter_jobs', 'Entries in the dead-letter queue', (s, a, op) => row(s, a, op).deadLettered);
   new Gauge({
     name: 'livequeue_operation_held',
     help: '1 while the operation is held, by reason: systemic (the service fails), credentials, account, blacklist (full; only bans that add to it wait), manual',
-    labelNames: ['operation', 'reason'],
+    labelNames: ['account', 'operation', 'reason'],
     registers,
     async collect() {
       this.reset();
       const s = await snapshot();
-      if (!s) return;
-      for (const operation of OPERATIONS) {
-        const held = s.status.get(operation)!.hold?.reason;
-        for (const reason of HOLD_REASONS) this.set({ operation, reason }, held === reason ? 1 : 0);
-      }
+      if (s) each(s, (account, operation) => {
+        const held = row(s, account, operation).hold?.reason;
+        for (const reason of HOLD_REASONS) this.set({ account, operation, reason }, held === reason ? 1 : 0);
+      });
     },
   });
-  perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.currentRate);
-  perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second', (s, op) => s.buckets.get(op)!.state.configuredRate);
-  perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, op) => {
-    const b = s.buckets.get(op)!;
+  perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, a, op) => bucket(s, a, op).state.currentRate);
+  perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second, as the workers use it', (s, a, op) => bucket(s, a, op).state.configuredRate);
+  perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, a, op) => {
+    const b = bucket(s, a, op);
     return availableSlots(b.state, b.settings);
   });
-  perOperation('livequeue_bucket_blocked_seconds', 'Time left of a pause the API asked for (Retry-After, TimeLeft)', (s, op) => s.buckets.get(op)!.state.blockedMs / 1000);
+  perOperation('livequeue_bucket_blocked_seconds', 'Time left of a pause the API asked for (Retry-After, TimeLeft)', (s, a, op) => bucket(s, a, op).state.blockedMs / 1000);
 }

@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { producerConnection } from '../redis.ts';
-import type { WorkerObserver } from '../worker/observer.ts';
+import { AccountRuntime } from '../account/runtime.ts';
 import { registerQueueGauges } from './queue-gauges.ts';
 import { createRegistry } from './registry.ts';
 import { registerMetricsRoute } from './route.ts';
@@ -12,7 +12,7 @@ import { PrometheusWorkerObserver } from './worker-observer.ts';
 const METRICS_HOST = '0.0.0.0';
 
 export interface WorkerMetrics {
-  observer: WorkerObserver;
+  observer: PrometheusWorkerObserver;
   url: string;
   close(): Promise<void>;
 }
@@ -23,7 +23,7 @@ export interface WorkerMetrics {
  * the same machine: metrics are not worth refusing to drain the queue for,
  * so that is a warning, not a failure.
  */
-export async function startWorkerMetrics(config: Config, log: Logger): Promise<WorkerMetrics | undefined> {
+export async function startWorkerMetrics(config: Config, runtimes: readonly AccountRuntime[], log: Logger): Promise<WorkerMetrics | undefined> {
   if (config.metricsPort === 0) return undefined;
   const registry = createRegistry();
   const observer = new PrometheusWorkerObserver(registry);
@@ -32,11 +32,14 @@ export async function startWorkerMetrics(config: Config, log: Logger): Promise<W
   redis.on('error', () => {
     // The worker's own connection logs outages; scrapes report them as livequeue_redis_up 0.
   });
-  registerQueueGauges(registry, redis, config, log);
+  // The gauges read through their own runtimes on the fail-fast connection.
+  const scraped = runtimes.map((r) => new AccountRuntime(redis, config, r.settings));
+  registerQueueGauges(registry, redis, scraped, log);
   const app = Fastify();
   registerMetricsRoute(app, registry);
   const close = async () => {
     await app.close();
+    await Promise.all(scraped.map((r) => r.close()));
     redis.disconnect();
   };
   try {

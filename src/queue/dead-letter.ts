@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { DEAD_LETTER_QUEUE, deadLetterIndexKey, queueName } from './names.ts';
+import { DEAD_LETTER_QUEUE, deadLetterIndexKey } from './names.ts';
 import { jobOptions, PRIORITIES } from './job-options.ts';
 
 /**
@@ -59,6 +59,8 @@ export class DeadLetterQueue {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /** The operation queues that replayed entries go back to. */
+    private readonly targets: (operation: Operation) => Queue,
   ) {
     this.queue = new Queue(DEAD_LETTER_QUEUE, { connection: redis, prefix });
   }
@@ -140,19 +142,12 @@ export class DeadLetterQueue {
    */
   async replay(filter: DeadLetterFilter, retry: RetrySchedule): Promise<number> {
     let replayed = 0;
-    const targets = Object.fromEntries(
-      OPERATIONS.map((op) => [op, new Queue(queueName(op), { connection: this.redis, prefix: this.prefix })]),
-    ) as Record<Operation, Queue>;
-    try {
-      for await (const job of this.jobs(filter)) {
-        const entry = entryOf(job);
-        // Added under the same id: if the job is pending again meanwhile, BullMQ keeps the pending one.
-        await targets[entry.operation].add(entry.operation, entry.params, jobOptions(entry.id, entry.priority, retry));
-        await this.removeEntry(job);
-        replayed++;
-      }
-    } finally {
-      await Promise.all(OPERATIONS.map((op) => targets[op].close()));
+    for await (const job of this.jobs(filter)) {
+      const entry = entryOf(job);
+      // Added under the same id: if the job is pending again meanwhile, BullMQ keeps the pending one.
+      await this.targets(entry.operation).add(entry.operation, entry.params, jobOptions(entry.id, entry.priority, retry));
+      await this.removeEntry(job);
+      replayed++;
     }
     return replayed;
   }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis, Result } from 'ioredis';
 import { z } from 'zod';
 import { HOLD_REASONS, type HoldReason } from '../live/error-codes.ts';
 import type { Operation } from '../live/operations.ts';
-import { blacklistFullKey, holdKeys, queueName } from './names.ts';
+import { blacklistFullKey, holdKeys } from './names.ts';
 
 /**
  * Holds: an operation that must not be called now, shared by every worker
@@ -82,13 +82,13 @@ declare module 'ioredis' {
 
 /** The holds of one account's operations. */
 export class Holds {
-  private readonly queues = new Map<Operation, Queue>();
-
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly account: string,
     private readonly settings: HoldSettings,
+    /** The account's operation queues, whose gates the holds close and open. */
+    private readonly queue: (operation: Operation) => Queue,
   ) {
     if (!redis.livequeueHold) redis.defineCommand('livequeueHold', { numberOfKeys: 3, lua: SCRIPT });
   }
@@ -185,22 +185,8 @@ export class Holds {
     return parsed.success ? parsed.data : undefined;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    this.queues.clear();
-  }
-
   private async openGate(operation: Operation): Promise<void> {
     await this.queue(operation).removeRateLimitKey();
-  }
-
-  private queue(operation: Operation): Queue {
-    let queue = this.queues.get(operation);
-    if (!queue) {
-      queue = new Queue(queueName(operation), { connection: this.redis, prefix: this.prefix });
-      this.queues.set(operation, queue);
-    }
-    return queue;
   }
 
   private run(operation: Operation, command: string, ...args: (string | number)[]): Promise<unknown> {

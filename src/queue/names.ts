@@ -58,3 +58,8 @@ export function jobId<O extends Operation>(operation: O, account: string, params
   const digest = createHash('sha256').update(`${DomainName.toLowerCase()}/${AppName}/${StreamName}`).digest('hex').slice(0, 32);
   return `${slug}.${account}.${digest}`;
 }
+
+/** The account a job id names (see jobId), or undefined for an id not made by jobId. */
+export function accountOfJobId(id: string): string | undefined {
+  return /^(?:forbid|stop-monitor)\.([A-Za-z0-9_-][A-Za-z0-9_.-]*?)\.[^.]+$/.exec(id)?.[1];
+}

@@ -1,15 +1,25 @@
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
-import { DeadLetterQueue } from './dead-letter.ts';
-import { Holds } from './holds.ts';
+import type { Queue } from 'bullmq';
+import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../live/error-codes.ts';
-import { bucketKey, queueName } from './names.ts';
-import { Stats } from './stats.ts';
+import { OPERATIONS, type Operation } from '../live/operations.ts';
+import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+import type { DeadLetterQueue } from './dead-letter.ts';
+import type { Holds } from './holds.ts';
+import { queueName } from './names.ts';
+import type { Stats } from './stats.ts';
+
+/** What a status read needs of an account (its runtime). */
+export interface StatusSources {
+  name: string;
+  stats: Stats;
+  deadLetters: DeadLetterQueue;
+  holds: Holds;
+  queue(operation: Operation): Queue;
+  bucket(operation: Operation): TokenBucket;
+}
 
 export interface OperationStatus {
+  account: string;
   operation: Operation;
   waiting: number;
   delayed: number;
@@ -44,68 +54,57 @@ export interface HoldStatus {
   resume: string;
 }
 
-/** One snapshot of every operation: queue depth, outcomes, and the bucket's rate. */
-export async function readStatus(redis: Redis, config: Config): Promise<OperationStatus[]> {
-  const stats = new Stats(redis, config.prefix);
-  const deadLetters = new DeadLetterQueue(redis, config.prefix);
-  const holds = new Holds(redis, config.prefix, config.account, config.holds);
-  try {
-    return await Promise.all(
-      OPERATIONS.map(async (operation) => {
-        const queue = new Queue(queueName(operation), { connection: redis, prefix: config.prefix });
-        try {
-          const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
-          const [counts, outcomes, bucketState, hold, blacklist, deadLettered] = await Promise.all([
-            queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
-            stats.read(operation),
-            bucket.state(),
-            holds.current(operation),
-            operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
-            deadLetters.count(operation),
-          ]);
-          const resume = `livequeue resume ${queueName(operation)}`;
-          return {
-            operation,
-            waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
-            delayed: counts.delayed ?? 0,
-            active: counts.active ?? 0,
-            applied: outcomes.applied,
-            alreadyApplied: outcomes.alreadyApplied,
-            retried: outcomes.retried,
-            throttled: outcomes.throttled,
-            deadLettered,
-            configuredRate: bucketState.configuredRate,
-            currentRate: Math.round(bucketState.currentRate * 100) / 100,
-            callsLastMinute: outcomes.callsLastMinute,
-            hold: hold
-              ? {
-                  reason: hold.reason,
-                  since: new Date(hold.since).toISOString(),
-                  code: hold.code,
-                  message: hold.message,
-                  calls: hold.count,
-                  nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
-                  resume,
-                }
-              : blacklist
-                ? {
-                    reason: 'blacklist' as const,
-                    since: new Date(blacklist.since).toISOString(),
-                    code: blacklist.code,
-                    message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
-                    calls: 1,
-                    nextProbeAt: null,
-                    until: new Date(blacklist.until).toISOString(),
-                    resume,
-                  }
-                : null,
-          };
-        } finally {
-          await queue.close();
-        }
-      }),
-    );
-  } finally {
-    await Promise.all([deadLetters.close(), holds.close()]);
-  }
+/** One snapshot of every operation of an account: queue depth, outcomes, holds and the bucket's rate. Costs O(1) Redis commands. */
+export async function readStatus(account: StatusSources): Promise<OperationStatus[]> {
+  const { stats, deadLetters, holds } = account;
+  return Promise.all(
+    OPERATIONS.map(async (operation) => {
+      const [counts, outcomes, bucketState, hold, blacklist, deadLettered] = await Promise.all([
+        account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
+        stats.read(operation),
+        account.bucket(operation).state(),
+        holds.current(operation),
+        operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
+        deadLetters.count(operation),
+      ]);
+      const resume = `livequeue ${account.name === DEFAULT_ACCOUNT ? '' : `--account ${account.name} `}resume ${queueName(operation)}`;
+      return {
+        account: account.name,
+        operation,
+        waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
+        delayed: counts.delayed ?? 0,
+        active: counts.active ?? 0,
+        applied: outcomes.applied,
+        alreadyApplied: outcomes.alreadyApplied,
+        retried: outcomes.retried,
+        throttled: outcomes.throttled,
+        deadLettered,
+        configuredRate: bucketState.configuredRate,
+        currentRate: Math.round(bucketState.currentRate * 100) / 100,
+        callsLastMinute: outcomes.callsLastMinute,
+        hold: hold
+          ? {
+              reason: hold.reason,
+              since: new Date(hold.since).toISOString(),
+              code: hold.code,
+              message: hold.message,
+              calls: hold.count,
+              nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
+              resume,
+            }
+          : blacklist
+            ? {
+                reason: 'blacklist' as const,
+                since: new Date(blacklist.since).toISOString(),
+                code: blacklist.code,
+                message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
+                calls: 1,
+                nextProbeAt: null,
+                until: new Date(blacklist.until).toISOString(),
+                resume,
+              }
+            : null,
+      };
+    }),
+  );
 }

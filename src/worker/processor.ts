@@ -6,6 +6,7 @@ import { OPERATION_INFO, type Operation } from '../live/operations.ts';
 import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
 import { priorityOf } from '../queue/job-options.ts';
+import { accountOfJobId } from '../queue/names.ts';
 import type { Outcomes } from '../queue/outcomes.ts';
 import type { Holds } from '../queue/holds.ts';
 import type { Counter, Stats } from '../queue/stats.ts';
@@ -53,6 +54,8 @@ function firstFailedAt(job: Job, now: number): number {
 }
 
 export interface ProcessorDeps {
+  /** The account whose credentials and bucket this processor uses. */
+  account: string;
   operation: Operation;
   live: LiveApi;
   pacer: Pacer;
@@ -139,6 +142,13 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     const attempt = job.attemptsMade + 1;
     if (isUnreadablePayload(job.data)) {
       return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, 'none');
+    }
+    // A job id names its account (queue/names.ts jobId); one that names
+    // another account got into this account's queue by hand: never run it
+    // with this account's credentials.
+    const owner = accountOfJobId(job.id!);
+    if (owner !== undefined && owner !== deps.account) {
+      return deadLetter(job, { reason: 'invalid-payload', code: 'WrongAccount', message: `job ${job.id} belongs to account "${owner}", not "${deps.account}"; it was not called` }, attempt, 'none');
     }
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {

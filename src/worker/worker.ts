@@ -1,67 +1,56 @@
 import type { Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
 import type { LiveApi } from '../live/client.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { DeadLetterQueue } from '../queue/dead-letter.ts';
+import type { Operation } from '../live/operations.ts';
+import type { AccountRuntime } from '../account/runtime.ts';
 import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
-import { bucketKey, queueName } from '../queue/names.ts';
-import { Outcomes } from '../queue/outcomes.ts';
-import { Holds } from '../queue/holds.ts';
-import { Stats } from '../queue/stats.ts';
+import { queueName } from '../queue/names.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
-import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
 import { HoldView } from './holds.ts';
-import { NO_OBSERVER, type WorkerObserver } from './observer.ts';
+import type { WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
 import { TolerantWorker } from './tolerant-worker.ts';
 
 export interface LiveWorkersOptions {
-  config: Config;
+  runtime: AccountRuntime;
   live: LiveApi;
   log: Logger;
-  /** Shared connection for buckets, stats and the dead-letter queue. */
-  redis: Redis;
-  operations?: readonly Operation[];
-  concurrency?: number;
-  observer?: WorkerObserver;
+  operations: readonly Operation[];
+  concurrency: number;
+  observer: WorkerObserver;
 }
 
 /**
- * The workers of one process: a BullMQ worker per operation, each drawing
- * tokens from that operation's shared bucket through one local pacer.
+ * The workers of one account in one process: a BullMQ worker per operation,
+ * each drawing tokens from the account's shared bucket for that operation
+ * through one local pacer. Built by AccountRuntime.workers().
  */
 export class LiveWorkers {
   readonly workers: Worker[] = [];
-  readonly buckets = new Map<Operation, TokenBucket>();
-  private readonly deadLetters: DeadLetterQueue;
-  private readonly holds: Holds;
+  readonly operations: readonly Operation[];
 
   constructor(private readonly options: LiveWorkersOptions) {
-    const { config, live, log, redis } = options;
-    this.deadLetters = new DeadLetterQueue(redis, config.prefix);
-    const stats = new Stats(redis, config.prefix);
-    const outcomes = new Outcomes(redis, config.prefix, config.outcomeTtlSeconds);
-    const holds = new Holds(redis, config.prefix, config.account, config.holds);
-    this.holds = holds;
-    for (const operation of options.operations ?? OPERATIONS) {
-      const bucket = new TokenBucket(redis, bucketKey(config.prefix, config.account, operation), defaultBucketSettings(config.qps[operation], config.pacingMarginMs));
-      this.buckets.set(operation, bucket);
+    const { runtime, live, log, observer } = options;
+    const { config } = runtime;
+    this.operations = options.operations;
+    for (const operation of options.operations) {
+      const bucket = runtime.bucket(operation);
       const processor = createProcessor({
-        operation, live, bucket, stats, outcomes, holds, log,
-        holdView: new HoldView(holds, operation),
+        account: runtime.name, operation, live, bucket, log, observer,
+        stats: runtime.stats,
+        outcomes: runtime.outcomes,
+        holds: runtime.holds,
+        holdView: new HoldView(runtime.holds, operation),
         blacklistRecheckMs: config.blacklistRecheckMs,
         pacer: new Pacer(bucket),
-        deadLetters: this.deadLetters,
+        deadLetters: runtime.deadLetters,
         retry: config.retry,
-        observer: options.observer ?? NO_OBSERVER,
       });
       const worker = new TolerantWorker(queueName(operation), processor, {
-        connection: redis.duplicate({ maxRetriesPerRequest: null }),
-        prefix: config.prefix,
-        concurrency: options.concurrency ?? config.concurrency,
+        connection: runtime.redis.duplicate({ maxRetriesPerRequest: null }),
+        prefix: runtime.prefix,
+        concurrency: options.concurrency,
         autorun: false,
         // A crashed worker's jobs go back to wait after one lock period; a job
         // that keeps killing workers is dead-lettered after a few (see 'failed').
@@ -98,7 +87,7 @@ export class LiveWorkers {
     if ((await job.getState()) !== 'failed') return;
     const operation = job.name as Operation;
     const now = Date.now();
-    await this.deadLetters.add({
+    await this.options.runtime.deadLetters.add({
       id: job.id!,
       operation,
       params: job.data,
@@ -117,7 +106,7 @@ export class LiveWorkers {
   start(): void {
     for (const worker of this.workers) void worker.run();
     // Dead-letter counts are an index kept beside the entries; mend it if an older version or a hand left it behind.
-    void this.deadLetters
+    void this.options.runtime.deadLetters
       .reconcile()
       .then((rebuilt) => rebuilt && this.options.log.info('rebuilt the dead-letter count index'))
       .catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not check the dead-letter count index'));
@@ -130,6 +119,5 @@ export class LiveWorkers {
   /** Stops taking jobs and lets the in-flight ones finish. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all([this.deadLetters.close(), this.holds.close()]);
   }
 }

@@ -5,13 +5,14 @@ import type { Config } from '../../src/config.ts';
 import { AlibabaLiveClient, staticCredential } from '../../src/live/client.ts';
 import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { createLogger } from '../../src/log.ts';
-import { DeadLetterQueue } from '../../src/queue/dead-letter.ts';
+import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
+import type { DeadLetterQueue } from '../../src/queue/dead-letter.ts';
 import { queueName } from '../../src/queue/names.ts';
-import { Producer } from '../../src/queue/producer.ts';
+import type { Producer } from '../../src/queue/producer.ts';
 import type { JobOutcome } from '../../src/worker/processor.ts';
-import { readStatus, type OperationStatus } from '../../src/queue/status.ts';
+import type { OperationStatus } from '../../src/queue/status.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
-import { LiveWorkers } from '../../src/worker/worker.ts';
+import type { LiveWorkers } from '../../src/worker/worker.ts';
 import { deleteKeys, REDIS_URL, testConfig, uniquePrefix } from './redis.ts';
 
 export const ACCESS_KEY_ID = 'test-access-key-id';
@@ -25,6 +26,7 @@ export interface Harness {
   endpoint: string;
   config: Config;
   redis: Redis;
+  runtime: AccountRuntime;
   producer: Producer;
   deadLetters: DeadLetterQueue;
   workers?: LiveWorkers;
@@ -43,11 +45,11 @@ export async function startHarness(name: string, env: Record<string, string> = {
   const prefix = uniquePrefix(name);
   const config = testConfig(prefix, { LIVE_ENDPOINT: endpoint, ...env });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const producer = new Producer(redis, config);
-  const deadLetters = new DeadLetterQueue(redis, prefix);
+  const runtime = selectedRuntime(redis, config);
+  const { producer, deadLetters } = runtime;
   const outcomes = new Map<string, JobOutcome>();
   const events = OPERATIONS.map((op) => {
-    const queueEvents = new QueueEvents(queueName(op), { connection: { url: REDIS_URL }, prefix });
+    const queueEvents = new QueueEvents(queueName(op), { connection: { url: REDIS_URL }, prefix: runtime.prefix });
     queueEvents.on('completed', ({ jobId, returnvalue }) => outcomes.set(jobId, returnvalue as unknown as JobOutcome));
     return queueEvents;
   });
@@ -57,14 +59,13 @@ export async function startHarness(name: string, env: Record<string, string> = {
     endpoint,
     config,
     redis,
+    runtime,
     producer,
     deadLetters,
     startWorkers(options = {}) {
-      const workers = new LiveWorkers({
-        config,
-        redis,
+      const workers = runtime.workers({
         log: createLogger('silent'),
-        live: new AlibabaLiveClient({ ...config.live, credential: staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
+        live: new AlibabaLiveClient({ ...config.live, regionId: runtime.settings.region, credential: staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
         operations: options.operations,
         concurrency: options.concurrency,
       });
@@ -72,11 +73,11 @@ export async function startHarness(name: string, env: Record<string, string> = {
       harness.workers = workers;
       return workers;
     },
-    status: () => readStatus(redis, config),
+    status: () => runtime.status(),
     async drained(expected, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const rows = await readStatus(redis, config);
+        const rows = await runtime.status();
         const done = rows.reduce((n, r) => n + r.applied + r.alreadyApplied + r.deadLettered, 0);
         const pending = rows.reduce((n, r) => n + r.waiting + r.delayed + r.active, 0);
         if (done >= expected && pending === 0) return rows;
@@ -95,8 +96,7 @@ export async function startHarness(name: string, env: Record<string, string> = {
     async close() {
       await harness.workers?.close();
       await Promise.all(events.map((e) => e.close()));
-      await producer.close();
-      await deadLetters.close();
+      await runtime.close();
       await simulator.stop();
       await deleteKeys(redis, prefix);
       redis.disconnect();

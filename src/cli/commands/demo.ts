@@ -5,9 +5,9 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config.ts';
 import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
 import { createLogger } from '../../log.ts';
-import { DeadLetterQueue } from '../../queue/dead-letter.ts';
-import { Producer, type EnqueueRecord } from '../../queue/producer.ts';
-import { readStatus, type OperationStatus } from '../../queue/status.ts';
+import type { EnqueueRecord } from '../../queue/producer.ts';
+import type { OperationStatus } from '../../queue/status.ts';
+import type { AccountRuntime } from '../../account/runtime.ts';
 import { deleteKeysWithPrefix, producerConnection, redactUrl, waitUntilReady, workerConnection } from '../../redis.ts';
 import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
@@ -56,7 +56,7 @@ function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Re
   return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor };
 }
 
-async function watchDrain(redis: Redis, config: Config, totals: Record<Operation, number>): Promise<OperationStatus[]> {
+async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, number>): Promise<OperationStatus[]> {
   const done = (s: OperationStatus) => s.applied + s.alreadyApplied + s.deadLettered;
   const tty = process.stdout.isTTY;
   const bars = tty ? new cliProgress.MultiBar({ format: '{name} [{bar}] {value}/{total} | applied {applied} | already {already} | dead {dead} | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
@@ -64,7 +64,7 @@ async function watchDrain(redis: Redis, config: Config, totals: Record<Operation
   const started = Date.now();
   let lastLine = 0;
   for (;;) {
-    const rows = await readStatus(redis, config);
+    const rows = await runtime.status();
     const seconds = (Date.now() - started) / 1000;
     for (const row of rows) {
       bar[row.operation]?.update(done(row), { applied: row.applied, already: row.alreadyApplied, dead: row.deadLettered, rate: (done(row) / seconds).toFixed(1) });
@@ -96,9 +96,9 @@ export function registerDemo(program: Command): void {
 
       const base = configFor(command);
       // Loaded on use: every command pays only for its own modules.
-      const [{ LiveApiSimulator }, { LiveWorkers }, { AlibabaLiveClient, staticCredential }] = await Promise.all([
+      const [{ LiveApiSimulator }, { AccountRuntime }, { AlibabaLiveClient, staticCredential }] = await Promise.all([
         import('../../sim/index.ts'),
-        import('../../worker/worker.ts'),
+        import('../../account/runtime.ts'),
         import('../../live/client.ts'),
       ]);
       const redisTarget = await reachRedis(base);
@@ -107,22 +107,23 @@ export function registerDemo(program: Command): void {
       // A throwaway AccessKey that only this simulator knows.
       const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
       const accessKeySecret = randomBytes(24).toString('base64url');
-      const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps: config.qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
+      const account = config.accounts.find((a) => a.name === config.account)!;
+      const qps = account.qps;
+      const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
       const endpoint = await sim.start();
 
       const redis = workerConnection(config.redisUrl);
-      const producer = new Producer(redis, config);
+      const runtime = new AccountRuntime(redis, config, account);
+      const { producer } = runtime;
       // The demo shows its own summary; worker logs would only interleave with the progress bars.
       const log = createLogger(base.logLevel === 'info' ? 'error' : base.logLevel);
-      const workers = new LiveWorkers({
-        config,
+      const workers = runtime.workers({
         log,
-        redis,
-        live: new AlibabaLiveClient({ ...config.live, endpoint, credential: staticCredential(accessKeyId, accessKeySecret) }),
+        live: new AlibabaLiveClient({ ...config.live, endpoint, regionId: account.region, credential: staticCredential(accessKeyId, accessKeySecret) }),
       });
       try {
         process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${redactUrl(config.redisUrl)}, prefix ${config.prefix}\n`);
-        process.stdout.write(`quota: ForbidLiveStream ${config.qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${config.qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
+        process.stdout.write(`quota: ForbidLiveStream ${qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
 
         const work = demoWork(sim, bans, monitorStops);
         const totals = { ForbidLiveStream: 0, StopLiveStreamMonitor: 0 };
@@ -136,20 +137,18 @@ export function registerDemo(program: Command): void {
         }
         process.stdout.write('\n');
         workers.start();
-        const rows = await watchDrain(redis, config, totals);
+        const rows = await watchDrain(runtime, totals);
 
         process.stdout.write(`\n${formatStatusTable(rows)}\n\n`);
         const simStats = sim.stats();
         for (const op of OPERATIONS) {
-          process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${config.qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
+          process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
         }
-        const deadLetters = new DeadLetterQueue(redis, config.prefix);
-        const entries = await deadLetters.list();
-        await deadLetters.close();
+        const entries = await runtime.deadLetters.list();
         process.stdout.write(`\ndead-letter queue (${entries.length} entries):\n${entries.map(formatEntry).join('\n')}\n`);
       } finally {
         await workers.close();
-        await producer.close();
+        await runtime.close();
         await sim.stop();
         await deleteKeysWithPrefix(redis, config.prefix);
         redis.disconnect();

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { operationFromSlug, OPERATION_INFO, type Operation } from '../../live/operations.ts';
-import { DeadLetterQueue, type DeadLetterEntry, type DeadLetterFilter } from '../../queue/dead-letter.ts';
+import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../queue/dead-letter.ts';
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { withRedis } from '../session.ts';
+import { withRuntime } from '../session.ts';
 
 interface DlqFlags {
   operation?: string;
@@ -48,16 +48,10 @@ export function formatEntry(e: DeadLetterEntry): string {
   return `${e.id}  ${OPERATION_INFO[e.operation].slug}  ${e.code}  attempts=${e.attempts}  last=${when}  requestId=${e.requestId ?? '-'}  ${e.message}\n    params=${JSON.stringify(e.params)}`;
 }
 
+/** The dead-letter queue of the account the command acts on; each account has its own. */
 async function withDeadLetters<T>(command: Command, use: (queue: DeadLetterQueue, config: Config) => Promise<T>): Promise<T> {
   const config = configFor(command);
-  return withRedis(config, async (redis) => {
-    const queue = new DeadLetterQueue(redis, config.prefix);
-    try {
-      return await use(queue, config);
-    } finally {
-      await queue.close();
-    }
-  });
+  return withRuntime(config, (runtime) => use(runtime.deadLetters, config));
 }
 
 const filterFlags = (c: Command) =>

@@ -6,10 +6,9 @@ import { formatFromPath, INPUT_FORMATS, readRecords, type InputFormat, type Inpu
 import type { Operation } from '../../live/operations.ts';
 import { enqueueRecords, type BulkSummary } from '../../queue/bulk-enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
-import { Producer } from '../../queue/producer.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { withRedis } from '../session.ts';
+import { withRuntime } from '../session.ts';
 
 interface EnqueueFlags {
   file: string;
@@ -82,8 +81,7 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
   const config = configFor(command);
   const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
   if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
-  const summary = await withRedis(config, async (redis) => {
-    const producer = new Producer(redis, config);
+  const summary = await withRuntime(config, async ({ producer }) => {
     const { stream, size } = openInput(flags.file);
     const progress = progressReporter(size);
     let bytes = 0;
@@ -95,7 +93,6 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
       });
     } finally {
       progress.stop();
-      await producer.close();
     }
   });
   printSummary(summary, flags.json);

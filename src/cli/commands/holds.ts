@@ -3,19 +3,13 @@ import type { Config } from '../../config.ts';
 import { operationFromSlug, type Operation } from '../../live/operations.ts';
 import { Holds } from '../../queue/holds.ts';
 import { configFor } from '../context.ts';
-import { withRedis } from '../session.ts';
+import { withRuntimes } from '../session.ts';
 
 const operationArgument = (verb: string) => new Argument('<operation>', `operation to ${verb}`).choices(['forbid', 'stop-monitor']);
 
-async function withHolds<T>(config: Config, use: (holds: Holds) => Promise<T>): Promise<T> {
-  return withRedis(config, async (redis) => {
-    const holds = new Holds(redis, config.prefix, config.account, config.holds);
-    try {
-      return await use(holds);
-    } finally {
-      await holds.close();
-    }
-  });
+/** The accounts a hold command acts on: the selected one, or all with --all-accounts. */
+async function withHolds<T>(config: Config, allAccounts: boolean | undefined, use: (holds: Holds, account: string) => Promise<T>): Promise<T[]> {
+  return withRuntimes(config, allAccounts ? undefined : [config.account], (runtimes) => Promise.all(runtimes.map((r) => use(r.holds, r.name))));
 }
 
 /** `pause` and `resume`: an operator's hand on the holds every worker obeys. */
@@ -25,24 +19,32 @@ export function registerHoldCommands(program: Command): void {
     .description('Hold an operation by hand: no worker calls it until `livequeue resume`. Jobs wait without using attempts.')
     .addArgument(operationArgument('pause'))
     .option('--reason <text>', 'why, shown by status', 'paused by an operator')
+    .option('--all-accounts', 'every account of the deployment, not only --account')
     .addHelpText('after', '\nExamples:\n  $ livequeue pause forbid --reason "classifier misfire, checking"\n  $ livequeue resume forbid')
-    .action(async (slug: string, opts: { reason: string }, command: Command) => {
+    .action(async (slug: string, opts: { reason: string; allAccounts?: boolean }, command: Command) => {
       const config = configFor(command);
       const operation = operationFromSlug(slug) as Operation;
-      await withHolds(config, (holds) => holds.pause(operation, opts.reason));
-      process.stdout.write(`paused ${slug}: jobs wait until \`livequeue resume ${slug}\`\n`);
+      const accounts = await withHolds(config, opts.allAccounts, async (holds, account) => {
+        await holds.pause(operation, opts.reason);
+        return account;
+      });
+      process.stdout.write(`paused ${slug} (${accounts.map((a) => `account ${a}`).join(', ')}): jobs wait until \`livequeue resume ${slug}\`\n`);
     });
 
   program
     .command('resume')
     .description('Lift every hold on an operation at once: systemic, credentials, account, manual, and (for forbid) the full-blacklist hold.')
     .addArgument(operationArgument('resume'))
+    .option('--all-accounts', 'every account of the deployment, not only --account')
     .addHelpText('after', '\nExamples:\n  $ livequeue resume forbid          # after fixing the credentials, or freeing blacklist room\n  $ livequeue resume stop-monitor')
-    .action(async (slug: string, _opts: unknown, command: Command) => {
+    .action(async (slug: string, opts: { allAccounts?: boolean }, command: Command) => {
       const config = configFor(command);
       const operation = operationFromSlug(slug) as Operation;
-      const { hold, releasedBans } = await withHolds(config, (holds) => holds.resume(operation));
-      const lifted = hold ? `lifted the ${hold.reason} hold (${hold.code}, since ${new Date(hold.since).toISOString()})` : 'no hold was in place';
-      process.stdout.write(`resumed ${slug}: ${lifted}${operation === 'ForbidLiveStream' ? `; released ${releasedBans} bans held for the blacklist` : ''}\n`);
+      const results = await withHolds(config, opts.allAccounts, async (holds, account) => ({ account, ...(await holds.resume(operation)) }));
+      for (const { account, hold, releasedBans } of results) {
+        const lifted = hold ? `lifted the ${hold.reason} hold (${hold.code}, since ${new Date(hold.since).toISOString()})` : 'no hold was in place';
+        const who = config.accounts.length > 1 || opts.allAccounts ? ` (account ${account})` : '';
+        process.stdout.write(`resumed ${slug}${who}: ${lifted}${operation === 'ForbidLiveStream' ? `; released ${releasedBans} bans held for the blacklist` : ''}\n`);
+      }
     });
 }

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPERATION_INFO } from '../../live/operations.ts';
-import { readStatus, type HoldStatus, type OperationStatus } from '../../queue/status.ts';
+import type { HoldStatus, OperationStatus } from '../../queue/status.ts';
 import { configFor } from '../context.ts';
-import { withRedis } from '../session.ts';
+import { withRuntimes } from '../session.ts';
 
 const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
+  ['account', (s) => s.account],
   ['operation', (s) => OPERATION_INFO[s.operation].slug],
   ['waiting', (s) => s.waiting],
   ['delayed', (s) => s.delayed],
@@ -28,7 +29,7 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const table = [COLUMNS.map(([h]) => h), ...rows.map((row) => COLUMNS.map(([, get]) => String(get(row))))];
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const lines = table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
-  for (const row of rows) if (row.hold) lines.push(describeHold(OPERATION_INFO[row.operation].slug, row.hold));
+  for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
 }
 
@@ -41,9 +42,10 @@ export function registerStatus(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ livequeue status\n  $ livequeue status --json | jq \'.[] | select(.operation=="ForbidLiveStream")\'\n  $ livequeue status --watch')
     .action(async (opts: { json?: boolean; watch?: boolean }, command: Command) => {
       const config = configFor(command);
-      await withRedis(config, async (redis) => {
+      // Every account, each on its own rows, unless --account names one.
+      await withRuntimes(config, config.accountNamed ? [config.account] : undefined, async (runtimes) => {
         for (;;) {
-          const rows = await readStatus(redis, config);
+          const rows = (await Promise.all(runtimes.map((r) => r.status()))).flat();
           const text = opts.json ? JSON.stringify(rows) : formatStatusTable(rows);
           if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
           process.stdout.write(`${text}\n`);

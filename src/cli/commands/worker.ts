@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { OPERATIONS, operationFromSlug, type Operation } from '../../live/operations.ts';
-import { configFor } from '../context.ts';
+import { configFor, namedAccounts } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
 export function parseOperations(value: string): Operation[] {
@@ -19,11 +19,12 @@ export function registerWorker(program: Command): void {
     .description('Run workers until SIGINT/SIGTERM, then finish in-flight calls and exit 0.')
     .option('--operations <list>', 'comma-separated operations to drain: forbid, stop-monitor', 'forbid,stop-monitor')
     .option('--concurrency <n>', 'jobs in flight per operation (WORKER_CONCURRENCY)')
-    .addHelpText('after', '\nExample:\n  $ LIVE_ENDPOINT=http://127.0.0.1:8787 livequeue worker --operations forbid --concurrency 16')
+    .addHelpText('after', '\nServes every account of LIVEQUEUE_ACCOUNTS_FILE (or the one the environment describes); --account, more than once, narrows it.\nExamples:\n  $ LIVE_ENDPOINT=http://127.0.0.1:8787 livequeue worker --operations forbid --concurrency 16\n  $ LIVEQUEUE_ACCOUNTS_FILE=accounts.json livequeue --account main --account backup worker')
     .action(async (opts: { operations: string; concurrency?: string }, command: Command) => {
-      const config = configFor(command, { WORKER_CONCURRENCY: opts.concurrency });
+      const config = configFor(command, { WORKER_CONCURRENCY: opts.concurrency }, true);
+      const accounts = namedAccounts(command);
       // Loaded on use: every command pays only for its own modules.
       const { runWorkers } = await import('../../worker/run.ts');
-      await runWorkers(config, { operations: opts.operations ? parseOperations(opts.operations) : [...OPERATIONS] });
+      await runWorkers(config, { accounts, operations: opts.operations ? parseOperations(opts.operations) : [...OPERATIONS] });
     });
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { operationFromSlug, OPERATION_INFO, OPERATIONS } from '../../live/operations.ts';
 import { deadLetterEntrySchema, type DeadLetterFilter } from '../../queue/dead-letter.ts';
-import type { ApiContext } from '../context.ts';
+import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 
 const SLUGS = OPERATIONS.map((op) => OPERATION_INFO[op].slug) as [string, ...string[]];
@@ -25,24 +25,24 @@ const replayBodySchema = z
   })
   .refine((b) => b.operation || b.code || b.ids || b.all, 'name entries with operation, code or ids, or send "all": true to replay every entry');
 
-export function dlqRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+export function dlqRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
-      '/v1/dlq',
+      '/dlq',
       { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema) }), 400: errorBodySchema } } },
       async (request) => {
         const { operation, code, limit, offset } = request.query;
-        return ctx.deadLetters.page({ operation, code }, offset, limit);
+        return request.runtime.deadLetters.page({ operation, code }, offset, limit);
       },
     );
 
     app.post(
-      '/v1/dlq/replay',
+      '/dlq/replay',
       { schema: { body: replayBodySchema, response: { 200: z.object({ replayed: z.number().int() }), 400: errorBodySchema } } },
       async (request) => {
         const { operation, code, ids } = request.body;
         const filter: DeadLetterFilter = { operation, code, ids };
-        return { replayed: await ctx.deadLetters.replay(filter, ctx.config.retry) };
+        return { replayed: await request.runtime.deadLetters.replay(filter, request.runtime.config.retry) };
       },
     );
   };

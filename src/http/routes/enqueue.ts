@@ -4,7 +4,7 @@ import { parseParams, type FieldError } from '../../jobs/schemas.ts';
 import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
 import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
-import type { ApiContext } from '../context.ts';
+import '../context.ts';
 import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
 
 /** One addBulk round trip's worth; larger batches go in several requests. */
@@ -56,16 +56,16 @@ function readJob(operation: Operation, job: unknown): EnqueueRecord | { errors: 
   return { errors: [{ field: 'priority', message: parsedPriority.error.issues[0]!.message }, ...(parsedParams.ok ? [] : parsedParams.errors)] };
 }
 
-export function enqueueRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+export function enqueueRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     for (const operation of OPERATIONS) {
       app.post(
-        `/v1/${OPERATION_INFO[operation].slug}`,
+        `/${OPERATION_INFO[operation].slug}`,
         { schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema) } } },
         async (request, reply) => {
           const jobs = request.body.map((job) => readJob(operation, job));
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
-          const enqueued = await ctx.producer.enqueueBatch(operation, records);
+          const enqueued = await request.runtime.producer.enqueueBatch(operation, records);
           let next = 0;
           const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;

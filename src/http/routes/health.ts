@@ -34,7 +34,7 @@ export function healthRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       if (ctx.redis.status !== 'ready') return reply.code(503).send({ status: 'unavailable', redis: 'down' });
       let counts: number[];
       try {
-        counts = await withTimeout(Promise.all(OPERATIONS.map((op) => ctx.producer.queue(op).getWorkersCount())), REDIS_TIMEOUT_MS);
+        counts = await withTimeout(Promise.all(OPERATIONS.map((op) => ctx.defaultRuntime.queue(op).getWorkersCount())), REDIS_TIMEOUT_MS);
       } catch {
         return reply.code(503).send({ status: 'unavailable', redis: 'down' });
       }

@@ -1,0 +1,136 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AccountConfig, Config } from '../config.ts';
+import { DEFAULT_ACCOUNT } from './rules.ts';
+import { AlibabaLiveClient, profileCredential, type LiveApi } from '../live/client.ts';
+import { OPERATIONS, type Operation } from '../live/operations.ts';
+import type { Logger } from '../log.ts';
+import { DeadLetterQueue } from '../queue/dead-letter.ts';
+import { Holds } from '../queue/holds.ts';
+import { bucketKey } from '../queue/names.ts';
+import { Outcomes } from '../queue/outcomes.ts';
+import { Producer } from '../queue/producer.ts';
+import { Stats } from '../queue/stats.ts';
+import { readStatus, type OperationStatus } from '../queue/status.ts';
+import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
+import { LiveWorkers } from '../worker/worker.ts';
+import { NO_OBSERVER, type WorkerObserver } from '../worker/observer.ts';
+
+/**
+ * Where one account's keys live. Every account has its own queues, buckets,
+ * holds, counters, outcomes and dead letters, so a job can never be taken by
+ * a worker of another account. A named account's keys carry its name as a
+ * hash tag (`livequeue:{main}:…`), so one account's keys share a Redis Cluster
+ * slot while different accounts spread over the shards. The default account
+ * keeps the plain prefix, so a one-account deployment's keys are unchanged.
+ */
+export function accountPrefix(prefix: string, account: string): string {
+  return account === DEFAULT_ACCOUNT ? prefix : `${prefix}:{${account}}`;
+}
+
+export interface StartWorkersOptions {
+  /** The Live API client; by default one for this account's region and credentials. */
+  live?: LiveApi;
+  log: Logger;
+  operations?: readonly Operation[];
+  concurrency?: number;
+  observer?: WorkerObserver;
+}
+
+/**
+ * One Alibaba Cloud account in this process: it owns the account's Redis key
+ * names, per-operation queues, buckets, holds, counters, outcomes and
+ * dead-letter queue, and hands out the producer, the status read and the
+ * workers. Everything else (CLI, HTTP, worker, metrics) takes a runtime and
+ * builds none of these itself.
+ */
+export class AccountRuntime {
+  readonly name: string;
+  readonly prefix: string;
+  readonly producer: Producer;
+  readonly deadLetters: DeadLetterQueue;
+  readonly outcomes: Outcomes;
+  readonly stats: Stats;
+  readonly holds: Holds;
+  private readonly buckets = new Map<Operation, TokenBucket>();
+
+  constructor(
+    /** Shared by every runtime of the process; owned by the caller. */
+    readonly redis: Redis,
+    readonly config: Config,
+    readonly settings: AccountConfig,
+  ) {
+    this.name = settings.name;
+    this.prefix = accountPrefix(config.prefix, settings.name);
+    this.producer = new Producer(redis, { prefix: this.prefix, account: this.name, retry: config.retry });
+    this.deadLetters = new DeadLetterQueue(redis, this.prefix, (operation) => this.queue(operation));
+    this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
+    this.stats = new Stats(redis, this.prefix);
+    this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
+  }
+
+  queue(operation: Operation): Queue {
+    return this.producer.queue(operation);
+  }
+
+  /** The account's shared token bucket for one operation, at the account's configured rate. */
+  bucket(operation: Operation): TokenBucket {
+    let bucket = this.buckets.get(operation);
+    if (!bucket) {
+      bucket = new TokenBucket(this.redis, bucketKey(this.prefix, this.name, operation), defaultBucketSettings(this.settings.qps[operation], this.config.pacingMarginMs));
+      this.buckets.set(operation, bucket);
+    }
+    return bucket;
+  }
+
+  status(): Promise<OperationStatus[]> {
+    return readStatus(this);
+  }
+
+  /** A client for this account: its region, and its profile's credentials (or the default chain). */
+  liveClient(): AlibabaLiveClient {
+    return new AlibabaLiveClient({
+      ...this.config.live,
+      regionId: this.settings.region,
+      credential: this.settings.profile ? profileCredential(this.settings.profile) : undefined,
+    });
+  }
+
+  /** Workers draining this account's operations; call start() on them. */
+  workers(options: StartWorkersOptions): LiveWorkers {
+    return new LiveWorkers({
+      runtime: this,
+      live: options.live ?? this.liveClient(),
+      log: options.log.child({ account: this.name }),
+      operations: options.operations ?? OPERATIONS,
+      concurrency: options.concurrency ?? this.config.concurrency,
+      observer: options.observer ?? NO_OBSERVER,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.producer.close(), this.deadLetters.close()]);
+  }
+}
+
+/** A runtime for each named account (every account when none is named), sharing one connection. */
+export function accountRuntimes(redis: Redis, config: Config, names?: readonly string[]): AccountRuntime[] {
+  const wanted = names && names.length > 0 ? names : config.accounts.map((a) => a.name);
+  return wanted.map((name) => {
+    const settings = config.accounts.find((a) => a.name === name);
+    if (!settings) throw new UnknownAccountError(name, config);
+    return new AccountRuntime(redis, config, settings);
+  });
+}
+
+/** The runtime of the account a one-account command acts on (config.account). */
+export function selectedRuntime(redis: Redis, config: Config): AccountRuntime {
+  return accountRuntimes(redis, config, [config.account])[0]!;
+}
+
+export class UnknownAccountError extends Error {
+  constructor(readonly account: string, config: Config) {
+    super(`unknown account "${account}": this deployment knows ${config.accounts.map((a) => `"${a.name}"`).join(', ')}`);
+    this.name = 'UnknownAccountError';
+  }
+}
