@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './account/rules.ts';
-import type { Operation } from './live/operations.ts';
+import { OPERATION_INFO, type Operation } from './live/operations.ts';
 
 /**
  * All configuration, parsed once at start-up from the environment (and CLI
@@ -38,8 +38,8 @@ const envSchema = z.object({
     .default('live.aliyuncs.com'),
   LIVE_REGION: z.string().regex(REGION, 'LIVE_REGION must be a region id such as cn-shanghai').default('cn-shanghai'),
   LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000),
-  FORBID_QPS: positiveNumber('FORBID_QPS').default(20),
-  STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(10),
+  FORBID_QPS: positiveNumber('FORBID_QPS').default(OPERATION_INFO.ForbidLiveStream.defaultQps),
+  STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps),
   PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(15),
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').max(1000, 'WORKER_CONCURRENCY must be at most 1000').default(16),
   RETRY_ATTEMPTS: positiveInt('RETRY_ATTEMPTS').max(1000, 'RETRY_ATTEMPTS must be at most 1000').default(22),

@@ -6,7 +6,6 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.ts';
 import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
-import { Outcomes } from '../src/queue/outcomes.ts';
 import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
 import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { startCli } from './helpers/processes.ts';
@@ -40,8 +39,7 @@ async function enqueueBans(harness: Harness, n: number, prefix: string): Promise
 
 /** Attempts each job used, from its recorded outcome. */
 async function attemptsUsed(harness: Harness, jobIds: string[]): Promise<number[]> {
-  const outcomes = new Outcomes(harness.redis, harness.config.prefix, harness.config.outcomeTtlSeconds);
-  return Promise.all(jobIds.map(async (id) => (await outcomes.get(id))!.attempts));
+  return Promise.all(jobIds.map(async (id) => (await harness.runtime.outcomes.get(id))!.attempts));
 }
 
 /** Successful calls per second from the first to the last of `calls`. */

@@ -1,64 +1,83 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectedRuntime, type AccountRuntime } from '../src/account/runtime.ts';
 import { OPERATIONS } from '../src/live/operations.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
+import { maxInAnyWindow, type CallRecord, type SimStats } from '../src/sim/index.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET } from './helpers/harness.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
-import { REDIS_URL } from './helpers/redis.ts';
-import { maxInAnyWindow } from '../src/sim/index.ts';
+import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /**
  * The pacing promise with real processes: three worker processes share the
- * account's buckets through Redis. The simulator counts every arrival in a
- * strict rolling second and must never have to answer Throttling, while the
- * buckets stay busy.
+ * account's buckets through Redis. The simulator runs in a process of its own,
+ * as the real API does, so that its arrival times are not those of a busy
+ * test runner. It counts every arrival in a strict rolling second and must
+ * never have to answer Throttling, while the buckets stay busy. The workers
+ * run at the default pacing margin.
  */
 const BANS = 240;
 const MONITOR_STOPS = 120;
 
-let h: Harness;
+const redis = newRedis();
+const prefix = uniquePrefix('multiproc');
+let sim: RunningProcess;
+let endpoint: string;
+let runtime: AccountRuntime;
 let workers: RunningProcess[] = [];
+
+const control = async <T>(path: string, body?: unknown): Promise<T> => {
+  const response = await fetch(`${endpoint}/__sim/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+  return (await response.json()) as T;
+};
+
 beforeAll(async () => {
-  h = await startHarness('multiproc', {}, { latencyMs: { min: 10, max: 30 } });
+  sim = startCli(['simulate', '--port', '0', '--latency', '10-30'], { ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET });
+  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
+  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
+  runtime = selectedRuntime(redis, testConfig(prefix, { LIVE_ENDPOINT: endpoint }));
 });
 afterAll(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
-  await h.close();
+  sim.child.kill('SIGTERM');
+  await sim.exited;
+  await runtime.close();
+  await deleteKeys(redis, prefix);
+  redis.disconnect();
 });
 
 describe('several worker processes sharing the buckets', () => {
   it('never draw a Throttling answer and keep both buckets busy', async () => {
     const env = {
       REDIS_URL,
-      QUEUE_PREFIX: h.config.prefix,
-      LIVE_ENDPOINT: h.endpoint,
+      QUEUE_PREFIX: prefix,
+      LIVE_ENDPOINT: endpoint,
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '8',
-      // The simulator runs inside the test runner on a two-core machine shared
-      // with three workers; when it is short of CPU it timestamps arrivals late.
-      // The margin is the setting for exactly that jitter (README, "How pacing
-      // works"); the default suffices when this file runs alone.
-      PACING_MARGIN_MS: '30',
       METRICS_PORT: '0',
     };
     workers = [0, 1, 2].map(() => startCli(['worker'], env));
     await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('workers started'))));
     // The whole backlog at once, so all three workers draw from the buckets together.
     const bans = Array.from({ length: BANS }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `mp-${i}` } }));
-    const monitors = h.sim.createMonitors(MONITOR_STOPS).map((MonitorId) => ({ params: { MonitorId } }));
-    await Promise.all([h.producer.enqueueBatch('ForbidLiveStream', bans), h.producer.enqueueBatch('StopLiveStreamMonitor', monitors)]);
-    const rows = await h.drained(BANS + MONITOR_STOPS, 60_000);
+    const { monitorIds } = await control<{ monitorIds: string[] }>('monitors', { count: MONITOR_STOPS });
+    await Promise.all([runtime.producer.enqueueBatch('ForbidLiveStream', bans), runtime.producer.enqueueBatch('StopLiveStreamMonitor', monitorIds.map((MonitorId) => ({ params: { MonitorId } })))]);
+    await waitFor(async () => (await runtime.status()).every((r) => r.applied + r.alreadyApplied + r.deadLettered >= (r.operation === 'ForbidLiveStream' ? BANS : MONITOR_STOPS) && r.waiting + r.delayed + r.active === 0), 60_000, 'drained');
 
+    const rows = await runtime.status();
+    const { calls } = await control<{ calls: CallRecord[] }>('calls?limit=100000');
+    const stats = await control<SimStats>('stats');
     for (const op of OPERATIONS) {
-      const row = statusOf(rows, op);
+      const row = rows.find((r) => r.operation === op)!;
       expect(row.applied).toBe(op === 'ForbidLiveStream' ? BANS : MONITOR_STOPS);
       expect(row.throttled).toBe(0);
-      const arrivals = h.sim.calls().filter((c) => c.action === op).map((c) => c.at).sort((a, b) => a - b);
-      expect(h.sim.stats().actions[op].byCode['Throttling.User'] ?? 0).toBe(0);
-      expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(h.runtime.settings.qps[op]);
+      const arrivals = calls.filter((c) => c.action === op).map((c) => c.at).sort((a, b) => a - b);
+      expect(stats.actions[op].byCode['Throttling.User'] ?? 0).toBe(0);
+      expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(runtime.settings.qps[op]);
       // Busy buckets: the drain ran at no less than 90% of the quota.
       const achieved = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1000);
-      expect(achieved).toBeGreaterThan(0.9 * h.runtime.settings.qps[op]);
+      expect(achieved).toBeGreaterThan(0.9 * runtime.settings.qps[op]);
     }
 
     // Every process took part.
@@ -67,7 +86,7 @@ describe('several worker processes sharing the buckets', () => {
     // SIGTERM: each finishes in-flight calls and exits 0, leaving nothing active.
     for (const w of workers) w.child.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0]);
-    for (const row of await h.status()) expect(row.active).toBe(0);
+    for (const row of await runtime.status()) expect(row.active).toBe(0);
 
     // The secret never reaches a log line.
     for (const w of workers) expect(w.output()).not.toContain(ACCESS_KEY_SECRET);

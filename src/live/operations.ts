@@ -19,6 +19,7 @@ export const OPERATION_INFO: Readonly<Record<Operation, OperationInfo>> = {
 };
 
 export type OperationSlug = OperationInfo['slug'];
+export const OPERATION_SLUGS: readonly OperationSlug[] = OPERATIONS.map((op) => OPERATION_INFO[op].slug);
 
 export function operationFromSlug(slug: string): Operation | undefined {
   return OPERATIONS.find((op) => OPERATION_INFO[op].slug === slug);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OPERATION_INFO, type Operation } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATION_SLUGS, type Operation } from '../live/operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
 
 /**
@@ -61,5 +61,8 @@ export function jobId<O extends Operation>(operation: O, account: string, params
 
 /** The account a job id names (see jobId), or undefined for an id not made by jobId. */
 export function accountOfJobId(id: string): string | undefined {
-  return /^(?:forbid|stop-monitor)\.([A-Za-z0-9_-][A-Za-z0-9_.-]*?)\.[^.]+$/.exec(id)?.[1];
+  const [slug, ...rest] = id.split('.');
+  if (!(OPERATION_SLUGS as readonly string[]).includes(slug ?? '') || rest.length < 2) return undefined;
+  // The last segment (a hash or a MonitorId) has no dot; an account name may.
+  return rest.slice(0, -1).join('.');
 }

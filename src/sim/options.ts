@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { API_VERSION, OPERATIONS as ACTIONS, type Operation as Action } from '../live/operations.ts';
+import { API_VERSION, OPERATION_INFO, OPERATIONS as ACTIONS, type Operation as Action } from '../live/operations.ts';
 
 export { ACTIONS, API_VERSION, type Action };
 
@@ -68,7 +68,7 @@ export const optionsSchema = z
       .default({ 'sim-access-key-id': 'sim-access-key-secret' }),
     /** Per AccessKey and per action, in a strict rolling second. */
     qps: z
-      .object({ ForbidLiveStream: positiveInt.default(20), StopLiveStreamMonitor: positiveInt.default(10) })
+      .object({ ForbidLiveStream: positiveInt.default(OPERATION_INFO.ForbidLiveStream.defaultQps), StopLiveStreamMonitor: positiveInt.default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps) })
       .strict()
       .prefault({}),
     /** Backend time added to every call that passes throttling; uniform in [min, max]. */

@@ -16,6 +16,7 @@ export interface HoldState {
  */
 export class HoldView {
   private cached?: { state: HoldState; at: number };
+  private refreshing?: Promise<HoldState>;
 
   constructor(
     private readonly holds: Holds,
@@ -24,15 +25,32 @@ export class HoldView {
   ) {}
 
   async current(): Promise<HoldState> {
-    const now = Date.now();
-    if (this.cached && now - this.cached.at < this.refreshMs) return this.cached.state;
-    const [hold, blacklist] = await Promise.all([
-      this.holds.current(this.operation),
-      this.operation === 'ForbidLiveStream' ? this.holds.blacklistHold() : undefined,
-    ]);
-    const state = { hold, blacklistHeldUntil: blacklist?.until };
-    this.cached = { state, at: now };
-    return state;
+    if (this.cached && Date.now() - this.cached.at < this.refreshMs) return this.cached.state;
+    return this.refresh();
+  }
+
+  /**
+   * The last state read, at once, with no round trip: for the moment between
+   * a paced slot and its send, where waiting for Redis would make the call
+   * late. A stale view is refreshed in the background.
+   */
+  peek(): HoldState {
+    if (!this.cached || Date.now() - this.cached.at >= this.refreshMs) void this.refresh().catch(() => {});
+    return this.cached?.state ?? {};
+  }
+
+  private refresh(): Promise<HoldState> {
+    this.refreshing ??= (async () => {
+      const now = Date.now();
+      const [hold, blacklist] = await Promise.all([
+        this.holds.current(this.operation),
+        this.operation === 'ForbidLiveStream' ? this.holds.blacklistHold() : undefined,
+      ]);
+      const state = { hold, blacklistHeldUntil: blacklist?.until };
+      this.cached = { state, at: now };
+      return state;
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
   invalidate(): void {

@@ -170,8 +170,10 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     let result;
     do {
       const slot = await pacer.acquire(job.opts.priority ?? 0);
-      // A hold may have tripped while this job waited for its slot: do not call into it.
-      if (!probe && (await holdView.current()).hold) {
+      // A hold may have tripped while this job waited for its slot: do not
+      // call into it. Read from the local view only: a round trip here would
+      // make the call late for its slot.
+      if (!probe && holdView.peek().hold) {
         const gate = await holds.gate(operation, job.id!);
         if (gate.state === 'closed') return waitForHold(gate.retryInMs);
         probe = gate.state === 'probe';

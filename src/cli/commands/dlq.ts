@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { operationFromSlug, OPERATION_INFO, type Operation } from '../../live/operations.ts';
+import { OPERATION_SLUGS, operationFromSlug, OPERATION_INFO, type Operation } from '../../live/operations.ts';
 import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../queue/dead-letter.ts';
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
@@ -56,7 +56,7 @@ async function withDeadLetters<T>(command: Command, use: (queue: DeadLetterQueue
 
 const filterFlags = (c: Command) =>
   c
-    .addOption(new Option('--operation <op>', 'only this operation').choices(['forbid', 'stop-monitor']))
+    .addOption(new Option('--operation <op>', 'only this operation').choices(OPERATION_SLUGS))
     .option('--code <code>', 'only entries with this error code')
     .option('--id <id...>', 'only these entry (job) ids');
 

@@ -1,11 +1,11 @@
 import { Command, Argument } from 'commander';
 import type { Config } from '../../config.ts';
-import { operationFromSlug, type Operation } from '../../live/operations.ts';
+import { OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
 import { Holds } from '../../queue/holds.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';
 
-const operationArgument = (verb: string) => new Argument('<operation>', `operation to ${verb}`).choices(['forbid', 'stop-monitor']);
+const operationArgument = (verb: string) => new Argument('<operation>', `operation to ${verb}`).choices(OPERATION_SLUGS);
 
 /** The accounts a hold command acts on: the selected one, or all with --all-accounts. */
 async function withHolds<T>(config: Config, allAccounts: boolean | undefined, use: (holds: Holds, account: string) => Promise<T>): Promise<T[]> {
