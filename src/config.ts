@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactUrl } from './redact.ts';
 import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './account/rules.ts';
@@ -22,7 +23,7 @@ const nonNegativeInt = (name: string) =>
 const envSchema = z.object({
   REDIS_URL: z
     .string()
-    .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), 'REDIS_URL must be a redis:// or rediss:// URL')
+    .refine(isRedisUrl, 'REDIS_URL must be a redis:// or rediss:// URL with a host (percent-encode any / @ : in the password)')
     .default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z
     .string()
@@ -52,7 +53,12 @@ const envSchema = z.object({
   HOLD_PROBE_MS: positiveInt('HOLD_PROBE_MS').min(100, 'HOLD_PROBE_MS must be at least 100').default(2_000),
   HOLD_PROBE_MAX_MS: positiveInt('HOLD_PROBE_MAX_MS').max(30_000, 'HOLD_PROBE_MAX_MS must be at most 30000').default(5_000),
   OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
-  LIVEQUEUE_API_TOKEN: z.string().min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters').optional(),
+  LIVEQUEUE_API_TOKEN: z
+    .string()
+    .min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters')
+    // A token with whitespace could never be sent back intact in an Authorization header.
+    .regex(/^\S+$/, 'LIVEQUEUE_API_TOKEN must not contain whitespace')
+    .optional(),
   HTTP_HOST: z.string().min(1).optional(),
   HTTP_PORT: nonNegativeInt('HTTP_PORT').max(65_535, 'HTTP_PORT must be at most 65535').default(8080),
   HTTP_BODY_LIMIT_BYTES: positiveInt('HTTP_BODY_LIMIT_BYTES').default(1_048_576),
@@ -60,6 +66,17 @@ const envSchema = z.object({
   LIVEQUEUE_ACCOUNTS_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
+
+/** A URL ioredis can connect to: scheme, a host, a numeric port if any (parsed, not pattern-matched). */
+function isRedisUrl(value: string): boolean {
+  if (!/^rediss?:\/\/\S+$/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return url.hostname !== '' && (url.port === '' || /^\d+$/.test(url.port));
+  } catch {
+    return false;
+  }
+}
 
 export type EnvVariable = keyof z.input<typeof envSchema>;
 export const ENV_VARIABLES = Object.keys(envSchema.shape) as EnvVariable[];
@@ -140,7 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
     // Secrets are never echoed back, not even in an error.
-    const got = name === 'LIVEQUEUE_API_TOKEN' ? '' : ` (got ${JSON.stringify(raw[name])})`;
+    const got = name === 'LIVEQUEUE_API_TOKEN' ? '' : ` (got ${JSON.stringify(name === 'REDIS_URL' ? redactUrl(String(raw[name])) : raw[name])})`;
     throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message}${got}`);
   }
   const e = parsed.data;

@@ -1,4 +1,7 @@
 import { Redis } from 'ioredis';
+import { redactUrl } from './redact.ts';
+
+export { redactUrl };
 
 /**
  * Connections for the two kinds of users. Workers block on Redis and must
@@ -26,10 +29,6 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-/** Redis URLs may carry a password; it must not reach a log or an error message. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
-}
 
 /** Resolves when the connection is ready, or rejects with a clear error within `timeoutMs`. */
 export async function waitUntilReady(redis: Redis, url: string, timeoutMs = 5_000): Promise<void> {

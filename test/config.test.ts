@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { redactUrl } from '../src/redact.ts';
 import { minimumRetryWindowMs, retryDelayMs } from '../src/worker/backoff.ts';
 import { classifyFailure } from '../src/live/error-codes.ts';
 
@@ -97,5 +98,34 @@ describe('error-code table', () => {
   it('names the kind of account hold and what to look at', () => {
     expect(classifyFailure({ code: 'InvalidTimeStamp.Expired', httpStatus: 400, network: false })).toMatchObject({ holdReason: 'credentials', hint: expect.stringContaining('clock') });
     expect(classifyFailure({ code: 'UserQuotaExceed', httpStatus: 403, network: false })).toMatchObject({ holdReason: 'account' });
+  });
+});
+
+describe('secrets in settings', () => {
+  it.each([
+    ['http://:PW-secret-1@127.0.0.1:6379', 'PW-secret-1'],
+    ['redis://:pa/ss-secret-2@127.0.0.1:6379', 'ss-secret-2'],
+  ])('a bad REDIS_URL is refused without echoing its password (%#)', (url, secret) => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: url });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(message).not.toContain(secret);
+    expect(message).toContain('***@127.0.0.1:6379');
+  });
+
+  it('hides a password holding / or @ whole', () => {
+    expect(redactUrl('redis://:a/b@c@host:6379/0')).toBe('redis://***@host:6379/0');
+    expect(redactUrl('rediss://user:pw@host')).toBe('rediss://***@host');
+    expect(redactUrl('redis://user:p@ss-secret@127.0.0.1:6379')).toBe('redis://***@127.0.0.1:6379');
+    expect(redactUrl('redis://host:6379')).toBe('redis://host:6379');
+  });
+
+  it('refuses an API token with whitespace, without echoing it', () => {
+    expect(() => loadConfig({ LIVEQUEUE_API_TOKEN: ' '.repeat(16) })).toThrow('LIVEQUEUE_API_TOKEN must not contain whitespace');
+    expect(() => loadConfig({ LIVEQUEUE_API_TOKEN: 'abcdefgh ijklmnopq' })).toThrow(/^LIVEQUEUE_API_TOKEN must not contain whitespace$/);
   });
 });
