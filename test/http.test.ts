@@ -100,8 +100,8 @@ describe('field-level 400s', () => {
 
   it('rejects a malformed request as a whole, naming the field', async () => {
     const cases: [Promise<Response>, number, { field: string; message: RegExp }[] | undefined][] = [
-      [server.request('/v1/forbid', { method: 'POST', json: [] }), 400, [{ field: '(body)', message: /at least one job/ }]],
-      [server.request('/v1/stop-monitor', { method: 'POST', json: Array.from({ length: MAX_JOBS_PER_REQUEST + 1 }, () => ({ MonitorId: randomUUID() })) }), 400, [{ field: '(body)', message: /at most 1000 jobs/ }]],
+      [server.request('/v1/forbid', { method: 'POST', json: [] }), 400, [{ field: 'jobs', message: /at least one job/ }]],
+      [server.request('/v1/stop-monitor', { method: 'POST', json: Array.from({ length: MAX_JOBS_PER_REQUEST + 1 }, () => ({ MonitorId: randomUUID() })) }), 400, [{ field: 'jobs', message: /at most 1000 jobs/ }]],
       [server.request('/v1/jobs/not-a-job-id'), 400, [{ field: 'id', message: /must be a job id/ }]],
       [server.request('/v1/dlq?limit=abc'), 400, [{ field: 'limit', message: /number/ }]],
       [server.request('/v1/dlq?operation=ban'), 400, [{ field: 'operation', message: /forbid, stop-monitor/ }]],

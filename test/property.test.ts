@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readRecords, MAX_LINE_BYTES } from '../src/jobs/input.ts';
 import { parseParams } from '../src/jobs/schemas.ts';
 import { enqueueRecords } from '../src/queue/bulk-enqueue.ts';
-import { Producer } from '../src/queue/producer.ts';
+import { selectedRuntime } from '../src/account/runtime.ts';
+import { newBatchId } from '../src/queue/batches.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /**
@@ -14,9 +15,10 @@ import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.
  */
 const redis = newRedis();
 const prefix = uniquePrefix('property');
-const producer = new Producer(redis, testConfig(prefix));
+const runtime = selectedRuntime(redis, testConfig(prefix));
+const { producer } = runtime;
 afterAll(async () => {
-  await producer.close();
+  await runtime.close();
   await deleteKeys(redis, prefix);
   redis.disconnect();
 });
@@ -71,7 +73,8 @@ describe('producer under arbitrary records', () => {
 });
 
 async function summarize(input: Buffer | string, format: 'jsonl' | 'csv' | 'text', operation: 'ForbidLiveStream' | 'StopLiveStreamMonitor') {
-  return enqueueRecords(producer, operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), { priority: 'normal', chunkSize: 7 });
+  // A batch per operation: a batch holds one operation's jobs.
+  return enqueueRecords(producer, runtime.batches, operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), { priority: 'normal', chunkSize: 7, batch: `property-${operation}` });
 }
 
 describe('file parser under arbitrary lines', () => {

@@ -5,6 +5,7 @@ import { DEFAULT_ACCOUNT } from './rules.ts';
 import { AlibabaLiveClient, profileCredential, type LiveApi } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
+import { Batches } from '../queue/batches.ts';
 import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { Holds } from '../queue/holds.ts';
 import { bucketKey } from '../queue/names.ts';
@@ -52,6 +53,7 @@ export class AccountRuntime {
   readonly outcomes: Outcomes;
   readonly stats: Stats;
   readonly holds: Holds;
+  readonly batches: Batches;
   private readonly buckets = new Map<Operation, TokenBucket>();
 
   constructor(
@@ -67,6 +69,7 @@ export class AccountRuntime {
     this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
+    this.batches = new Batches(redis, this.prefix, (operation) => this.queue(operation), this.outcomes);
   }
 
   queue(operation: Operation): Queue {

@@ -2,9 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
 import { UnknownAccountError } from '../account/runtime.ts';
+import { BatchOperationMismatchError, UnknownBatchError } from '../queue/batches.ts';
 import { RedisUnavailableError } from '../redis.ts';
 import { addConfigFlags } from './context.ts';
 import { UsageError } from './errors.ts';
+import { registerBatch } from './commands/batch.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerEnqueue } from './commands/enqueue.ts';
@@ -35,6 +37,7 @@ registerEnqueue(program);
 registerStatus(program);
 registerDlq(program);
 registerHoldCommands(program);
+registerBatch(program);
 registerServe(program);
 registerSimulate(program);
 
@@ -44,7 +47,7 @@ try {
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError || error instanceof UnknownBatchError || error instanceof BatchOperationMismatchError) {
     process.stderr.write(`livequeue: ${error.message}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }

@@ -12,6 +12,7 @@ import { requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { batchRoutes } from './routes/batches.ts';
 import { dlqRoutes } from './routes/dlq.ts';
 import { enqueueRoutes } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -61,6 +62,7 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
       await scope.register(enqueueRoutes());
       await scope.register(jobRoutes());
       await scope.register(dlqRoutes());
+      await scope.register(batchRoutes());
     };
     // Today's routes act on the default account; /v1/accounts/:account/… on any account of the deployment.
     await api.register(

@@ -2,6 +2,7 @@ import type { Operation } from '../live/operations.ts';
 import type { FieldError } from '../jobs/schemas.ts';
 import type { InputRecord } from '../jobs/input.ts';
 import type { Priority } from './job-options.ts';
+import type { Batches } from './batches.ts';
 import type { Producer } from './producer.ts';
 
 export interface InvalidLine {
@@ -18,6 +19,8 @@ export interface BulkSummary {
 
 export interface BulkOptions {
   priority: Priority;
+  /** The batch the enqueued jobs are recorded under. */
+  batch: string;
   /** Applied to records that lack the field (e.g. --oneshot, --resume-time, --region). */
   defaults?: Record<string, string>;
   chunkSize?: number;
@@ -31,11 +34,14 @@ export interface BulkOptions {
  */
 export async function enqueueRecords(
   producer: Producer,
+  batches: Batches,
   operation: Operation,
   records: AsyncIterable<InputRecord>,
   options: BulkOptions,
 ): Promise<BulkSummary> {
   const summary: BulkSummary = { read: 0, enqueued: 0, duplicates: 0, invalid: [] };
+  // Before anything is enqueued: a batch named for another operation is refused whole.
+  await batches.record(options.batch, operation, []);
   const chunkSize = options.chunkSize ?? 1000;
   let chunk: InputRecord[] = [];
 
@@ -45,6 +51,8 @@ export async function enqueueRecords(
       operation,
       readable.map((r) => ({ params: { ...options.defaults, ...r.params }, priority: options.priority })),
     );
+    const added = results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : []));
+    if (added.length > 0) await batches.record(options.batch, operation, added);
     results.forEach((result, i) => {
       if (result.status === 'enqueued') summary.enqueued++;
       else if (result.status === 'duplicate') summary.duplicates++;

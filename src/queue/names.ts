@@ -40,6 +40,11 @@ export function blacklistFullKey(prefix: string, account: string): string {
   return `${prefix}:blacklist-full:${account}`;
 }
 
+/** A batch: its operation and creation time, its job ids, and the ids cancelled before any call. */
+export function batchKeys(prefix: string, batch: string): { meta: string; jobs: string; cancelled: string } {
+  return { meta: `${prefix}:batch:${batch}`, jobs: `${prefix}:batch-jobs:${batch}`, cancelled: `${prefix}:batch-cancelled:${batch}` };
+}
+
 export function outcomeKey(prefix: string, jobId: string): string {
   return `${prefix}:outcome:${jobId}`;
 }

@@ -9,9 +9,11 @@ import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';
+import { BATCH_ID, BATCH_ID_RULE, newBatchId } from '../../queue/batches.ts';
 
 interface EnqueueFlags {
   file: string;
+  batch?: string;
   format?: InputFormat;
   priority: Priority;
   json?: boolean;
@@ -63,12 +65,13 @@ function progressReporter(size: number | undefined): { update: (s: BulkSummary, 
   };
 }
 
-function printSummary(summary: BulkSummary, json: boolean | undefined): void {
+function printSummary(summary: BulkSummary, batch: string, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid })}\n`);
+    process.stdout.write(`${JSON.stringify({ batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid })}\n`);
     return;
   }
   const lines = [
+    `batch: ${batch} (livequeue batch show ${batch}; livequeue batch cancel ${batch})`,
     `enqueued: ${summary.enqueued}`,
     `duplicates skipped (already pending): ${summary.duplicates}`,
     `invalid: ${summary.invalid.length}`,
@@ -81,13 +84,16 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
   const config = configFor(command);
   const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
   if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
-  const summary = await withRuntime(config, async ({ producer }) => {
+  const batch = flags.batch ?? newBatchId();
+  if (!BATCH_ID.test(batch)) throw new UsageError(`--batch must be ${BATCH_ID_RULE} (got "${batch}")`);
+  const summary = await withRuntime(config, async ({ producer, batches }) => {
     const { stream, size } = openInput(flags.file);
     const progress = progressReporter(size);
     let bytes = 0;
     try {
-      return await enqueueRecords(producer, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
+      return await enqueueRecords(producer, batches, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
         priority: flags.priority,
+        batch,
         defaults,
         onProgress: (s) => progress.update(s, bytes),
       });
@@ -95,7 +101,7 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
       progress.stop();
     }
   });
-  printSummary(summary, flags.json);
+  printSummary(summary, batch, flags.json);
   process.exitCode = summary.invalid.length > 0 ? 1 : 0;
 }
 
@@ -104,6 +110,7 @@ function commonFlags(command: Command): Command {
     .requiredOption('--file <path>', 'input file, or - for standard input')
     .addOption(new Option('--format <format>', 'input format (default: by file extension)').choices(INPUT_FORMATS))
     .addOption(new Option('--priority <priority>', 'urgent jobs are taken before the normal backlog').choices(PRIORITIES).default('normal'))
+    .option('--batch <name>', 'record the jobs under this batch id (default: a new one, printed)')
     .option('--json', 'print the summary as one JSON object');
 }
 

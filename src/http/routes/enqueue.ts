@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseParams, type FieldError } from '../../jobs/schemas.ts';
 import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
+import { BatchOperationMismatchError, batchIdSchema, newBatchId } from '../../queue/batches.ts';
 import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
 import '../context.ts';
@@ -11,15 +12,22 @@ import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
 export const MAX_JOBS_PER_REQUEST = 1000;
 
 /**
- * One job object or an array of them. Each job is checked on its own below,
- * so one bad job does not hold back the others.
+ * One job object, an array of them, or `{"batch": "name", "jobs": [...]}` to
+ * name the batch. Each job is checked on its own below, so one bad job does
+ * not hold back the others.
  */
 const enqueueBodySchema = z.preprocess(
-  (body) => (Array.isArray(body) ? body : [body]),
-  z
-    .array(z.unknown())
-    .min(1, 'send at least one job')
-    .max(MAX_JOBS_PER_REQUEST, `send at most ${MAX_JOBS_PER_REQUEST} jobs per request`),
+  (body) => {
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'jobs' in body) return body;
+    return { jobs: Array.isArray(body) ? body : [body] };
+  },
+  z.strictObject({
+    batch: batchIdSchema.optional(),
+    jobs: z
+      .array(z.unknown(), { error: 'jobs must be a list' })
+      .min(1, 'send at least one job')
+      .max(MAX_JOBS_PER_REQUEST, `send at most ${MAX_JOBS_PER_REQUEST} jobs per request`),
+  }),
 );
 
 const prioritySchema = z.enum(PRIORITIES, { error: 'priority must be "urgent" or "normal"' }).default('normal');
@@ -32,6 +40,8 @@ const resultSchema = z.discriminatedUnion('status', [
 ]);
 
 export const enqueueResponseSchema = z.object({
+  /** The batch the enqueued jobs were recorded under (`livequeue batch show`, `GET /v1/batches/:id`). */
+  batch: z.string(),
   /** Only on a 400: some jobs were invalid (the valid ones were enqueued all the same). */
   error: z.literal('invalid-jobs').optional(),
   message: z.string().optional(),
@@ -61,18 +71,27 @@ export function enqueueRoutes(): FastifyPluginAsyncZod {
     for (const operation of OPERATIONS) {
       app.post(
         `/${OPERATION_INFO[operation].slug}`,
-        { schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema) } } },
+        { schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema), 409: errorBodySchema } } },
         async (request, reply) => {
-          const jobs = request.body.map((job) => readJob(operation, job));
+          const { runtime } = request;
+          const batch = request.body.batch ?? newBatchId();
+          try {
+            await runtime.batches.record(batch, operation, []);
+          } catch (error) {
+            if (error instanceof BatchOperationMismatchError) return reply.code(409).send({ error: 'batch-conflict', message: error.message });
+            throw error;
+          }
+          const jobs = request.body.jobs.map((job) => readJob(operation, job));
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
-          const enqueued = await request.runtime.producer.enqueueBatch(operation, records);
+          const enqueued = await runtime.producer.enqueueBatch(operation, records);
+          await runtime.batches.record(batch, operation, enqueued.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
           let next = 0;
           const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;
             return { index, ...result };
           });
           const count = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
-          const body: EnqueueResponse = { results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
+          const body: EnqueueResponse = { batch, results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
           if (body.invalid === 0) return reply.code(202).send(body);
           return reply.code(400).send({
             error: 'invalid-jobs',
