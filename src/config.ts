@@ -64,6 +64,11 @@ const envSchema = z.object({
   HTTP_BODY_LIMIT_BYTES: positiveInt('HTTP_BODY_LIMIT_BYTES').default(1_048_576),
   METRICS_PORT: nonNegativeInt('METRICS_PORT').max(65_535, 'METRICS_PORT must be at most 65535').default(9464),
   LIVEQUEUE_ACCOUNTS_FILE: z.string().min(1).optional(),
+  LIVE_DOMAINS: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$/, 'LIVE_DOMAINS must be a comma-separated list of domain names')
+    .optional(),
+  BLACKLIST_REFRESH_MS: positiveInt('BLACKLIST_REFRESH_MS').min(10_000, 'BLACKLIST_REFRESH_MS must be at least 10000').default(300_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 
@@ -98,6 +103,8 @@ export interface AccountConfig {
   profile?: string;
   qps: Record<Operation, number>;
   region: string;
+  /** Domains whose blacklist is read for headroom, besides those the account bans in. */
+  domains: string[];
 }
 
 export interface Config {
@@ -119,6 +126,8 @@ export interface Config {
   jobLockMs: number;
   /** How long a paused blacklist waits before trying one ban again. */
   blacklistRecheckMs: number;
+  /** How often a worker reads the blacklist's size (DescribeLiveStreamsBlockList). */
+  blacklistRefreshMs: number;
   /** When a systemic hold trips and how it probes (see queue/holds.ts). */
   holds: HoldSettings;
   /** How long a finished job's outcome stays queryable. */
@@ -161,9 +170,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message}${got}`);
   }
   const e = parsed.data;
-  const fromFile = e.LIVEQUEUE_ACCOUNTS_FILE ? readAccountsFile(e.LIVEQUEUE_ACCOUNTS_FILE, { region: e.LIVE_REGION }) : undefined;
+  const domains = e.LIVE_DOMAINS ? e.LIVE_DOMAINS.split(',').map((d) => d.toLowerCase()) : [];
+  const fromFile = e.LIVEQUEUE_ACCOUNTS_FILE ? readAccountsFile(e.LIVEQUEUE_ACCOUNTS_FILE, { region: e.LIVE_REGION, domains }) : undefined;
   if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_ACCOUNTS_FILE ${e.LIVEQUEUE_ACCOUNTS_FILE}: ${fromFile}`);
-  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS }, region: e.LIVE_REGION }];
+  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS }, region: e.LIVE_REGION, domains }];
   const named = raw.LIVE_ACCOUNT === undefined ? undefined : e.LIVE_ACCOUNT;
   if (named !== undefined && !accounts.some((a) => a.name === named)) {
     throw new ConfigError(`unknown account "${named}": this deployment knows ${accounts.map((a) => `"${a.name}"`).join(', ')}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);
@@ -190,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     jobLockMs: e.JOB_LOCK_MS,
     blacklistRecheckMs: e.BLACKLIST_RECHECK_MS,
+    blacklistRefreshMs: e.BLACKLIST_REFRESH_MS,
     holds: {
       tripAfter: e.HOLD_TRIP_AFTER,
       // Three jobs at least, fewer only if the streak itself is shorter.

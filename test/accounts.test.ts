@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRuntimes, type AccountRuntime } from '../src/account/runtime.ts';
 import { loadConfig, type Config } from '../src/config.ts';
-import { maxInAnyWindow, LiveApiSimulator, type CallRecord } from '../src/sim/index.ts';
+import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
 import { startTestServer } from './helpers/http.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
@@ -23,22 +23,33 @@ const KEYS = {
 const QPS = { main: 20, backup: 10 };
 
 let dir: string;
-let sim: LiveApiSimulator;
+let sim: RunningProcess;
 let endpoint: string;
 const redis = newRedis();
 const workers: RunningProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lq-accounts-'));
-  sim = new LiveApiSimulator({ accessKeys: { [KEYS.main.id]: KEYS.main.secret, [KEYS.backup.id]: KEYS.backup.secret }, latencyMs: { min: 5, max: 15 }, callLogLimit: 100_000 });
-  endpoint = await sim.start();
+  // The simulator in a process of its own, as the real API is: a busy test runner would time arrivals late.
+  const keysFile = join(dir, 'access-keys.json');
+  writeFileSync(keysFile, JSON.stringify({ [KEYS.main.id]: KEYS.main.secret, [KEYS.backup.id]: KEYS.backup.secret }));
+  sim = startCli(['simulate', '--port', '0', '--latency', '5-15', '--access-keys-file', keysFile], {});
+  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
+  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
 });
 afterAll(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
-  await sim.stop();
+  sim.child.kill('SIGTERM');
+  await sim.exited;
   redis.disconnect();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Calls the simulator saw since `since` (epoch ms), oldest first. */
+async function simCalls(since: number): Promise<CallRecord[]> {
+  const response = await fetch(`${endpoint}/__sim/calls?since=${since}&limit=100000`);
+  return ((await response.json()) as { calls: CallRecord[] }).calls;
+}
 
 /** A deployment: its own key prefix, accounts file and credentials file (the backup profile's secret optionally wrong). */
 function deployment(name: string, { wrongBackupSecret = false } = {}) {
@@ -92,7 +103,7 @@ describe('several accounts in one deployment', () => {
       await Promise.all([main.producer.enqueueBatch('ForbidLiveStream', bans(240, 'am')), backup.producer.enqueueBatch('ForbidLiveStream', bans(120, 'ab'))]);
       await drained(runtimes, ['main', 'backup'], 360);
 
-      const calls = sim.calls(since).filter((c) => c.action === 'ForbidLiveStream');
+      const calls = (await simCalls(since)).filter((c) => c.action === 'ForbidLiveStream');
       const of = (key: string) => calls.filter((c) => c.accessKeyId === key);
       // The boundary: every call of a job carries its own account's AccessKey and region.
       expect(of(KEYS.main.id).every((c) => c.params.StreamName!.startsWith('am-') && c.params.RegionId === 'cn-shanghai')).toBe(true);
@@ -123,7 +134,7 @@ describe('several accounts in one deployment', () => {
       await mainRuntime!.queue('ForbidLiveStream').add('ForbidLiveStream', { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'stray', LiveStreamType: 'publisher' }, { jobId: stray });
       await waitFor(async () => (await mainRuntime!.deadLetters.count()) === 1, 10_000, 'the stray job dead-lettered');
       expect(await mainRuntime!.deadLetters.list()).toMatchObject([{ id: stray, code: 'WrongAccount', reason: 'invalid-payload', attempts: 1 }]);
-      expect(sim.calls(since).some((c) => c.params.StreamName === 'stray')).toBe(false);
+      expect((await simCalls(since)).some((c) => c.params.StreamName === 'stray')).toBe(false);
 
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);
@@ -212,7 +223,7 @@ describe('several accounts in one deployment', () => {
       expect(backupRow).toMatchObject({ account: 'backup', applied: 0, deadLettered: 0, hold: { reason: 'credentials', code: 'SignatureDoesNotMatch' } });
       expect(backupRow!.waiting + backupRow!.delayed + backupRow!.active).toBe(100);
       expect((await main.status())[0]).toMatchObject({ applied: 240, hold: null });
-      const ok = sim.calls(since).filter((c) => c.accessKeyId === KEYS.main.id && c.code === 'OK');
+      const ok = (await simCalls(since)).filter((c) => c.accessKeyId === KEYS.main.id && c.code === 'OK');
       expect(ok).toHaveLength(240);
       expect(rate(ok) / QPS.main).toBeGreaterThanOrEqual(0.98);
       worker.child.kill('SIGTERM');
@@ -246,10 +257,10 @@ describe('the accounts file', () => {
   });
 
   it('fills in the defaults and keeps named accounts under their own hash tag', () => {
-    const config = loadConfig({ LIVEQUEUE_ACCOUNTS_FILE: write({ accounts: [{ name: 'main', profile: 'p1' }, { name: 'b', profile: 'p2', stopMonitorQps: 4 }] }), LIVE_REGION: 'cn-hangzhou' });
+    const config = loadConfig({ LIVEQUEUE_ACCOUNTS_FILE: write({ accounts: [{ name: 'main', profile: 'p1' }, { name: 'b', profile: 'p2', stopMonitorQps: 4, domains: ['Live.Example.com'] }] }), LIVE_REGION: 'cn-hangzhou', LIVE_DOMAINS: 'x.example.com' });
     expect(config.accounts).toEqual([
-      { name: 'main', profile: 'p1', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10 }, region: 'cn-hangzhou' },
-      { name: 'b', profile: 'p2', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 4 }, region: 'cn-hangzhou' },
+      { name: 'main', profile: 'p1', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10 }, region: 'cn-hangzhou', domains: ['x.example.com'] },
+      { name: 'b', profile: 'p2', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 4 }, region: 'cn-hangzhou', domains: ['live.example.com'] },
     ]);
     expect(config.account).toBe('main');
     const [main] = accountRuntimes(redis, config, ['main']);

@@ -74,7 +74,7 @@ describe('producer under arbitrary records', () => {
 
 async function summarize(input: Buffer | string, format: 'jsonl' | 'csv' | 'text', operation: 'ForbidLiveStream' | 'StopLiveStreamMonitor') {
   // A batch per operation: a batch holds one operation's jobs.
-  return enqueueRecords(producer, runtime.batches, operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), { priority: 'normal', chunkSize: 7, batch: `property-${operation}` });
+  return enqueueRecords(runtime, operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), { priority: 'normal', chunkSize: 7, batch: `property-${operation}` });
 }
 
 describe('file parser under arbitrary lines', () => {

@@ -22,6 +22,7 @@ const accountSchema = z.strictObject(
     forbidQps: qps('forbidQps').optional(),
     stopMonitorQps: qps('stopMonitorQps').optional(),
     region: z.string().regex(REGION, 'region must be a region id such as cn-shanghai').optional(),
+    domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'domains must be domain names'), { error: 'domains must be a list of domain names' }).optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}` : 'must be an object') },
 );
@@ -31,7 +32,7 @@ const fileSchema = z.strictObject({
 });
 
 /** The accounts of the file, or what is wrong with it (naming the account and the field). */
-export function readAccountsFile(path: string, defaults: { region: string }): AccountConfig[] | string {
+export function readAccountsFile(path: string, defaults: { region: string; domains: string[] }): AccountConfig[] | string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -58,6 +59,7 @@ export function readAccountsFile(path: string, defaults: { region: string }): Ac
       profile: a.profile,
       qps: { ForbidLiveStream: a.forbidQps ?? OPERATION_INFO.ForbidLiveStream.defaultQps, StopLiveStreamMonitor: a.stopMonitorQps ?? OPERATION_INFO.StopLiveStreamMonitor.defaultQps },
       region: a.region ?? defaults.region,
+      domains: (a.domains ?? defaults.domains).map((d) => d.toLowerCase()),
     });
   }
   return accounts;

@@ -8,7 +8,10 @@ import type { Logger } from '../log.ts';
 import { Batches } from '../queue/batches.ts';
 import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { Holds } from '../queue/holds.ts';
-import { bucketKey } from '../queue/names.ts';
+import { blacklistKeys, bucketKey } from '../queue/names.ts';
+import { BlacklistHeadroom } from './blacklist-headroom.ts';
+
+const DESCRIBE_BLOCK_LIST_QPS = 50;
 import { Outcomes } from '../queue/outcomes.ts';
 import { Producer } from '../queue/producer.ts';
 import { Stats } from '../queue/stats.ts';
@@ -36,6 +39,8 @@ export interface StartWorkersOptions {
   operations?: readonly Operation[];
   concurrency?: number;
   observer?: WorkerObserver;
+  /** Called once when a blacklist hold begins. */
+  onBlacklistFull?: () => void;
 }
 
 /**
@@ -54,6 +59,7 @@ export class AccountRuntime {
   readonly stats: Stats;
   readonly holds: Holds;
   readonly batches: Batches;
+  readonly blacklist: BlacklistHeadroom;
   private readonly buckets = new Map<Operation, TokenBucket>();
 
   constructor(
@@ -70,6 +76,14 @@ export class AccountRuntime {
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
     this.batches = new Batches(redis, this.prefix, (operation) => this.queue(operation), this.outcomes);
+    this.blacklist = new BlacklistHeadroom(
+      redis,
+      blacklistKeys(this.prefix),
+      this.name,
+      settings.domains,
+      // DescribeLiveStreamsBlockList has a quota of its own: 50 QPS per account.
+      new TokenBucket(redis, `${bucketKey(this.prefix, this.name, 'ForbidLiveStream')}:describe-block-list`, defaultBucketSettings(DESCRIBE_BLOCK_LIST_QPS, config.pacingMarginMs)),
+    );
   }
 
   queue(operation: Operation): Queue {
@@ -99,6 +113,25 @@ export class AccountRuntime {
     });
   }
 
+  /**
+   * Reads the blacklist's size now and every BLACKLIST_REFRESH_MS; one worker
+   * process per account does it at a time (a lease in Redis). Returns a stop function.
+   */
+  startBlacklistRefresh(client: AlibabaLiveClient, log: Logger): () => void {
+    const lease = `${this.prefix}:blacklist-refresh-lease`;
+    const refresh = async () => {
+      const mine = await this.redis.set(lease, '1', 'PX', Math.max(1000, this.config.blacklistRefreshMs - 1000), 'NX');
+      if (mine !== 'OK') return;
+      const headroom = await this.blacklist.refresh(client);
+      log.info({ account: this.name, entries: headroom.entries, headroom: headroom.headroom }, 'blacklist size read');
+    };
+    const run = () => void refresh().catch((error: Error) => log.warn({ account: this.name, err: error.message }, 'could not read the blacklist size'));
+    run();
+    const timer = setInterval(run, this.config.blacklistRefreshMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Workers draining this account's operations; call start() on them. */
   workers(options: StartWorkersOptions): LiveWorkers {
     return new LiveWorkers({
@@ -108,6 +141,7 @@ export class AccountRuntime {
       operations: options.operations ?? OPERATIONS,
       concurrency: options.concurrency ?? this.config.concurrency,
       observer: options.observer ?? NO_OBSERVER,
+      onBlacklistFull: options.onBlacklistFull,
     });
   }
 

@@ -3,10 +3,12 @@ import { ConfigError } from '../config.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
 import { UnknownAccountError } from '../account/runtime.ts';
 import { BatchOperationMismatchError, UnknownBatchError } from '../queue/batches.ts';
+import { BlacklistReadError } from '../account/blacklist-headroom.ts';
 import { RedisUnavailableError } from '../redis.ts';
 import { addConfigFlags } from './context.ts';
 import { UsageError } from './errors.ts';
 import { registerBatch } from './commands/batch.ts';
+import { registerBlacklist } from './commands/blacklist.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerEnqueue } from './commands/enqueue.ts';
@@ -38,6 +40,7 @@ registerStatus(program);
 registerDlq(program);
 registerHoldCommands(program);
 registerBatch(program);
+registerBlacklist(program);
 registerServe(program);
 registerSimulate(program);
 
@@ -47,7 +50,7 @@ try {
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError || error instanceof UnknownBatchError || error instanceof BatchOperationMismatchError) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError || error instanceof UnknownBatchError || error instanceof BatchOperationMismatchError || error instanceof BlacklistReadError) {
     process.stderr.write(`livequeue: ${error.message}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }

@@ -134,6 +134,25 @@ export class AlibabaLiveClient implements LiveApi {
   }
 
   async call<O extends Operation>(operation: O, params: ParamsByOperation[O], options: CallOptions = {}): Promise<LiveCallResult> {
+    const result = await this.request(operation, params as Record<string, unknown>, options);
+    if (!result.ok) return result;
+    return { ok: true, requestId: typeof result.body.RequestId === 'string' ? result.body.RequestId : undefined, latencyMs: result.latencyMs };
+  }
+
+  /** One page of the account's blacklist for a domain (DescribeLiveStreamsBlockList). */
+  async describeBlockList(domainName: string, pageNum: number, pageSize: number, options: CallOptions = {}): Promise<BlockListPage | LiveCallFailure | LiveCallNotSent> {
+    const result = await this.request('DescribeLiveStreamsBlockList', { DomainName: domainName, PageNum: pageNum, PageSize: pageSize }, options);
+    if (!result.ok) return result;
+    const urls = (result.body.StreamUrls as { StreamUrl?: unknown } | undefined)?.StreamUrl;
+    return {
+      ok: true,
+      totalNum: Number(result.body.TotalNum ?? 0),
+      totalPage: Number(result.body.TotalPage ?? 0),
+      streamUrls: Array.isArray(urls) ? urls.filter((u): u is string => typeof u === 'string') : [],
+    };
+  }
+
+  private async request(action: string, params: Record<string, unknown>, options: CallOptions): Promise<{ ok: true; body: Record<string, unknown>; latencyMs: number } | LiveCallFailure | LiveCallNotSent> {
     const nonce = randomUUID();
     const request = trackRequest(nonce, options.sendBy);
     const query: Record<string, string> = { RegionId: this.options.regionId };
@@ -142,7 +161,7 @@ export class AlibabaLiveClient implements LiveApi {
     try {
       const response = await this.client.callApi(
         new $OpenApiUtil.Params({
-          action: operation,
+          action,
           version: API_VERSION,
           protocol: this.protocol,
           pathname: '/',
@@ -155,8 +174,8 @@ export class AlibabaLiveClient implements LiveApi {
         new $OpenApiUtil.OpenApiRequest({ query, headers: { 'x-acs-signature-nonce': nonce } }),
         new $dara.RuntimeOptions({}),
       );
-      const body = (response as { body?: { RequestId?: unknown } }).body;
-      return { ok: true, requestId: typeof body?.RequestId === 'string' ? body.RequestId : undefined, latencyMs: performance.now() - started };
+      const body = (response as { body?: unknown }).body;
+      return { ok: true, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}, latencyMs: performance.now() - started };
     } catch (error) {
       if (request.missed) return { ok: false, notSent: true };
       return toFailure(error, request, performance.now() - started);
@@ -164,6 +183,14 @@ export class AlibabaLiveClient implements LiveApi {
       request.done();
     }
   }
+}
+
+export interface BlockListPage {
+  ok: true;
+  totalNum: number;
+  totalPage: number;
+  /** `domain/app/stream` of each banned stream on this page. */
+  streamUrls: string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
+import type { Headroom } from '../account/blacklist-headroom.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import { HOLD_REASONS } from '../live/error-codes.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
@@ -12,6 +13,8 @@ export const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 interface Snapshot {
   /** Per account, per operation. */
   status: Map<string, Map<Operation, OperationStatus>>;
+  /** Per account: the last blacklist figures read, if any. */
+  blacklist: Map<string, Headroom | undefined>;
   buckets: Map<string, Map<Operation, { state: BucketState; settings: BucketSettings }>>;
 }
 
@@ -40,15 +43,15 @@ export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: 
     try {
       const perAccount = await Promise.all(
         runtimes.map(async (runtime) => {
-          const [rows, states] = await Promise.all([runtime.status(), Promise.all(OPERATIONS.map((op) => runtime.bucket(op).state()))]);
-          return { runtime, rows, states };
+          const [rows, states, headroom] = await Promise.all([runtime.status(), Promise.all(OPERATIONS.map((op) => runtime.bucket(op).state())), runtime.blacklist.cached()]);
+          return { runtime, rows, states, headroom };
         }),
       );
       const status = new Map(perAccount.map(({ runtime, rows }) => [runtime.name, new Map(rows.map((row) => [row.operation, row]))]));
       const buckets = new Map(
         perAccount.map(({ runtime, states }) => [runtime.name, new Map(OPERATIONS.map((op, i) => [op, { state: states[i]!, settings: runtime.bucket(op).settings }]))]),
       );
-      return { status, buckets };
+      return { status, buckets, blacklist: new Map(perAccount.map(({ runtime, headroom }) => [runtime.name, headroom])) };
     } catch (error) {
       log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: could not read queue state from Redis');
       return undefined;
@@ -111,6 +114,20 @@ export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: 
       });
     },
   });
+  const perAccount = (name: string, help: string, value: (h: Headroom) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['account'],
+      registers,
+      async collect() {
+        this.reset();
+        const s = await snapshot();
+        if (s) for (const [account, headroom] of s.blacklist) if (headroom) this.set({ account }, value(headroom));
+      },
+    });
+  perAccount('livequeue_blacklist_entries', 'Streams on the account\'s blacklist, as last read with DescribeLiveStreamsBlockList (cap 10,000)', (h) => h.entries);
+  perAccount('livequeue_blacklist_headroom', 'Streams the account\'s blacklist has room for, as last read', (h) => h.headroom);
   perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, a, op) => bucket(s, a, op).state.currentRate);
   perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second, as the workers use it', (s, a, op) => bucket(s, a, op).state.configuredRate);
   perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, a, op) => {

@@ -3,7 +3,8 @@ import type { FieldError } from '../jobs/schemas.ts';
 import type { InputRecord } from '../jobs/input.ts';
 import type { Priority } from './job-options.ts';
 import type { Batches } from './batches.ts';
-import type { Producer } from './producer.ts';
+import type { EnqueueResult, Producer } from './producer.ts';
+import type { BlacklistHeadroom } from '../account/blacklist-headroom.ts';
 
 export interface InvalidLine {
   line: number;
@@ -15,6 +16,29 @@ export interface BulkSummary {
   enqueued: number;
   duplicates: number;
   invalid: InvalidLine[];
+  /** Enqueued bans that add to the blacklist (not Oneshot=yes). */
+  blacklistBans: number;
+}
+
+/** What an enqueue needs of an account (its runtime). */
+export interface EnqueueTarget {
+  producer: Producer;
+  batches: Batches;
+  blacklist: Pick<BlacklistHeadroom, 'noteDomains'>;
+}
+
+/** The enqueued bans that add to the blacklist, and their domains. */
+export function blacklistBans(operation: Operation, records: readonly { params: unknown }[], results: readonly EnqueueResult[]): { count: number; domains: Set<string> } {
+  const domains = new Set<string>();
+  let count = 0;
+  if (operation !== 'ForbidLiveStream') return { count, domains };
+  results.forEach((result, i) => {
+    const params = records[i]!.params as { Oneshot?: unknown; DomainName?: unknown };
+    if (result.status !== 'enqueued' || params.Oneshot === 'yes') return;
+    count++;
+    if (typeof params.DomainName === 'string') domains.add(params.DomainName.toLowerCase());
+  });
+  return { count, domains };
 }
 
 export interface BulkOptions {
@@ -33,13 +57,13 @@ export interface BulkOptions {
  * collected with their line numbers; valid ones go through regardless.
  */
 export async function enqueueRecords(
-  producer: Producer,
-  batches: Batches,
+  target: EnqueueTarget,
   operation: Operation,
   records: AsyncIterable<InputRecord>,
   options: BulkOptions,
 ): Promise<BulkSummary> {
-  const summary: BulkSummary = { read: 0, enqueued: 0, duplicates: 0, invalid: [] };
+  const { producer, batches, blacklist } = target;
+  const summary: BulkSummary = { read: 0, enqueued: 0, duplicates: 0, invalid: [], blacklistBans: 0 };
   // Before anything is enqueued: a batch named for another operation is refused whole.
   await batches.record(options.batch, operation, []);
   const chunkSize = options.chunkSize ?? 1000;
@@ -47,12 +71,13 @@ export async function enqueueRecords(
 
   const flush = async () => {
     const readable = chunk.filter((r) => r.params !== undefined);
-    const results = await producer.enqueueBatch(
-      operation,
-      readable.map((r) => ({ params: { ...options.defaults, ...r.params }, priority: options.priority })),
-    );
+    const records = readable.map((r) => ({ params: { ...options.defaults, ...r.params }, priority: options.priority }));
+    const results = await producer.enqueueBatch(operation, records);
     const added = results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : []));
     if (added.length > 0) await batches.record(options.batch, operation, added);
+    const bans = blacklistBans(operation, records, results);
+    summary.blacklistBans += bans.count;
+    await blacklist.noteDomains(bans.domains);
     results.forEach((result, i) => {
       if (result.status === 'enqueued') summary.enqueued++;
       else if (result.status === 'duplicate') summary.duplicates++;

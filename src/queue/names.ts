@@ -45,6 +45,11 @@ export function batchKeys(prefix: string, batch: string): { meta: string; jobs: 
   return { meta: `${prefix}:batch:${batch}`, jobs: `${prefix}:batch-jobs:${batch}`, cancelled: `${prefix}:batch-cancelled:${batch}` };
 }
 
+/** The domains an account bans in, and the last blacklist figures read for them. */
+export function blacklistKeys(prefix: string): { domains: string; cache: string } {
+  return { domains: `${prefix}:banned-domains`, cache: `${prefix}:blacklist-headroom` };
+}
+
 export function outcomeKey(prefix: string, jobId: string): string {
   return `${prefix}:outcome:${jobId}`;
 }

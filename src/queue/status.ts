@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import type { BlacklistHeadroom } from '../account/blacklist-headroom.ts';
 import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../live/error-codes.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
@@ -16,6 +17,7 @@ export interface StatusSources {
   holds: Holds;
   queue(operation: Operation): Queue;
   bucket(operation: Operation): TokenBucket;
+  blacklist: Pick<BlacklistHeadroom, 'cached'>;
 }
 
 export interface OperationStatus {
@@ -35,6 +37,8 @@ export interface OperationStatus {
   callsLastMinute: number;
   /** Why the operation (or part of it) is held, or null when it runs freely. */
   hold: HoldStatus | null;
+  /** For bans: the blacklist's size as last read (DescribeLiveStreamsBlockList), or null if never read. */
+  blacklist?: { cap: number; entries: number; headroom: number; checkedAt: string } | null;
 }
 
 export interface HoldStatus {
@@ -59,13 +63,14 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
   const { stats, deadLetters, holds } = account;
   return Promise.all(
     OPERATIONS.map(async (operation) => {
-      const [counts, outcomes, bucketState, hold, blacklist, deadLettered] = await Promise.all([
+      const [counts, outcomes, bucketState, hold, blacklist, deadLettered, headroom] = await Promise.all([
         account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
         stats.read(operation),
         account.bucket(operation).state(),
         holds.current(operation),
         operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
         deadLetters.count(operation),
+        operation === 'ForbidLiveStream' ? account.blacklist.cached() : undefined,
       ]);
       const resume = `livequeue ${account.name === DEFAULT_ACCOUNT ? '' : `--account ${account.name} `}resume ${queueName(operation)}`;
       return {
@@ -82,6 +87,9 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
         configuredRate: bucketState.configuredRate,
         currentRate: Math.round(bucketState.currentRate * 100) / 100,
         callsLastMinute: outcomes.callsLastMinute,
+        ...(operation === 'ForbidLiveStream'
+          ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, checkedAt: headroom.checkedAt } : null }
+          : {}),
         hold: hold
           ? {
               reason: hold.reason,

@@ -22,6 +22,24 @@ export class Blacklist {
     return 'added';
   }
 
+  /** Lifts a ban; false if the stream was not banned. */
+  remove(stream: StreamRef, now: number): boolean {
+    const had = this.has(stream, now);
+    this.#entries.delete(keyOf(stream));
+    return had;
+  }
+
+  /** The banned streams of one domain, as `domain/app/stream`, in the order they were banned. */
+  list(domain: string, now: number): string[] {
+    this.#prune(now);
+    const urls: string[] = [];
+    for (const key of this.#entries.keys()) {
+      const [d, app, stream] = key.split('\u0000');
+      if (d === domain) urls.push(`${d}/${app}/${stream}`);
+    }
+    return urls;
+  }
+
   has(stream: StreamRef, now: number): boolean {
     const expiresAt = this.#entries.get(keyOf(stream));
     return expiresAt !== undefined && expiresAt > now;

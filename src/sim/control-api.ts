@@ -10,6 +10,7 @@ export interface Controllable {
   stats(): SimStats;
   calls(sinceMs?: number): CallRecord[];
   createMonitors(count: number): string[];
+  seedBlacklist(domain: string, count: number): number;
   setFaults(faults: FaultsInput): FaultSettings;
   script(rule: ScriptRule): void;
   clearRules(): void;
@@ -19,6 +20,7 @@ export interface Controllable {
 const MAX_MONITORS_PER_REQUEST = 100_000;
 const DEFAULT_CALLS_LIMIT = 10_000;
 
+const blacklistBody = z.object({ domain: z.string().min(1), count: z.number().int().nonnegative().max(100_000) }).strict();
 const monitorsBody = z.object({ count: z.number().int().nonnegative().max(MAX_MONITORS_PER_REQUEST) }).strict();
 const callsQuery = z.object({
   since: z.coerce.number().default(-Infinity),
@@ -40,6 +42,10 @@ const ROUTES: Record<string, Route> = {
     return { calls: calls.slice(0, limit), truncated: calls.length > limit };
   },
   'POST monitors': (sim, _query, body) => ({ monitorIds: sim.createMonitors(monitorsBody.parse(body).count) }),
+  'POST blacklist': (sim, _query, body) => {
+    const { domain, count } = blacklistBody.parse(body);
+    return { added: sim.seedBlacklist(domain, count) };
+  },
   'POST faults': (sim, _query, body) => ({ faults: sim.setFaults(faultsInputSchema.parse(body)) }),
   'POST rules': (sim, _query, body) => {
     sim.script(scriptRuleSchema.parse(body));

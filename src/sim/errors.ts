@@ -5,7 +5,7 @@ export interface Answer {
   status: number;
   /** 'OK' on success, otherwise the error code in the body. */
   code: string;
-  body: Record<string, string>;
+  body: Record<string, unknown>;
   headers: Record<string, string>;
   /** Sent instead of the JSON body: a gateway's or proxy's HTML error page. */
   html?: string;

@@ -60,7 +60,44 @@ const stopLiveStreamMonitor: Operation = (params, requestId, { monitors }) => {
   }
 };
 
+/** The streams on the account's blacklist for one domain, a page at a time (PageSize 1-3000, default 2000). */
+const describeLiveStreamsBlockList: Operation = (params, requestId, { blacklist }, now) => {
+  const domain = params.DomainName;
+  if (!domain) return missingParameter(requestId, 'DomainName');
+  const pageNum = params.PageNum === undefined ? 1 : Number(params.PageNum);
+  const pageSize = params.PageSize === undefined ? 2000 : Number(params.PageSize);
+  if (!Number.isInteger(pageNum) || pageNum < 1) return invalidParameter(requestId, 'PageNum');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 3000) return invalidParameter(requestId, 'PageSize');
+  const urls = blacklist.list(domain, now);
+  const page = urls.slice((pageNum - 1) * pageSize, pageNum * pageSize);
+  return {
+    status: 200,
+    code: 'OK',
+    body: {
+      RequestId: requestId,
+      DomainName: domain,
+      PageNum: String(pageNum),
+      PageSize: String(pageSize),
+      TotalNum: String(urls.length),
+      TotalPage: String(Math.ceil(urls.length / pageSize)),
+      StreamUrls: { StreamUrl: page },
+    },
+    headers: {},
+  };
+};
+
+/** Lifts a ban (LiveStreamType=publisher). Lifting a stream that is not banned succeeds too. */
+const resumeLiveStream: Operation = (params, requestId, { blacklist }, now) => {
+  const missing = firstMissing(params, ['DomainName', 'AppName', 'StreamName', 'LiveStreamType']);
+  if (missing) return missingParameter(requestId, missing);
+  if (params.LiveStreamType !== 'publisher') return invalidParameter(requestId, 'LiveStreamType');
+  blacklist.remove({ domain: params.DomainName!, app: params.AppName!, stream: params.StreamName! }, now);
+  return success(requestId);
+};
+
 export const OPERATIONS: Readonly<Record<Action, Operation>> = {
   ForbidLiveStream: forbidLiveStream,
   StopLiveStreamMonitor: stopLiveStreamMonitor,
+  DescribeLiveStreamsBlockList: describeLiveStreamsBlockList,
+  ResumeLiveStream: resumeLiveStream,
 };

@@ -1,8 +1,14 @@
 import { z } from 'zod';
 
-import { API_VERSION, OPERATION_INFO, OPERATIONS as ACTIONS, type Operation as Action } from '../live/operations.ts';
+import { API_VERSION, OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
 
-export { ACTIONS, API_VERSION, type Action };
+/**
+ * The API actions the simulator answers: the two the queue drives, and the
+ * blacklist's read (DescribeLiveStreamsBlockList) and undo (ResumeLiveStream).
+ */
+export const ACTIONS = [...OPERATIONS, 'DescribeLiveStreamsBlockList', 'ResumeLiveStream'] as const;
+export type Action = (typeof ACTIONS)[number];
+export { API_VERSION };
 
 export function isAction(value: string): value is Action {
   return (ACTIONS as readonly string[]).includes(value);
@@ -68,7 +74,12 @@ export const optionsSchema = z
       .default({ 'sim-access-key-id': 'sim-access-key-secret' }),
     /** Per AccessKey and per action, in a strict rolling second. */
     qps: z
-      .object({ ForbidLiveStream: positiveInt.default(OPERATION_INFO.ForbidLiveStream.defaultQps), StopLiveStreamMonitor: positiveInt.default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps) })
+      .object({
+        ForbidLiveStream: positiveInt.default(OPERATION_INFO.ForbidLiveStream.defaultQps),
+        StopLiveStreamMonitor: positiveInt.default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps),
+        DescribeLiveStreamsBlockList: positiveInt.default(50),
+        ResumeLiveStream: positiveInt.default(30),
+      })
       .strict()
       .prefault({}),
     /** Backend time added to every call that passes throttling; uniform in [min, max]. */

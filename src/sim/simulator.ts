@@ -110,6 +110,18 @@ export class LiveApiSimulator {
     return this.#monitors.create(count);
   }
 
+  /**
+   * Bans `count` streams of a domain (app `seeded`, six months), as if earlier
+   * bans had filled the blacklist: for rehearsing a nearly full list.
+   * Returns how many were added before the cap.
+   */
+  seedBlacklist(domain: string, count: number): number {
+    const at = now();
+    let added = 0;
+    for (let i = 0; i < count; i++) if (this.#blacklist.add({ domain, app: 'seeded', stream: `seeded-${i}` }, at + 183 * 86_400_000, at) === 'added') added++;
+    return added;
+  }
+
   isBlacklisted(domain: string, app: string, stream: string): boolean {
     return this.#blacklist.has({ domain, app, stream }, now());
   }
@@ -160,6 +172,8 @@ export class LiveApiSimulator {
       actions: {
         ForbidLiveStream: perAction('ForbidLiveStream'),
         StopLiveStreamMonitor: perAction('StopLiveStreamMonitor'),
+        DescribeLiveStreamsBlockList: perAction('DescribeLiveStreamsBlockList'),
+        ResumeLiveStream: perAction('ResumeLiveStream'),
         [OTHER]: perAction(OTHER),
       },
       blacklist: { size: this.blacklistSize(), cap: this.#options.blacklistCap },

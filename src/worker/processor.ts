@@ -66,6 +66,8 @@ export interface ProcessorDeps {
   holds: Holds;
   holdView: HoldView;
   blacklistRecheckMs: number;
+  /** Called once when a blacklist hold begins: the figures are read again. */
+  onBlacklistFull?: () => void;
   retry: RetrySchedule;
   log: Logger;
   observer: WorkerObserver;
@@ -234,7 +236,10 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
         const until = Date.now() + deps.blacklistRecheckMs;
         const first = await holds.holdBlacklist({ code: result.code, message: result.message, since: Date.now() }, until);
         holdView.invalidate();
-        if (first) log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
+        if (first) {
+          log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
+          deps.onBlacklistFull?.();
+        }
         return delay(job, token, until, { heldFor: 'blacklist' });
       }
       // A terminal code, or a blacklist answer to a call that does not add to the blacklist.

@@ -42,9 +42,17 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   }
   const metrics = await startWorkerMetrics(config, runtimes, log);
   const workers = runtimes.map((runtime, i) =>
-    runtime.workers({ live: clients[i], log, operations: options.operations, concurrency: options.concurrency, observer: metrics?.observer.forAccount(runtime.name) }),
+    runtime.workers({
+      live: clients[i],
+      log,
+      operations: options.operations,
+      concurrency: options.concurrency,
+      observer: metrics?.observer.forAccount(runtime.name),
+      onBlacklistFull: () => void runtime.blacklist.refresh(clients[i]!).catch((error: Error) => log.warn({ account: runtime.name, err: error.message }, 'could not read the blacklist size')),
+    }),
   );
   for (const w of workers) w.start();
+  const stopRefresh = runtimes.map((runtime, i) => runtime.startBlacklistRefresh(clients[i]!, log));
   log.info(
     {
       redis: redactUrl(config.redisUrl),
@@ -57,6 +65,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   );
 
   log.info({ signal: await untilStopSignal() }, 'stopping: finishing in-flight calls');
+  for (const stop of stopRefresh) stop();
 
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref());
   const result = await Promise.race([Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const), timeout]);

@@ -19,6 +19,7 @@ export interface LiveWorkersOptions {
   operations: readonly Operation[];
   concurrency: number;
   observer: WorkerObserver;
+  onBlacklistFull?: () => void;
 }
 
 /**
@@ -43,6 +44,7 @@ export class LiveWorkers {
         holds: runtime.holds,
         holdView: new HoldView(runtime.holds, operation),
         blacklistRecheckMs: config.blacklistRecheckMs,
+        onBlacklistFull: options.onBlacklistFull,
         pacer: new Pacer(bucket),
         deadLetters: runtime.deadLetters,
         retry: config.retry,

@@ -10,6 +10,7 @@ import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';
 import { BATCH_ID, BATCH_ID_RULE, newBatchId } from '../../queue/batches.ts';
+import type { BlacklistWarning } from '../../account/blacklist-headroom.ts';
 
 interface EnqueueFlags {
   file: string;
@@ -65,9 +66,9 @@ function progressReporter(size: number | undefined): { update: (s: BulkSummary, 
   };
 }
 
-function printSummary(summary: BulkSummary, batch: string, json: boolean | undefined): void {
+function printSummary(summary: BulkSummary, batch: string, warning: BlacklistWarning | undefined, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid })}\n`);
+    process.stdout.write(`${JSON.stringify({ batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid, ...(warning ? { blacklistWarning: warning } : {}) })}\n`);
     return;
   }
   const lines = [
@@ -86,22 +87,25 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
   if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
   const batch = flags.batch ?? newBatchId();
   if (!BATCH_ID.test(batch)) throw new UsageError(`--batch must be ${BATCH_ID_RULE} (got "${batch}")`);
-  const summary = await withRuntime(config, async ({ producer, batches }) => {
+  const { summary, warning } = await withRuntime(config, async (runtime) => {
     const { stream, size } = openInput(flags.file);
     const progress = progressReporter(size);
     let bytes = 0;
     try {
-      return await enqueueRecords(producer, batches, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
+      const result = await enqueueRecords(runtime, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
         priority: flags.priority,
         batch,
         defaults,
         onProgress: (s) => progress.update(s, bytes),
       });
+      return { summary: result, warning: await runtime.blacklist.preflight(result.blacklistBans) };
     } finally {
       progress.stop();
     }
   });
-  printSummary(summary, batch, flags.json);
+  // A warning, not a refusal: the bans are enqueued and wait for room.
+  if (warning) process.stderr.write(`livequeue: warning: ${warning.message}\n`);
+  printSummary(summary, batch, warning, flags.json);
   process.exitCode = summary.invalid.length > 0 ? 1 : 0;
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { untilStopSignal } from '../../signals.ts';
 import { UsageError } from '../errors.ts';
@@ -11,7 +12,22 @@ interface SimulateFlags {
   dropRate: string;
   dropAfterEffectRate: string;
   monitors: string;
-  accessKeyId?: string;
+  accessKeysFile?: string;
+}
+
+/** `{"<AccessKey id>": "<secret>", ...}`: several accounts' keys, each with its own quota. */
+function readAccessKeys(path: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--access-keys-file ${path}: ${(error as Error).message}`);
+  }
+  const entries = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.entries(parsed) : [];
+  if (entries.length === 0 || !entries.every(([id, secret]) => id.length > 0 && typeof secret === 'string' && secret.length > 0)) {
+    throw new UsageError(`--access-keys-file ${path}: must be a JSON object of AccessKey id -> secret, with at least one key`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function number(flag: string, value: string, min: number, max: number): number {
@@ -32,6 +48,7 @@ export function registerSimulate(program: Command): void {
     .option('--drop-rate <p>', 'share of connections dropped before the effect (0..1)', '0')
     .option('--drop-after-effect-rate <p>', 'share of calls applied whose answer is lost (0..1)', '0')
     .option('--monitors <n>', 'running monitoring sessions to create at start (ids printed)', '0')
+    .option('--access-keys-file <path>', 'JSON {"<id>": "<secret>"} of several AccessKeys (several accounts), instead of the environment\'s one')
     .addHelpText('after', `
 The simulator accepts the AccessKey in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
 (the same variables the workers sign with). Control it over HTTP under /__sim/ (stats, monitors, faults, rules).
@@ -46,7 +63,7 @@ Examples:
       const { LiveApiSimulator } = await import('../../sim/index.ts');
       const sim = new LiveApiSimulator({
         port: number('--port', flags.port, 0, 65_535),
-        accessKeys: id && secret ? { [id]: secret } : undefined,
+        accessKeys: flags.accessKeysFile ? readAccessKeys(flags.accessKeysFile) : id && secret ? { [id]: secret } : undefined,
         qps: { ForbidLiveStream: number('--forbid-qps', flags.forbidQps, 1, 100_000), StopLiveStreamMonitor: number('--stop-monitor-qps', flags.stopMonitorQps, 1, 100_000) },
         latencyMs: { min: min ?? 0, max: max ?? min ?? 0 },
         faults: {
@@ -58,7 +75,7 @@ Examples:
       const url = await sim.start();
       const monitors = sim.createMonitors(number('--monitors', flags.monitors, 0, 1_000_000));
       process.stdout.write(`simulator listening on ${url}\n`);
-      if (!(id && secret)) process.stdout.write('no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set: accepting the simulator\'s built-in test AccessKey only\n');
+      if (!(id && secret) && !flags.accessKeysFile) process.stdout.write('no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set: accepting the simulator\'s built-in test AccessKey only\n');
       for (const monitorId of monitors) process.stdout.write(`${monitorId}\n`);
       await untilStopSignal();
       await sim.stop();

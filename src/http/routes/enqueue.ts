@@ -5,6 +5,7 @@ import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operation
 import { BatchOperationMismatchError, batchIdSchema, newBatchId } from '../../queue/batches.ts';
 import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
+import { blacklistBans } from '../../queue/bulk-enqueue.ts';
 import '../context.ts';
 import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
 
@@ -42,6 +43,8 @@ const resultSchema = z.discriminatedUnion('status', [
 export const enqueueResponseSchema = z.object({
   /** The batch the enqueued jobs were recorded under (`livequeue batch show`, `GET /v1/batches/:id`). */
   batch: z.string(),
+  /** The request's bans that add to the blacklist exceed its last known headroom. */
+  blacklistWarning: z.object({ bans: z.number(), headroom: z.number(), wouldWait: z.number(), message: z.string() }).optional(),
   /** Only on a 400: some jobs were invalid (the valid ones were enqueued all the same). */
   error: z.literal('invalid-jobs').optional(),
   message: z.string().optional(),
@@ -85,13 +88,17 @@ export function enqueueRoutes(): FastifyPluginAsyncZod {
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
           const enqueued = await runtime.producer.enqueueBatch(operation, records);
           await runtime.batches.record(batch, operation, enqueued.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
+          const bans = blacklistBans(operation, records, enqueued);
+          await runtime.blacklist.noteDomains(bans.domains);
+          // A warning in the answer, not a refusal: the bans are enqueued and wait for room.
+          const blacklistWarning = await runtime.blacklist.preflight(bans.count);
           let next = 0;
           const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;
             return { index, ...result };
           });
           const count = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
-          const body: EnqueueResponse = { batch, results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
+          const body: EnqueueResponse = { batch, ...(blacklistWarning ? { blacklistWarning } : {}), results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
           if (body.invalid === 0) return reply.code(202).send(body);
           return reply.code(400).send({
             error: 'invalid-jobs',

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { AlibabaLiveClient } from '../live/client.ts';
+import { Pacer } from '../ratelimit/pacer.ts';
+import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+
+/**
+ * How much room the account's stream blacklist has. The ForbidLiveStream
+ * page caps it at 10,000 streams and asks users to watch the number of
+ * disabled streams with DescribeLiveStreamsBlockList; this reads that number
+ * for every domain the account bans in (recorded at enqueue) and every domain
+ * the configuration names, paced through its own 50 QPS bucket, and keeps
+ * the figures in Redis for status, metrics and the pre-flight warning.
+ */
+export const BLACKLIST_CAP = 10_000;
+
+export const headroomSchema = z.object({
+  account: z.string(),
+  cap: z.number(),
+  entries: z.number(),
+  headroom: z.number(),
+  domains: z.array(z.object({ domain: z.string(), entries: z.number() })),
+  checkedAt: z.string(),
+});
+export type Headroom = z.output<typeof headroomSchema>;
+
+export interface BlacklistWarning {
+  /** Bans of this batch that add to the blacklist. */
+  bans: number;
+  headroom: number;
+  /** Bans that would meet QuotaExceeded.Blacklist and wait. */
+  wouldWait: number;
+  message: string;
+}
+
+export class BlacklistReadError extends Error {
+  constructor(domain: string, code: string, message: string) {
+    super(`DescribeLiveStreamsBlockList for ${domain} failed: ${code} (${message})`);
+    this.name = 'BlacklistReadError';
+  }
+}
+
+export class BlacklistHeadroom {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: { domains: string; cache: string },
+    private readonly account: string,
+    private readonly configuredDomains: readonly string[],
+    private readonly bucket: TokenBucket,
+  ) {}
+
+  /** Remembers the domains a batch bans in, so their blacklists are read. */
+  async noteDomains(domains: Iterable<string>): Promise<void> {
+    const list = [...new Set(domains)];
+    if (list.length > 0) await this.redis.sadd(this.keys.domains, ...list);
+  }
+
+  async domains(): Promise<string[]> {
+    const recorded = await this.redis.smembers(this.keys.domains);
+    return [...new Set([...this.configuredDomains, ...recorded])].sort();
+  }
+
+  /** The figures from the last read, if any. */
+  async cached(): Promise<Headroom | undefined> {
+    const raw = await this.redis.get(this.keys.cache);
+    if (raw === null) return undefined;
+    const parsed = headroomSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /** Reads every domain's blacklist size now (one paced call per domain) and caches the result. */
+  async refresh(client: Pick<AlibabaLiveClient, 'describeBlockList'>): Promise<Headroom> {
+    const pacer = new Pacer(this.bucket);
+    const domains: Headroom['domains'] = [];
+    for (const domain of await this.domains()) {
+      let page;
+      do {
+        const slot = await pacer.acquire();
+        // TotalNum is all we need: one stream a page keeps the answer small.
+        page = await client.describeBlockList(domain, 1, 1, { sendBy: slot.sendBy });
+      } while (!page.ok && 'notSent' in page && page.notSent);
+      if (!page.ok) throw new BlacklistReadError(domain, 'code' in page ? page.code : 'NotSent', 'message' in page ? page.message : '');
+      domains.push({ domain, entries: page.totalNum });
+    }
+    const entries = domains.reduce((n, d) => n + d.entries, 0);
+    const headroom: Headroom = { account: this.account, cap: BLACKLIST_CAP, entries, headroom: Math.max(0, BLACKLIST_CAP - entries), domains, checkedAt: new Date().toISOString() };
+    await this.redis.set(this.keys.cache, JSON.stringify(headroom));
+    return headroom;
+  }
+
+  /** A warning when a batch's bans that add to the blacklist exceed the last known headroom. */
+  async preflight(bans: number): Promise<BlacklistWarning | undefined> {
+    const known = await this.cached();
+    if (!known || bans <= known.headroom) return undefined;
+    const wouldWait = bans - known.headroom;
+    return {
+      bans,
+      headroom: known.headroom,
+      wouldWait,
+      message:
+        `${bans} bans add to the blacklist but it has room for ${known.headroom} (${known.entries} of ${known.cap}, checked ${known.checkedAt}): ` +
+        `about ${wouldWait} would wait on QuotaExceeded.Blacklist. Use Oneshot=yes (interrupt only) or a shorter ResumeTime, or free room first`,
+    };
+  }
+}

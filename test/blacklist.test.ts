@@ -1,0 +1,97 @@
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.ts';
+import { AlibabaLiveClient, staticCredential } from '../src/live/client.ts';
+import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
+import { startTestServer } from './helpers/http.ts';
+import { runCli } from './helpers/processes.ts';
+import { REDIS_URL } from './helpers/redis.ts';
+
+/** The 10,000-stream blacklist: read with DescribeLiveStreamsBlockList, shown, and warned about before a batch overflows it. */
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const ban = (domain: string, stream: string, extra: Record<string, string> = {}) => JSON.stringify({ DomainName: domain, AppName: 'liveApp', StreamName: stream, ...extra });
+const envOf = (harness: Harness, extra: Record<string, string> = {}) => ({
+  REDIS_URL, QUEUE_PREFIX: harness.config.prefix, LIVE_ENDPOINT: harness.endpoint, LOG_LEVEL: 'silent',
+  ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, ...extra,
+});
+
+describe('DescribeLiveStreamsBlockList', () => {
+  it('pages through one domain\'s banned streams', async () => {
+    h = await startHarness('blocklist-pages');
+    h.sim.seedBlacklist('a.example.com', 5);
+    h.sim.seedBlacklist('b.example.com', 2);
+    const client = new AlibabaLiveClient({ endpoint: h.endpoint, regionId: 'cn-shanghai', timeoutMs: 2000, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
+    const first = await client.describeBlockList('a.example.com', 1, 2);
+    const last = await client.describeBlockList('a.example.com', 3, 2);
+    expect(first).toMatchObject({ ok: true, totalNum: 5, totalPage: 3, streamUrls: ['a.example.com/seeded/seeded-0', 'a.example.com/seeded/seeded-1'] });
+    expect(last).toMatchObject({ ok: true, totalNum: 5, streamUrls: ['a.example.com/seeded/seeded-4'] });
+    expect(await client.describeBlockList('b.example.com', 1, 2000)).toMatchObject({ totalNum: 2 });
+    expect(await client.describeBlockList('a.example.com', 1, 3001)).toMatchObject({ ok: false, code: 'InvalidParameter' });
+  });
+});
+
+describe('blacklist headroom', () => {
+  it('reads every domain the account bans in plus LIVE_DOMAINS; status, gauges and `livequeue blacklist` show it', async () => {
+    h = await startHarness('headroom');
+    h.sim.seedBlacklist('c.example.com', 4);
+    const env = envOf(h, { LIVE_DOMAINS: 'c.example.com' });
+    const input = [ban('a.example.com', 's1'), ban('a.example.com', 's2'), ban('a.example.com', 's3'), ban('b.example.com', 's4'), ban('d.example.com', 'one', { Oneshot: 'yes' })].join('\n');
+    expect((await runCli(['enqueue', 'forbid', '--file', '-'], env, input)).code).toBe(0);
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    await h.drained(5);
+
+    const read = await runCli(['blacklist', '--refresh', '--json'], env);
+    expect(read.code).toBe(0);
+    const headroom = JSON.parse(read.stdout);
+    // Oneshot bans never reach the blacklist, so their domain is not read.
+    expect(headroom).toMatchObject({
+      account: 'default', cap: 10_000, entries: 8, headroom: 9_992,
+      domains: [{ domain: 'a.example.com', entries: 3 }, { domain: 'b.example.com', entries: 1 }, { domain: 'c.example.com', entries: 4 }],
+      checkedAt: expect.any(String),
+    });
+    expect(h.sim.calls().filter((c) => c.action === 'DescribeLiveStreamsBlockList')).toHaveLength(3);
+    // Cached: a plain read does not call the API again.
+    expect(JSON.parse((await runCli(['blacklist', '--json'], env)).stdout)).toMatchObject({ entries: 8 });
+    expect(h.sim.calls().filter((c) => c.action === 'DescribeLiveStreamsBlockList')).toHaveLength(3);
+
+    const [forbid] = await h.status();
+    expect(forbid!.blacklist).toMatchObject({ cap: 10_000, entries: 8, headroom: 9_992 });
+    const registry = new Registry();
+    registerQueueGauges(registry, h.redis, [h.runtime], createLogger('silent'));
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('livequeue_blacklist_entries{account="default"} 8');
+    expect(metrics).toContain('livequeue_blacklist_headroom{account="default"} 9992');
+  });
+
+  it('warns (CLI and HTTP) when a batch\'s bans exceed the headroom, and enqueues them all the same', async () => {
+    h = await startHarness('preflight');
+    h.sim.seedBlacklist('full.example.com', 9_997);
+    const env = envOf(h, { LIVE_DOMAINS: 'full.example.com' });
+    expect((await runCli(['blacklist', '--refresh'], env)).stdout).toContain('9997 of 10000 streams on the blacklist, room for 3');
+
+    const bans = [1, 2, 3, 4, 5].map((i) => ban('full.example.com', `p${i}`));
+    const oneshots = [1, 2].map((i) => ban('full.example.com', `o${i}`, { Oneshot: 'yes' }));
+    const cli = await runCli(['enqueue', 'forbid', '--file', '-', '--json'], env, [...bans, ...oneshots].join('\n'));
+    expect(cli.code).toBe(0);
+    expect(cli.output).toMatch(/warning: 5 bans add to the blacklist but it has room for 3 .*about 2 would wait.*Oneshot=yes.*shorter ResumeTime/);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ enqueued: 7, blacklistWarning: { bans: 5, headroom: 3, wouldWait: 2 } });
+
+    const quiet = await runCli(['enqueue', 'forbid', '--file', '-', '--json'], env, [1, 2, 3].map((i) => ban('full.example.com', `q${i}`, { Oneshot: 'yes' })).join('\n'));
+    expect(JSON.parse(quiet.stdout).blacklistWarning).toBeUndefined();
+
+    const server = await startTestServer(h.config);
+    try {
+      const answer = await server.request('/v1/forbid', { method: 'POST', json: [1, 2, 3, 4].map((i) => JSON.parse(ban('full.example.com', `h${i}`))) });
+      expect(answer.status).toBe(202);
+      expect(await answer.json()).toMatchObject({ enqueued: 4, blacklistWarning: { bans: 4, headroom: 3, wouldWait: 1, message: expect.stringContaining('Oneshot=yes') } });
+    } finally {
+      await server.close();
+    }
+  });
+});
