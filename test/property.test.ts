@@ -123,7 +123,7 @@ describe('file parser under arbitrary lines', () => {
   });
 
   it('accepts a CSV with a header only, and reports a CSV row with the wrong number of fields', async () => {
-    expect(await summarize('DomainName,AppName,StreamName\n', 'csv', 'ForbidLiveStream')).toEqual({ read: 0, enqueued: 0, duplicates: 0, invalid: [] });
+    expect(await summarize('DomainName,AppName,StreamName\n', 'csv', 'ForbidLiveStream')).toEqual({ read: 0, enqueued: 0, duplicates: 0, invalid: [], blacklistBans: 0 });
     const summary = await summarize('DomainName,AppName,StreamName\ndemo.aliyundoc.com,a\ndemo.aliyundoc.com,a,csv-ok\n', 'csv', 'ForbidLiveStream');
     expect(summary.invalid).toEqual([{ line: 2, errors: [{ field: '(line)', message: 'row has a different number of fields than the header' }] }]);
     expect(summary.enqueued).toBe(1);
