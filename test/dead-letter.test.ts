@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { selectedRuntime } from '../src/account/runtime.ts';
 import type { DeadLetterEntry } from '../src/queue/dead-letter.ts';
-import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
+import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
+import { startTestServer } from './helpers/http.ts';
+import { runCli } from './helpers/processes.ts';
 
 const redis = newRedis();
 const prefix = uniquePrefix('dlq');
@@ -85,6 +87,39 @@ describe('DeadLetterQueue', () => {
     const last = await dlq.page({}, 4, 2);
     expect(first.total).toBe(5);
     expect([...first.entries, ...second.entries, ...last.entries].map((e) => e.id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4'].map((p) => `forbid.default.${p}`));
+    await dlq.purge({});
+  });
+});
+
+describe('a malformed entry', () => {
+  it('is skipped, named and counted; it breaks neither list, status, the CLI nor the HTTP API', async () => {
+    await dlq.add(entry('forbid.default.good', 'ForbidLiveStream', 'InvalidResumeTime.Malformed'));
+    // Written by something else: a field is missing.
+    const { code: _dropped, ...broken } = entry('forbid.default.broken', 'ForbidLiveStream', 'x');
+    await dlq.queue.add('ForbidLiveStream', broken, { jobId: 'forbid.default.broken' });
+    await dlq.reconcile();
+
+    expect((await dlq.list()).map((e) => e.id)).toEqual(['forbid.default.good']);
+    const page = await dlq.page({}, 0, 10);
+    expect(page.entries.map((e) => e.id)).toEqual(['forbid.default.good']);
+    expect(page.malformed).toEqual([{ id: 'forbid.default.broken', problem: expect.stringContaining('code') }]);
+    expect((await runtime.status())[0]!.deadLettered).toBe(2);
+
+    const env = { REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' };
+    const cli = await runCli(['dlq', 'list'], env);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('forbid.default.good');
+    expect(cli.output).toContain('skipped 1 malformed entry: forbid.default.broken (code:');
+    expect((await runCli(['status', '--json'], env)).code).toBe(0);
+
+    const server = await startTestServer(config);
+    try {
+      const answer = await server.request('/v1/dlq');
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ total: 2, entries: [{ id: 'forbid.default.good' }], malformed: [{ id: 'forbid.default.broken' }] });
+    } finally {
+      await server.close();
+    }
     await dlq.purge({});
   });
 });

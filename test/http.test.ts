@@ -177,13 +177,13 @@ describe('enqueue -> job state -> outcome', () => {
     // The dead-letter queue, filtered, and a replay that puts the job back in its queue.
     const dlq = await json(await server.request('/v1/dlq?operation=stop-monitor'));
     expect(dlq).toMatchObject({ total: 1, entries: [{ id: missingId, code: 'StreamMonitorNotExist', operation: 'StopLiveStreamMonitor' }] });
-    expect(await json(await server.request('/v1/dlq?operation=forbid'))).toEqual({ total: 0, entries: [] });
-    expect(await json(await server.request('/v1/dlq?code=InternalError'))).toEqual({ total: 0, entries: [] });
+    expect(await json(await server.request('/v1/dlq?operation=forbid'))).toEqual({ total: 0, entries: [], malformed: [] });
+    expect(await json(await server.request('/v1/dlq?code=InternalError'))).toEqual({ total: 0, entries: [], malformed: [] });
     const replay = await server.request('/v1/dlq/replay', { method: 'POST', json: { ids: [missingId] } });
     expect(replay.status).toBe(200);
     expect(await json(replay)).toEqual({ replayed: 1 });
     expect(await json(await server.request('/v1/jobs/' + missingId))).toMatchObject({ state: 'prioritized', attemptsMade: 0 });
-    expect(await json(await server.request('/v1/dlq'))).toEqual({ total: 0, entries: [] });
+    expect(await json(await server.request('/v1/dlq'))).toEqual({ total: 0, entries: [], malformed: [] });
 
     expect(await server.request('/v1/jobs/forbid.default.0123456789abcdef0123456789abcdef').then((r) => r.status)).toBe(404);
   });

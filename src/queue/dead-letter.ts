@@ -44,6 +44,13 @@ export interface DeadLetterPage {
   entries: DeadLetterEntry[];
   /** Entries matching the filter, all pages together. */
   total: number;
+  /** Entries on this page that are not valid entries (written by hand, or by something else): skipped, named here. */
+  malformed: MalformedEntry[];
+}
+
+export interface MalformedEntry {
+  id: string;
+  problem: string;
 }
 
 /**
@@ -106,10 +113,20 @@ export class DeadLetterQueue {
     return true;
   }
 
+  /** Every valid matching entry; malformed ones are skipped (page() names them). */
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+    return (await this.scan(filter)).entries;
+  }
+
+  private async scan(filter: DeadLetterFilter): Promise<{ entries: DeadLetterEntry[]; malformed: MalformedEntry[] }> {
     const entries: DeadLetterEntry[] = [];
-    for await (const job of this.jobs(filter)) entries.push(entryOf(job));
-    return entries;
+    const malformed: MalformedEntry[] = [];
+    for await (const job of this.jobs(filter)) {
+      const parsed = entryOf(job);
+      if ('problem' in parsed) malformed.push(parsed);
+      else entries.push(parsed);
+    }
+    return { entries, malformed };
   }
 
   /**
@@ -119,21 +136,26 @@ export class DeadLetterQueue {
    */
   async page(filter: DeadLetterFilter, offset: number, limit: number): Promise<DeadLetterPage> {
     if (filter.ids || filter.code) {
-      const all = await this.list(filter);
-      return { entries: all.slice(offset, offset + limit), total: all.length };
+      const all = await this.scan(filter);
+      return { entries: all.entries.slice(offset, offset + limit), total: all.entries.length, malformed: all.malformed };
     }
     const entries: DeadLetterEntry[] = [];
+    const malformed: MalformedEntry[] = [];
     let skipped = 0;
     for (let start = 0; entries.length < limit; start += PAGE) {
       const page = await this.queue.getJobs(['waiting'], start, start + PAGE - 1, true);
       for (const job of page) {
         if (!job || (filter.operation && (job.data as Partial<DeadLetterEntry>).operation !== filter.operation)) continue;
         if (skipped < offset) skipped++;
-        else if (entries.length < limit) entries.push(entryOf(job));
+        else if (entries.length < limit) {
+          const parsed = entryOf(job);
+          if ('problem' in parsed) malformed.push(parsed);
+          else entries.push(parsed);
+        }
       }
       if (page.length < PAGE) break;
     }
-    return { entries, total: await this.count(filter.operation) };
+    return { entries, total: await this.count(filter.operation), malformed };
   }
 
   /**
@@ -144,6 +166,8 @@ export class DeadLetterQueue {
     let replayed = 0;
     for await (const job of this.jobs(filter)) {
       const entry = entryOf(job);
+      // An entry that is not valid cannot be replayed: it stays, and `dlq list` names it.
+      if ('problem' in entry) continue;
       // Added under the same id: if the job is pending again meanwhile, BullMQ keeps the pending one.
       await this.targets(entry.operation).add(entry.operation, entry.params, jobOptions(entry.id, entry.priority, retry));
       await this.removeEntry(job);
@@ -196,6 +220,9 @@ export class DeadLetterQueue {
   }
 }
 
-function entryOf(job: Job): DeadLetterEntry {
-  return deadLetterEntrySchema.parse(job.data);
+function entryOf(job: Job): DeadLetterEntry | MalformedEntry {
+  const parsed = deadLetterEntrySchema.safeParse(job.data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return { id: job.id ?? '?', problem: `${issue.path.join('.') || '(entry)'}: ${issue.message}` };
 }

@@ -73,7 +73,9 @@ export function registerDlq(program: Command): void {
       const limit = wholeNumber('--limit', flags.limit, 100, 1);
       const offset = wholeNumber('--offset', flags.offset, 0, 0);
       const filter = filterOf(flags);
-      const { entries, total } = await withDeadLetters(command, (queue) => queue.page(filter, offset, limit));
+      const { entries, total, malformed } = await withDeadLetters(command, (queue) => queue.page(filter, offset, limit));
+      // Flagged, not fatal: one bad entry must not hide the others.
+      if (malformed.length > 0) process.stderr.write(`livequeue: skipped ${plural(malformed.length, 'malformed entry', 'malformed entries')}: ${malformed.map((m) => `${m.id} (${m.problem})`).join('; ')}\n`);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(entries)}\n`);
         return;

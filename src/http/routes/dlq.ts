@@ -29,7 +29,7 @@ export function dlqRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/dlq',
-      { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema) }), 400: errorBodySchema } } },
+      { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema), malformed: z.array(z.object({ id: z.string(), problem: z.string() })) }), 400: errorBodySchema } } },
       async (request) => {
         const { operation, code, limit, offset } = request.query;
         return request.runtime.deadLetters.page({ operation, code }, offset, limit);
