@@ -119,6 +119,14 @@ describe('livequeue status and dlq', () => {
     expect(refused.output).toContain('pass --all');
     expect((await runCli(['dlq', 'purge'], env)).code).toBe(2);
 
+    const dry = await runCli(['dlq', 'purge', '--code', 'QuotaExceeded.Blacklist', '--dry-run', '--json'], env);
+    expect(JSON.parse(dry.stdout)).toEqual({ wouldPurge: 1, ids: ['forbid.default.x1'], notFound: [], dryRun: true });
+    expect(await h.deadLetters.count()).toBe(2);
+    const nope = await runCli(['dlq', 'purge', '--id', 'forbid.default.nope'], env);
+    expect(nope.code).toBe(1);
+    expect(nope.stdout.trim()).toBe('purged 0 entries');
+    expect(nope.output).toContain('no dead-letter entry with id forbid.default.nope');
+
     const replayed = await runCli(['dlq', 'replay', '--code', 'QuotaExceeded.Blacklist'], env);
     expect(replayed.stdout.trim()).toBe('replayed 1 entry');
     expect(await h.producer.queue('ForbidLiveStream').getJob('forbid.default.x1')).toBeDefined();

@@ -14,6 +14,7 @@ interface DlqFlags {
   json?: boolean;
   limit?: string;
   offset?: string;
+  dryRun?: boolean;
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -90,23 +91,40 @@ export function registerDlq(program: Command): void {
       process.stdout.write(`${entries.map(formatEntry).join('\n')}${entries.length > 0 ? '\n' : ''}${shown} of ${plural(total, 'entry', 'entries')}${more}\n`);
     });
 
+  /**
+   * Replay and purge: what they touched, ids named with --id that matched no
+   * entry (exit 1), and --dry-run to see the entries first.
+   */
+  const act = (verb: 'replay' | 'purge', past: string, run: (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<number>) =>
+    async (flags: DlqFlags, command: Command) => {
+      const filter = guardedFilter(flags, verb);
+      const { count, entries, missing } = await withDeadLetters(command, async (queue, config) => {
+        const matching = await queue.list(filter);
+        const missingIds = (filter.ids ?? []).filter((id) => !matching.some((e) => e.id === id));
+        return { entries: matching, missing: missingIds, count: flags.dryRun ? matching.length : await run(queue, filter, config) };
+      });
+      const summary = { [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count, ids: entries.map((e) => e.id), notFound: missing, dryRun: flags.dryRun === true };
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else {
+        process.stdout.write(`${flags.dryRun ? `would ${verb}` : past} ${plural(count, 'entry', 'entries')}${flags.dryRun && entries.length > 0 ? `: ${entries.map((e) => e.id).join(' ')}` : ''}\n`);
+        if (missing.length > 0) process.stderr.write(`livequeue: no dead-letter entry with id ${missing.join(', ')}\n`);
+      }
+      if (missing.length > 0) process.exitCode = 1;
+    };
+
   filterFlags(dlq.command('replay'))
     .description('Put dead-lettered jobs back on their queues with fresh attempts.')
     .option('--all', 'replay every entry')
-    .addHelpText('after', '\nExamples:\n  $ livequeue dlq replay --code InternalError\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all')
-    .action(async (flags: DlqFlags, command: Command) => {
-      const filter = guardedFilter(flags, 'replay');
-      const replayed = await withDeadLetters(command, (queue, config) => queue.replay(filter, config.retry));
-      process.stdout.write(`replayed ${plural(replayed, 'entry', 'entries')}\n`);
-    });
+    .option('--dry-run', 'list what would be replayed, and do nothing')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  $ livequeue dlq replay --code InternalError --dry-run\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all\nExit code 1 when an --id matches no entry.')
+    .action(act('replay', 'replayed', (queue, filter, config) => queue.replay(filter, config.retry)));
 
   filterFlags(dlq.command('purge'))
     .description('Delete dead-lettered jobs for good.')
     .option('--all', 'purge every entry')
-    .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist\n  $ livequeue dlq purge --all')
-    .action(async (flags: DlqFlags, command: Command) => {
-      const filter = guardedFilter(flags, 'purge');
-      const purged = await withDeadLetters(command, (queue) => queue.purge(filter));
-      process.stdout.write(`purged ${plural(purged, 'entry', 'entries')}\n`);
-    });
+    .option('--dry-run', 'list what would be purged, and do nothing')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all\nExit code 1 when an --id matches no entry.')
+    .action(act('purge', 'purged', (queue, filter) => queue.purge(filter)));
 }
