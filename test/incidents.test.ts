@@ -248,6 +248,27 @@ describe('visible and controllable', () => {
   });
 });
 
+describe('a ResumeTime that passes while the ban waits', () => {
+  it('is dead-lettered with the reason, never sent as a ban that ends at once', async () => {
+    h = await startHarness('iresume', FAST_RETRIES);
+    await h.runtime.holds.pause('ForbidLiveStream', 'waiting on purpose');
+    const soon = new Date(Date.now() + 1500).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const later = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const results = await h.producer.enqueueBatch('ForbidLiveStream', [
+      { params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'late', ResumeTime: soon } },
+      { params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'in-time', ResumeTime: later } },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['enqueued', 'enqueued']);
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    await new Promise((r) => setTimeout(r, 2500));
+    await h.runtime.holds.resume('ForbidLiveStream');
+    const row = statusOf(await h.drained(2), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 1, deadLettered: 1 });
+    expect(await h.deadLetters.list()).toMatchObject([{ code: 'ResumeTimePassed', reason: 'terminal', message: expect.stringContaining(soon) }]);
+    expect(h.sim.calls().map((c) => c.params.StreamName)).toEqual(['in-time']);
+  });
+});
+
 describe('credentials', () => {
   it('a worker without credentials exits 2 before taking a job, naming what to set', async () => {
     const home = mkdtempSync(join(tmpdir(), 'lq-nocreds-'));

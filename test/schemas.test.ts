@@ -5,9 +5,22 @@ const ban = { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 
 
 describe('job schemas', () => {
   it('accepts every parameter of the ForbidLiveStream page and defaults LiveStreamType', () => {
-    expect(parseParams('ForbidLiveStream', { ...ban, RegionId: 'cn-shanghai', Oneshot: 'yes', ResumeTime: '2015-12-01T10:37:00Z' })).toEqual({
+    expect(parseParams('ForbidLiveStream', { ...ban, RegionId: 'cn-shanghai', Oneshot: 'yes', ResumeTime: '2035-12-01T10:37:00Z' })).toEqual({
       ok: true,
-      value: { ...ban, RegionId: 'cn-shanghai', Oneshot: 'yes', ResumeTime: '2015-12-01T10:37:00Z', LiveStreamType: 'publisher' },
+      value: { ...ban, RegionId: 'cn-shanghai', Oneshot: 'yes', ResumeTime: '2035-12-01T10:37:00Z', LiveStreamType: 'publisher' },
+    });
+  });
+
+  it('takes a ResumeTime from a minute ago (clocks differ) up to ten years ahead, and nothing else', () => {
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    expect(parseParams('ForbidLiveStream', { ...ban, ResumeTime: at(-30_000) }).ok).toBe(true);
+    expect(parseParams('ForbidLiveStream', { ...ban, ResumeTime: at(9 * 365 * 86_400_000) }).ok).toBe(true);
+    for (const past of ['1970-01-01T00:00:00Z', '0000-01-01T00:00:00Z', at(-120_000)]) {
+      expect(parseParams('ForbidLiveStream', { ...ban, ResumeTime: past })).toEqual({ ok: false, errors: [{ field: 'ResumeTime', message: 'ResumeTime must be in the future: a ban that ends at once does nothing' }] });
+    }
+    expect(parseParams('ForbidLiveStream', { ...ban, ResumeTime: '9999-12-31T23:59:59Z' })).toEqual({
+      ok: false,
+      errors: [{ field: 'ResumeTime', message: "ResumeTime must be at most 10 years ahead (leave it out for the API's default six months)" }],
     });
   });
 

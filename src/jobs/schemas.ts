@@ -8,6 +8,10 @@ import type { Operation } from '../live/operations.ts';
  */
 
 const RESUME_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/** Clocks differ a little between producers, workers and the API. */
+const RESUME_TIME_CLOCK_ALLOWANCE_MS = 60_000;
+/** The API names no maximum; a ban past ten years is a typo (9999-12-31), not a decision. */
+const RESUME_TIME_MAX_AHEAD_MS = 10 * 366 * 86_400_000;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
@@ -54,7 +58,12 @@ export const forbidParamsSchema = z
       Oneshot: z.enum(['yes', 'no'], { error: 'Oneshot must be "yes" or "no"' }).optional(),
       ResumeTime: z
         .string({ error: 'ResumeTime must be a string' })
-        .refine((v) => RESUME_TIME.test(v) && isRealUtcInstant(v), 'ResumeTime must be yyyy-MM-ddTHH:mm:ssZ in UTC')
+        .refine((v) => RESUME_TIME.test(v) && isRealUtcInstant(v), { abort: true, message: 'ResumeTime must be yyyy-MM-ddTHH:mm:ssZ in UTC' })
+        // Checked again by the worker: a ban whose ResumeTime passed while it
+        // waited (a hold, a backlog) would end at once, so it is dead-lettered
+        // as invalid instead of being sent.
+        .refine((v) => Date.parse(v) >= Date.now() - RESUME_TIME_CLOCK_ALLOWANCE_MS, { abort: true, message: 'ResumeTime must be in the future: a ban that ends at once does nothing' })
+        .refine((v) => Date.parse(v) <= Date.now() + RESUME_TIME_MAX_AHEAD_MS, 'ResumeTime must be at most 10 years ahead (leave it out for the API\'s default six months)')
         .optional(),
     },
     { error: unknownFields },

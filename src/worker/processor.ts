@@ -157,6 +157,11 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
       return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, 'none');
     }
     const addsToBlacklist = operation === 'ForbidLiveStream' && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
+    // A ban whose ResumeTime passed while it waited (a hold, a backlog) would end at once: say so instead of sending it.
+    const resumeTime = (parsed.value as { ResumeTime?: string }).ResumeTime;
+    if (resumeTime !== undefined && Date.parse(resumeTime) <= Date.now()) {
+      return deadLetter(job, { reason: 'terminal', code: 'ResumeTimePassed', message: `ResumeTime ${resumeTime} passed before the ban could be sent; enqueue it again with a later ResumeTime, or without one` }, attempt, 'none');
+    }
 
     const held = await holdView.current();
     let probe = false;
