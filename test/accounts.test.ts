@@ -190,6 +190,11 @@ describe('several accounts in one deployment', () => {
       expect((await runCli(['--account', 'backup', 'dlq', 'purge', '--all'], d.env)).stdout.trim()).toBe('purged 1 entry');
       expect(await main.deadLetters.count()).toBe(1);
       expect(await backup.deadLetters.count()).toBe(0);
+      await backup.deadLetters.add(entry('backup'));
+      expect(JSON.parse((await runCli(['dlq', 'purge', '--all', '--all-accounts', '--dry-run', '--json'], d.env)).stdout)).toMatchObject({ wouldPurge: 2 });
+      expect((await runCli(['dlq', 'purge', '--all', '--all-accounts'], d.env)).stdout.trim()).toBe('purged 2 entries');
+      expect([await main.deadLetters.count(), await backup.deadLetters.count()]).toEqual([0, 0]);
+      await main.deadLetters.add(entry('main'));
 
       await main.holds.pause('ForbidLiveStream', 'checking');
       await backup.holds.pause('ForbidLiveStream', 'checking');

@@ -4,7 +4,7 @@ import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../q
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { withRuntime } from '../session.ts';
+import { withRuntime, withRuntimes } from '../session.ts';
 
 interface DlqFlags {
   operation?: string;
@@ -15,6 +15,7 @@ interface DlqFlags {
   limit?: string;
   offset?: string;
   dryRun?: boolean;
+  allAccounts?: boolean;
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -98,11 +99,19 @@ export function registerDlq(program: Command): void {
   const act = (verb: 'replay' | 'purge', past: string, run: (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<number>) =>
     async (flags: DlqFlags, command: Command) => {
       const filter = guardedFilter(flags, verb);
-      const { count, entries, missing } = await withDeadLetters(command, async (queue, config) => {
-        const matching = await queue.list(filter);
-        const missingIds = (filter.ids ?? []).filter((id) => !matching.some((e) => e.id === id));
-        return { entries: matching, missing: missingIds, count: flags.dryRun ? matching.length : await run(queue, filter, config) };
-      });
+      const config = configFor(command);
+      // Each account has its own dead letters: one account, unless --all-accounts.
+      const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], (runtimes) =>
+        Promise.all(
+          runtimes.map(async (runtime) => {
+            const matching = await runtime.deadLetters.list(filter);
+            return { entries: matching, count: flags.dryRun ? matching.length : await run(runtime.deadLetters, filter, config) };
+          }),
+        ),
+      );
+      const entries = perAccount.flatMap((a) => a.entries);
+      const count = perAccount.reduce((n, a) => n + a.count, 0);
+      const missing = (filter.ids ?? []).filter((id) => !entries.some((e) => e.id === id));
       const summary = { [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count, ids: entries.map((e) => e.id), notFound: missing, dryRun: flags.dryRun === true };
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
@@ -116,6 +125,7 @@ export function registerDlq(program: Command): void {
     .description('Put dead-lettered jobs back on their queues with fresh attempts.')
     .option('--all', 'replay every entry')
     .option('--dry-run', 'list what would be replayed, and do nothing')
+    .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ livequeue dlq replay --code InternalError --dry-run\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all\nExit code 1 when an --id matches no entry.')
     .action(act('replay', 'replayed', (queue, filter, config) => queue.replay(filter, config.retry)));
@@ -124,6 +134,7 @@ export function registerDlq(program: Command): void {
     .description('Delete dead-lettered jobs for good.')
     .option('--all', 'purge every entry')
     .option('--dry-run', 'list what would be purged, and do nothing')
+    .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all\nExit code 1 when an --id matches no entry.')
     .action(act('purge', 'purged', (queue, filter) => queue.purge(filter)));
