@@ -103,6 +103,14 @@ describe('batches', () => {
       expect((await server.request('/v1/batches/nope')).status).toBe(404);
       const conflict = await server.request('/v1/stop-monitor', { method: 'POST', json: { batch: 'http-run', jobs: [{ MonitorId: '445409ec-7eaa-461d-8f29-4bec2eb9a1b2' }] } });
       expect(conflict.status).toBe(409);
+
+      // Without a token, only loopback names are answered (DNS rebinding).
+      const job = [{ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'rebound' }];
+      const rebound = await server.app.inject({ method: 'POST', url: '/v1/forbid', headers: { host: 'attacker.example' }, payload: job });
+      expect(rebound.statusCode).toBe(403);
+      expect(rebound.json()).toMatchObject({ error: 'forbidden-host' });
+      expect((await server.app.inject({ method: 'GET', url: '/ui/', headers: { host: 'attacker.example:8080' } })).statusCode).toBe(403);
+      expect((await server.app.inject({ method: 'POST', url: '/v1/forbid', headers: { host: 'localhost:8080' }, payload: job })).statusCode).toBe(202);
     } finally {
       await server.close();
     }

@@ -31,3 +31,19 @@ export function requireToken(token: string): (request: FastifyRequest, reply: Fa
       .send({ error: 'unauthorized', message: 'missing or wrong token: send Authorization: Bearer <LIVEQUEUE_API_TOKEN>' });
   };
 }
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/**
+ * Without a token the server listens on loopback only, but a web page the
+ * operator visits can still reach it through DNS rebinding (a name of the
+ * attacker's that resolves to 127.0.0.1). Such a request names the
+ * attacker's host: answer only requests addressed to a loopback name.
+ */
+export function requireLoopbackHost(): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  return async (request, reply) => {
+    const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (LOOPBACK_HOSTS.has(host)) return undefined;
+    return reply.code(403).send({ error: 'forbidden-host', message: 'without LIVEQUEUE_API_TOKEN only requests to 127.0.0.1, localhost or [::1] are answered' });
+  };
+}

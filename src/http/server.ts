@@ -8,7 +8,7 @@ import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
 import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
-import { requireToken } from './auth.ts';
+import { requireLoopbackHost, requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -57,7 +57,7 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
 
   const { apiToken } = config.http;
   await app.register(async (api) => {
-    if (apiToken) api.addHook('onRequest', requireToken(apiToken));
+    api.addHook('onRequest', apiToken ? requireToken(apiToken) : requireLoopbackHost());
     const accountRoutes = async (scope: FastifyInstance) => {
       await scope.register(enqueueRoutes());
       await scope.register(jobRoutes());
