@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { redactUrl } from './redact.ts';
 import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
-import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './account/rules.ts';
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION, unknownAccountMessage } from './account/rules.ts';
 import { OPERATION_INFO, type Operation } from './live/operations.ts';
 
 /**
@@ -176,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS }, region: e.LIVE_REGION, domains }];
   const named = raw.LIVE_ACCOUNT === undefined ? undefined : e.LIVE_ACCOUNT;
   if (named !== undefined && !accounts.some((a) => a.name === named)) {
-    throw new ConfigError(`unknown account "${named}": this deployment knows ${accounts.map((a) => `"${a.name}"`).join(', ')}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);
+    throw new ConfigError(`${unknownAccountMessage(named, accounts)}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);
   }
   if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && !e.LIVEQUEUE_API_TOKEN) {
     throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN: without a token the HTTP API listens on 127.0.0.1 only`);

@@ -5,7 +5,6 @@ import { readRecords, MAX_LINE_BYTES } from '../src/jobs/input.ts';
 import { parseParams } from '../src/jobs/schemas.ts';
 import { enqueueRecords } from '../src/queue/bulk-enqueue.ts';
 import { selectedRuntime } from '../src/account/runtime.ts';
-import { newBatchId } from '../src/queue/batches.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /**

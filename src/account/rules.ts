@@ -5,3 +5,8 @@ export const REGION = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 
 /** The account of a deployment configured from the environment alone, as before accounts files existed. */
 export const DEFAULT_ACCOUNT = 'default';
+
+/** What an account name the deployment does not know is told. */
+export function unknownAccountMessage(account: string, known: readonly { name: string }[]): string {
+  return `unknown account "${account}": this deployment knows ${known.map((a) => `"${a.name}"`).join(', ')}`;
+}

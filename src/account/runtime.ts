@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AccountConfig, Config } from '../config.ts';
-import { DEFAULT_ACCOUNT } from './rules.ts';
+import { DEFAULT_ACCOUNT, unknownAccountMessage } from './rules.ts';
 import { AlibabaLiveClient, profileCredential, type LiveApi } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
@@ -167,7 +167,7 @@ export function selectedRuntime(redis: Redis, config: Config): AccountRuntime {
 
 export class UnknownAccountError extends Error {
   constructor(readonly account: string, config: Config) {
-    super(`unknown account "${account}": this deployment knows ${config.accounts.map((a) => `"${a.name}"`).join(', ')}`);
+    super(unknownAccountMessage(account, config.accounts));
     this.name = 'UnknownAccountError';
   }
 }

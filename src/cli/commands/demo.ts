@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config.ts';
 import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
 import { createLogger } from '../../log.ts';

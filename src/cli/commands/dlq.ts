@@ -51,9 +51,8 @@ export function formatEntry(e: DeadLetterEntry): string {
 }
 
 /** The dead-letter queue of the account the command acts on; each account has its own. */
-async function withDeadLetters<T>(command: Command, use: (queue: DeadLetterQueue, config: Config) => Promise<T>): Promise<T> {
-  const config = configFor(command);
-  return withRuntime(config, (runtime) => use(runtime.deadLetters, config));
+async function withDeadLetters<T>(command: Command, use: (queue: DeadLetterQueue) => Promise<T>): Promise<T> {
+  return withRuntime(configFor(command), (runtime) => use(runtime.deadLetters));
 }
 
 const filterFlags = (c: Command) =>
