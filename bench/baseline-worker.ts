@@ -11,7 +11,7 @@ import { queueName } from '../src/queue/names.ts';
 
 const env = process.env;
 const operations = (env.OPERATIONS ?? 'ForbidLiveStream').split(',') as Operation[];
-const qps: Record<Operation, number> = { ForbidLiveStream: Number(env.FORBID_QPS ?? 20), StopLiveStreamMonitor: Number(env.STOP_MONITOR_QPS ?? 10) };
+const qps: Record<Operation, number> = { ForbidLiveStream: Number(env.FORBID_QPS ?? 20), StopLiveStreamMonitor: Number(env.STOP_MONITOR_QPS ?? 10), ResumeLiveStream: Number(env.RESUME_QPS ?? 30) };
 const limited = env.NO_LIMITER !== '1';
 const live = new AlibabaLiveClient({
   endpoint: env.LIVE_ENDPOINT!,

@@ -41,6 +41,7 @@ const envSchema = z.object({
   LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000),
   FORBID_QPS: positiveNumber('FORBID_QPS').default(OPERATION_INFO.ForbidLiveStream.defaultQps),
   STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps),
+  RESUME_QPS: positiveNumber('RESUME_QPS').default(OPERATION_INFO.ResumeLiveStream.defaultQps),
   PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(15),
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').max(1000, 'WORKER_CONCURRENCY must be at most 1000').default(16),
   RETRY_ATTEMPTS: positiveInt('RETRY_ATTEMPTS').max(1000, 'RETRY_ATTEMPTS must be at most 1000').default(22),
@@ -173,7 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const domains = e.LIVE_DOMAINS ? e.LIVE_DOMAINS.split(',').map((d) => d.toLowerCase()) : [];
   const fromFile = e.LIVEQUEUE_ACCOUNTS_FILE ? readAccountsFile(e.LIVEQUEUE_ACCOUNTS_FILE, { region: e.LIVE_REGION, domains }) : undefined;
   if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_ACCOUNTS_FILE ${e.LIVEQUEUE_ACCOUNTS_FILE}: ${fromFile}`);
-  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS }, region: e.LIVE_REGION, domains }];
+  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS, ResumeLiveStream: e.RESUME_QPS }, region: e.LIVE_REGION, domains }];
   const named = raw.LIVE_ACCOUNT === undefined ? undefined : e.LIVE_ACCOUNT;
   if (named !== undefined && !accounts.some((a) => a.name === named)) {
     throw new ConfigError(`${unknownAccountMessage(named, accounts)}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);

@@ -116,3 +116,126 @@ describe('batches', () => {
     }
   });
 });
+
+const DOMAIN = 'demo.aliyundoc.com';
+const ban = (stream: string, extra: Record<string, string> = {}) => JSON.stringify({ DomainName: DOMAIN, AppName: 'liveApp', StreamName: stream, ...extra });
+const resumeCalls = (harness: Harness) => harness.sim.calls().filter((c) => c.action === 'ResumeLiveStream').map((c) => c.params.StreamName!);
+
+describe('batch undo', () => {
+  it('lifts exactly the bans the batch applied; undo twice (even at once) never resumes twice', async () => {
+    h = await startHarness('batch-undo');
+    const env = envOf(h);
+    h.sim.seedBlacklist(DOMAIN, 1);
+    const ours = Array.from({ length: 20 }, (_, i) => `wrong-${i}`);
+    const input = [
+      ...ours.map((s, i) => ban(s, i % 2 ? { ResumeTime: '2031-01-01T00:00:00Z' } : {})),
+      ...['shot-0', 'shot-1', 'shot-2'].map((s) => ban(s, { Oneshot: 'yes' })),
+      // Banned before this batch, by someone else: undo must leave it.
+      JSON.stringify({ DomainName: DOMAIN, AppName: 'seeded', StreamName: 'seeded-0' }),
+    ].join('\n');
+    expect((await runCli(['enqueue', 'forbid', '--file', '-', '--batch', 'misfire'], env, input)).code).toBe(0);
+    await runCli(['enqueue', 'forbid', '--file', '-', '--batch', 'innocent'], env, ban('keep-me'));
+    h.startWorkers();
+    await h.drained(25);
+    expect(await h.runtime.blacklist.permanentBans()).toBe(11); // 10 of ours and keep-me have no ResumeTime
+
+    const [first, second] = await Promise.all([runCli(['batch', 'undo', 'misfire', '--json'], env), runCli(['batch', 'undo', 'misfire', '--json'], env)]);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const results = [JSON.parse(first.stdout), JSON.parse(second.stdout)] as { resumesEnqueued: number; undoneBefore: number; interruptOnly: number; alreadyApplied: number }[];
+    expect(results[0]!.resumesEnqueued + results[1]!.resumesEnqueued).toBe(20);
+    expect(results[0]!).toMatchObject({ interruptOnly: 3, alreadyApplied: 1 });
+
+    const harness = h;
+    await waitFor(() => resumeCalls(harness).length >= 20, 10_000, '20 ResumeLiveStream calls');
+    await waitFor(async () => (await harness.runtime.batches.show('misfire')).undone === 20, 10_000, 'undone counted');
+    expect(resumeCalls(h).sort()).toEqual([...ours].sort());
+    for (const s of ours) expect(h.sim.isBlacklisted(DOMAIN, 'liveApp', s)).toBe(false);
+    expect(h.sim.isBlacklisted(DOMAIN, 'seeded', 'seeded-0')).toBe(true);
+    expect(h.sim.isBlacklisted(DOMAIN, 'liveApp', 'keep-me')).toBe(true);
+    expect(await h.runtime.blacklist.permanentBans()).toBe(1);
+
+    const again = JSON.parse((await runCli(['batch', 'undo', 'misfire', '--json'], env)).stdout);
+    expect(again).toMatchObject({ resumesEnqueued: 0, undoneBefore: 20 });
+    const show = JSON.parse((await runCli(['batch', 'show', 'misfire', '--json'], env)).stdout);
+    expect(show).toMatchObject({ jobs: 24, applied: 23, alreadyApplied: 1, undone: 20, undoPending: 0, undoFailed: 0 });
+    expect(show.undoRequestedAt).toMatch(/^\d{4}-/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(resumeCalls(h)).toHaveLength(20);
+  });
+
+  it('mid-drain: pending bans are cancelled and every ban that lands, even after the undo, is lifted', async () => {
+    h = await startHarness('batch-undo-drain', {}, { latencyMs: { min: 40, max: 60 } });
+    const env = envOf(h);
+    const streams = Array.from({ length: 150 }, (_, i) => `md-${i}`);
+    await runCli(['enqueue', 'forbid', '--file', '-', '--batch', 'halfway'], env, streams.map((s) => ban(s)).join('\n'));
+    h.startWorkers({ operations: ['ForbidLiveStream', 'ResumeLiveStream'] });
+    const sim = h.sim;
+    await waitFor(() => sim.calls().length >= 30, 10_000, '30 bans sent');
+    const undo = JSON.parse((await runCli(['batch', 'undo', 'halfway', '--json'], env)).stdout) as { cancelled: number; inFlight: number; resumesEnqueued: number };
+    expect(undo.cancelled).toBeGreaterThan(50);
+    // Some bans were in a worker's hands: they land after the undo and are lifted as they land.
+    expect(undo.inFlight).toBeGreaterThan(0);
+    const harness = h;
+    const banned = () => new Set(sim.calls().filter((c) => c.action === 'ForbidLiveStream' && c.code === 'OK').map((c) => c.params.StreamName!));
+    await waitFor(async () => {
+      const rows = await harness.status();
+      return rows.every((r) => r.active === 0 && r.waiting === 0 && r.delayed === 0) && resumeCalls(harness).length === banned().size;
+    }, 15_000, 'every landed ban lifted');
+    expect(new Set(resumeCalls(h))).toEqual(banned());
+    expect(banned().size + undo.cancelled).toBe(150);
+    expect(undo.resumesEnqueued).toBeLessThan(banned().size);
+    for (const s of streams) expect(h.sim.isBlacklisted(DOMAIN, 'liveApp', s)).toBe(false);
+    expect(await h.runtime.batches.show('halfway')).toMatchObject({ cancelled: undo.cancelled, applied: banned().size, undone: banned().size });
+  });
+
+  it('refuses to undo a batch of monitor stops, saying why (exit 2, HTTP 409); an unknown batch is 404', async () => {
+    h = await startHarness('batch-undo-refused');
+    const env = envOf(h);
+    await runCli(['enqueue', 'stop-monitor', '--file', '-', '--batch', 'stops'], env, '445409ec-7eaa-461d-8f29-4bec2eb9a1b2\n');
+    const refused = await runCli(['batch', 'undo', 'stops'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain('a stopped monitor cannot be restarted through this API');
+    expect((await runCli(['batch', 'undo', 'nope'], env)).code).toBe(2);
+    const server = await startTestServer(h.config);
+    try {
+      const http = await server.request('/v1/batches/stops/undo', { method: 'POST' });
+      expect(http.status).toBe(409);
+      expect(await http.json()).toMatchObject({ error: 'not-undoable' });
+      expect((await server.request('/v1/batches/nope/undo', { method: 'POST' })).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+    expect(await h.producer.queue('StopLiveStreamMonitor').count()).toBe(1);
+  });
+
+  it('cancel everything only with --all and the pending count confirmed', async () => {
+    h = await startHarness('batch-cancel-all');
+    const env = envOf(h);
+    await runCli(['enqueue', 'forbid', '--file', '-'], env, lines(7, 'a'));
+    await runCli(['enqueue', 'stop-monitor', '--file', '-'], env, '445409ec-7eaa-461d-8f29-4bec2eb9a1b2\n');
+    const bare = await runCli(['batch', 'cancel'], env);
+    expect(bare.code).toBe(2);
+    expect(bare.output).toContain('--all');
+    const unconfirmed = await runCli(['batch', 'cancel', '--all'], env);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.output).toContain('8 jobs are pending in this account; to cancel all of them, repeat with --confirm 8');
+    const short = await runCli(['batch', 'cancel', '--all', '--confirm', '5'], env);
+    expect(short.code).toBe(2);
+    expect(await h.producer.queue('ForbidLiveStream').count()).toBe(7);
+
+    const server = await startTestServer(h.config);
+    try {
+      const http = await server.request('/v1/batches/cancel', { method: 'POST', json: { all: true } });
+      expect(http.status).toBe(409);
+      expect(await http.json()).toMatchObject({ error: 'not-confirmed', pending: 8 });
+      const onlyStops = await server.request('/v1/batches/cancel', { method: 'POST', json: { all: true, confirm: 1, operation: 'stop-monitor' } });
+      expect(await onlyStops.json()).toEqual({ cancelled: { StopLiveStreamMonitor: 1 } });
+    } finally {
+      await server.close();
+    }
+    const done = await runCli(['batch', 'cancel', '--all', '--confirm', '7', '--json'], env);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout).cancelled).toMatchObject({ ForbidLiveStream: 7 });
+    expect(await h.producer.queue('ForbidLiveStream').count()).toBe(0);
+  });
+});

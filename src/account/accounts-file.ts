@@ -7,7 +7,7 @@ import { OPERATION_INFO } from '../live/operations.ts';
 /**
  * LIVEQUEUE_ACCOUNTS_FILE: the accounts one deployment drives.
  *
- *   {"accounts":[{"name":"main","profile":"main","forbidQps":20,"stopMonitorQps":10,"region":"cn-shanghai"}]}
+ *   {"accounts":[{"name":"main","profile":"main","forbidQps":20,"stopMonitorQps":10,"resumeQps":30,"region":"cn-shanghai"}]}
  *
  * Each account's credentials come from the named profile of the Alibaba
  * Cloud credentials file, read by @alicloud/credentials; this file holds no
@@ -21,6 +21,7 @@ const accountSchema = z.strictObject(
     profile: z.string({ error: 'profile is required (a profile of the Alibaba Cloud credentials file)' }).min(1, 'profile must not be empty'),
     forbidQps: qps('forbidQps').optional(),
     stopMonitorQps: qps('stopMonitorQps').optional(),
+    resumeQps: qps('resumeQps').optional(),
     region: z.string().regex(REGION, 'region must be a region id such as cn-shanghai').optional(),
     domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'domains must be domain names'), { error: 'domains must be a list of domain names' }).optional(),
   },
@@ -57,7 +58,11 @@ export function readAccountsFile(path: string, defaults: { region: string; domai
     accounts.push({
       name: a.name,
       profile: a.profile,
-      qps: { ForbidLiveStream: a.forbidQps ?? OPERATION_INFO.ForbidLiveStream.defaultQps, StopLiveStreamMonitor: a.stopMonitorQps ?? OPERATION_INFO.StopLiveStreamMonitor.defaultQps },
+      qps: {
+        ForbidLiveStream: a.forbidQps ?? OPERATION_INFO.ForbidLiveStream.defaultQps,
+        StopLiveStreamMonitor: a.stopMonitorQps ?? OPERATION_INFO.StopLiveStreamMonitor.defaultQps,
+        ResumeLiveStream: a.resumeQps ?? OPERATION_INFO.ResumeLiveStream.defaultQps,
+      },
       region: a.region ?? defaults.region,
       domains: (a.domains ?? defaults.domains).map((d) => d.toLowerCase()),
     });

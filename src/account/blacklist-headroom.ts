@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { AlibabaLiveClient } from '../live/client.ts';
+import type { Operation } from '../live/operations.ts';
+import type { ForbidParams, ResumeParams } from '../jobs/schemas.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 
@@ -21,6 +23,12 @@ export const headroomSchema = z.object({
   headroom: z.number(),
   domains: z.array(z.object({ domain: z.string(), entries: z.number() })),
   checkedAt: z.string(),
+  /**
+   * Bans this product applied without ResumeTime that have not run out: each
+   * lasts six months and holds its place on the list that long. Counted as
+   * they are applied and lifted, not read from the API (which does not say).
+   */
+  permanentBans: z.number().default(0),
 });
 export type Headroom = z.output<typeof headroomSchema>;
 
@@ -40,10 +48,15 @@ export class BlacklistReadError extends Error {
   }
 }
 
+/** A ban without ResumeTime lasts six months (ForbidLiveStream page). */
+const PERMANENT_BAN_MS = 183 * 86_400_000;
+
+const streamOf = (p: { DomainName: string; AppName: string; StreamName: string }) => `${p.DomainName.toLowerCase()}/${p.AppName}/${p.StreamName}`;
+
 export class BlacklistHeadroom {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: { domains: string; cache: string },
+    private readonly keys: { domains: string; cache: string; longBans: string },
     private readonly account: string,
     private readonly configuredDomains: readonly string[],
     private readonly bucket: TokenBucket,
@@ -60,12 +73,28 @@ export class BlacklistHeadroom {
     return [...new Set([...this.configuredDomains, ...recorded])].sort();
   }
 
-  /** The figures from the last read, if any. */
+  /** Keeps the count of permanent bans: a ban applied without ResumeTime, or lifted by ResumeLiveStream. */
+  async noteApplied(operation: Operation, params: unknown): Promise<void> {
+    if (operation === 'ResumeLiveStream') {
+      await this.redis.zrem(this.keys.longBans, streamOf(params as ResumeParams));
+      return;
+    }
+    const ban = params as ForbidParams;
+    if (operation !== 'ForbidLiveStream' || ban.Oneshot === 'yes' || ban.ResumeTime !== undefined) return;
+    await this.redis.zadd(this.keys.longBans, Date.now() + PERMANENT_BAN_MS, streamOf(ban));
+  }
+
+  async permanentBans(): Promise<number> {
+    const [, [, count]] = (await this.redis.multi().zremrangebyscore(this.keys.longBans, '-inf', Date.now()).zcard(this.keys.longBans).exec()) as [unknown, [null, number]];
+    return count;
+  }
+
+  /** The figures from the last read, if any, with the permanent bans as of now. */
   async cached(): Promise<Headroom | undefined> {
-    const raw = await this.redis.get(this.keys.cache);
+    const [raw, permanentBans] = await Promise.all([this.redis.get(this.keys.cache), this.permanentBans()]);
     if (raw === null) return undefined;
     const parsed = headroomSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success ? { ...parsed.data, permanentBans } : undefined;
   }
 
   /** Reads every domain's blacklist size now (one paced call per domain) and caches the result. */
@@ -83,7 +112,10 @@ export class BlacklistHeadroom {
       domains.push({ domain, entries: page.totalNum });
     }
     const entries = domains.reduce((n, d) => n + d.entries, 0);
-    const headroom: Headroom = { account: this.account, cap: BLACKLIST_CAP, entries, headroom: Math.max(0, BLACKLIST_CAP - entries), domains, checkedAt: new Date().toISOString() };
+    const headroom: Headroom = {
+      account: this.account, cap: BLACKLIST_CAP, entries, headroom: Math.max(0, BLACKLIST_CAP - entries), domains,
+      checkedAt: new Date().toISOString(), permanentBans: await this.permanentBans(),
+    };
     await this.redis.set(this.keys.cache, JSON.stringify(headroom));
     return headroom;
   }

@@ -75,7 +75,7 @@ export class AccountRuntime {
     this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
-    this.batches = new Batches(redis, this.prefix, (operation) => this.queue(operation), this.outcomes);
+    this.batches = new Batches(redis, this.prefix, this.name, this.producer, this.outcomes);
     this.blacklist = new BlacklistHeadroom(
       redis,
       blacklistKeys(this.prefix),
@@ -98,6 +98,14 @@ export class AccountRuntime {
       this.buckets.set(operation, bucket);
     }
     return bucket;
+  }
+
+  /**
+   * What else a job's end means for the account: a ban or a lift is counted
+   * for the blacklist, and its batch learns of it (undo needs the bans it applied).
+   */
+  async jobFinished(operation: Operation, id: string, params: unknown, outcome: 'applied' | 'already-applied'): Promise<void> {
+    await Promise.all([this.batches.finished(operation, id, params, outcome), outcome === 'applied' ? this.blacklist.noteApplied(operation, params) : undefined]);
   }
 
   status(): Promise<OperationStatus[]> {

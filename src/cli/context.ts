@@ -11,6 +11,7 @@ export const CONFIG_FLAGS: readonly { flag: string; variable: keyof ConfigOverri
   { flag: '--live-region <region>', variable: 'LIVE_REGION', help: 'region id sent with every call (LIVE_REGION)' },
   { flag: '--forbid-qps <n>', variable: 'FORBID_QPS', help: 'ForbidLiveStream calls per second for the account (FORBID_QPS)' },
   { flag: '--stop-monitor-qps <n>', variable: 'STOP_MONITOR_QPS', help: 'StopLiveStreamMonitor calls per second (STOP_MONITOR_QPS)' },
+  { flag: '--resume-qps <n>', variable: 'RESUME_QPS', help: 'ResumeLiveStream calls per second, for batch undo (RESUME_QPS)' },
   { flag: '--log-level <level>', variable: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (LOG_LEVEL)' },
 ];
 

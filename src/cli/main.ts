@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
 import { UnknownAccountError } from '../account/runtime.ts';
-import { BatchOperationMismatchError, UnknownBatchError } from '../queue/batches.ts';
+import { BatchNotUndoableError, BatchOperationMismatchError, CancelAllNotConfirmedError, UnknownBatchError } from '../queue/batches.ts';
 import { BlacklistReadError } from '../account/blacklist-headroom.ts';
 import { RedisUnavailableError } from '../redis.ts';
 import { addConfigFlags } from './context.ts';
@@ -44,14 +44,21 @@ registerBlacklist(program);
 registerServe(program);
 registerSimulate(program);
 
+/** Errors whose message says all a user needs: printed as one line, never as a stack. */
+const TOLD_ERRORS = [
+  ConfigError, UsageError, RedisUnavailableError, CredentialsUnavailableError, UnknownAccountError,
+  UnknownBatchError, BatchOperationMismatchError, BatchNotUndoableError, CancelAllNotConfirmedError, BlacklistReadError,
+];
+
 try {
   await program.parseAsync(process.argv);
   // Keep-alive sockets and Redis connections would hold the process open; the command is done.
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnavailableError || error instanceof CredentialsUnavailableError || error instanceof UnknownAccountError || error instanceof UnknownBatchError || error instanceof BatchOperationMismatchError || error instanceof BlacklistReadError) {
-    process.stderr.write(`livequeue: ${error.message}\n`);
+  if (TOLD_ERRORS.some((kind) => error instanceof kind)) {
+    const { message } = error as Error;
+    process.stderr.write(`livequeue: ${message}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }
   throw error;

@@ -79,18 +79,30 @@ export const stopMonitorParamsSchema = z.strictObject(
   { error: unknownFields },
 );
 
+/** Lifts a ban: the stream's coordinates, as ForbidLiveStream named them. */
+export const resumeParamsSchema = forbidParamsSchema.pick({ RegionId: true, DomainName: true, AppName: true, StreamName: true, LiveStreamType: true });
+
 export type ForbidParams = z.output<typeof forbidParamsSchema>;
 export type StopMonitorParams = z.output<typeof stopMonitorParamsSchema>;
+export type ResumeParams = z.output<typeof resumeParamsSchema>;
+
+/** The ResumeLiveStream that lifts a ban: the same stream, in the same region. */
+export function resumeParamsOf(ban: ForbidParams): ResumeParams {
+  const { RegionId, DomainName, AppName, StreamName } = ban;
+  return { ...(RegionId ? { RegionId } : {}), DomainName, AppName, StreamName, LiveStreamType: 'publisher' };
+}
 
 export interface ParamsByOperation {
   ForbidLiveStream: ForbidParams;
   StopLiveStreamMonitor: StopMonitorParams;
+  ResumeLiveStream: ResumeParams;
 }
 export type AnyParams = ParamsByOperation[Operation];
 
 export const PARAMS_SCHEMA = {
   ForbidLiveStream: forbidParamsSchema,
   StopLiveStreamMonitor: stopMonitorParamsSchema,
+  ResumeLiveStream: resumeParamsSchema,
 } as const;
 
 /** One field-level problem: which field, and which rule it broke. */

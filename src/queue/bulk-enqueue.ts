@@ -72,7 +72,7 @@ export async function enqueueRecords(
   const flush = async () => {
     const readable = chunk.filter((r) => r.params !== undefined);
     const records = readable.map((r) => ({ params: { ...options.defaults, ...r.params }, priority: options.priority }));
-    const results = await producer.enqueueBatch(operation, records);
+    const results = await producer.enqueueBatch(operation, records, options.batch);
     const added = results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : []));
     if (added.length > 0) await batches.record(options.batch, operation, added);
     const bans = blacklistBans(operation, records, results);

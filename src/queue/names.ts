@@ -40,14 +40,37 @@ export function blacklistFullKey(prefix: string, account: string): string {
   return `${prefix}:blacklist-full:${account}`;
 }
 
-/** A batch: its operation and creation time, its job ids, and the ids cancelled before any call. */
-export function batchKeys(prefix: string, batch: string): { meta: string; jobs: string; cancelled: string } {
-  return { meta: `${prefix}:batch:${batch}`, jobs: `${prefix}:batch-jobs:${batch}`, cancelled: `${prefix}:batch-cancelled:${batch}` };
+export interface BatchKeys {
+  /** Hash: operation, createdAt, and undoAt once an undo was asked for. */
+  meta: string;
+  /** Set: the ids of the jobs the batch added. */
+  jobs: string;
+  /** Set: ids removed by cancel before any call. */
+  cancelled: string;
+  /** Hash: id -> parameters of each ban the batch applied (kept after outcomes expire: undo needs them). */
+  applied: string;
+  /** Set: ids of applied bans whose ResumeLiveStream was enqueued (an undo claims each once). */
+  undo: string;
+  /** Set: ids of the ResumeLiveStream jobs that lifted a ban of the batch. */
+  undone: string;
 }
 
-/** The domains an account bans in, and the last blacklist figures read for them. */
-export function blacklistKeys(prefix: string): { domains: string; cache: string } {
-  return { domains: `${prefix}:banned-domains`, cache: `${prefix}:blacklist-headroom` };
+export function batchKeys(prefix: string, batch: string): BatchKeys {
+  const key = (kind: string) => `${prefix}:batch-${kind}:${batch}`;
+  return { meta: `${prefix}:batch:${batch}`, jobs: key('jobs'), cancelled: key('cancelled'), applied: key('applied'), undo: key('undo'), undone: key('undone') };
+}
+
+/** The batch a pending job belongs to; read (and deleted) when the job finishes. */
+export function jobBatchKey(prefix: string, jobId: string): string {
+  return `${prefix}:job-batch:${jobId}`;
+}
+
+/**
+ * The domains an account bans in, the last blacklist figures read for them,
+ * and the bans this product applied without ResumeTime (six months each).
+ */
+export function blacklistKeys(prefix: string): { domains: string; cache: string; longBans: string } {
+  return { domains: `${prefix}:banned-domains`, cache: `${prefix}:blacklist-headroom`, longBans: `${prefix}:long-bans` };
 }
 
 export function outcomeKey(prefix: string, jobId: string): string {

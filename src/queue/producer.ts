@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { parseParams, type FieldError, type ParamsByOperation } from '../jobs/schemas.ts';
-import { jobId, queueName } from './names.ts';
+import { jobBatchKey, jobId, queueName } from './names.ts';
 import { jobOptions, type Priority } from './job-options.ts';
+import { BATCH_TTL_SECONDS } from './batch-rules.ts';
 
 export interface EnqueueRecord {
   /** Raw input; validated here before anything reaches Redis. */
@@ -40,8 +41,12 @@ export class Producer {
     return result!;
   }
 
-  /** Enqueues one chunk; results line up with the records. */
-  async enqueueBatch(operation: Operation, records: readonly EnqueueRecord[]): Promise<EnqueueResult[]> {
+  /**
+   * Enqueues one chunk; results line up with the records. With a batch (see
+   * queue/batches.ts), each job added is tied to it before a worker can take
+   * it; the caller then lists the new ids in the batch (Batches.record).
+   */
+  async enqueueBatch(operation: Operation, records: readonly EnqueueRecord[], batch?: string): Promise<EnqueueResult[]> {
     const results: EnqueueResult[] = new Array(records.length);
     const valid: { index: number; id: string; params: ParamsByOperation[Operation]; priority: Priority }[] = [];
     const seenInBatch = new Set<string>();
@@ -74,11 +79,19 @@ export class Producer {
       if (count === 1) results[v.index] = { status: 'duplicate', jobId: v.id };
       return count !== 1;
     });
+    if (batch !== undefined && fresh.length > 0) await this.recordInBatch(batch, fresh.map((v) => v.id));
     await queue.addBulk(
       fresh.map((v) => ({ name: operation, data: v.params, opts: jobOptions(v.id, v.priority, this.config.retry) })),
     );
     for (const v of fresh) results[v.index] = { status: 'enqueued', jobId: v.id };
     return results;
+  }
+
+  /** Ties each job to its batch, so the worker that finishes it can tell the batch (Batches.finished). */
+  private async recordInBatch(batch: string, ids: readonly string[]): Promise<void> {
+    const write = this.redis.multi();
+    for (const id of ids) write.set(jobBatchKey(this.config.prefix, id), batch, 'EX', BATCH_TTL_SECONDS);
+    await write.exec();
   }
 
   queue(operation: Operation): Queue {

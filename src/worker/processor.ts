@@ -66,6 +66,8 @@ export interface ProcessorDeps {
   holds: Holds;
   holdView: HoldView;
   blacklistRecheckMs: number;
+  /** Called as a job ends applied or already-applied (its batch, the blacklist count). */
+  onFinished: (jobId: string, params: unknown, outcome: 'applied' | 'already-applied') => Promise<void>;
   /** Called once when a blacklist hold begins: the figures are read again. */
   onBlacklistFull?: () => void;
   retry: RetrySchedule;
@@ -114,6 +116,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
       stats.record(operation, counter, call !== 'none'),
       outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
       call === 'answered' ? healthy(job) : undefined,
+      result.outcome === 'dead-lettered' ? undefined : deps.onFinished(job.id!, job.data, result.outcome),
     ]);
     observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
     return result;

@@ -47,6 +47,7 @@ export class LiveWorkers {
         onBlacklistFull: options.onBlacklistFull,
         pacer: new Pacer(bucket),
         deadLetters: runtime.deadLetters,
+        onFinished: (id, params, outcome) => runtime.jobFinished(operation, id, params, outcome),
         retry: config.retry,
       });
       const worker = new TolerantWorker(queueName(operation), processor, {

@@ -1,23 +1,47 @@
-import type { Command } from 'commander';
-import { OPERATION_INFO } from '../../live/operations.ts';
-import type { BatchCounts } from '../../queue/batches.ts';
+import { Option, type Command } from 'commander';
+import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
+import type { BatchCounts, CancelAllResult, UndoResult } from '../../queue/batches.ts';
 import { configFor } from '../context.ts';
+import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';
 
 function formatCounts(c: BatchCounts): string {
-  return [
+  const lines = [
     `batch ${c.batch}: ${c.jobs} ${OPERATION_INFO[c.operation].slug} jobs, enqueued from ${c.createdAt}`,
     `  waiting ${c.waiting}  active ${c.active}  applied ${c.applied}  already-applied ${c.alreadyApplied}  dead-lettered ${c.deadLettered}  cancelled ${c.cancelled}${c.unknown ? `  finished, outcome expired ${c.unknown}` : ''}`,
+  ];
+  if (c.undoRequestedAt) lines.push(`  undo asked ${c.undoRequestedAt}: undone ${c.undone}  resume pending ${c.undoPending}  resume dead-lettered ${c.undoFailed}`);
+  return lines.join('\n');
+}
+
+function formatUndo(id: string, r: UndoResult): string {
+  return [
+    `batch ${id}: cancelled ${r.cancelled} jobs before any call; ${r.inFlight} in flight are lifted as soon as they land`,
+    `  enqueued ResumeLiveStream for ${r.resumesEnqueued} applied bans${r.undoneBefore ? `; ${r.undoneBefore} were undone before` : ''}`,
+    ...(r.interruptOnly ? [`  ${r.interruptOnly} Oneshot=yes bans only interrupted a session: nothing to lift`] : []),
+    ...(r.alreadyApplied ? [`  ${r.alreadyApplied} bans existed before this batch (already applied): left in place`] : []),
+    `  follow it with: livequeue batch show ${id}`,
   ].join('\n');
 }
 
-/** `batch show` and `batch cancel`: what one enqueue call meant as one act, seen and stopped. */
+function formatCancelAll(r: CancelAllResult): string {
+  const parts = Object.entries(r.cancelled).map(([op, n]) => `${OPERATION_INFO[op as Operation].slug} ${n}`);
+  return `cancelled every pending job before any call: ${parts.join(', ')}; jobs in flight finish\n`;
+}
+
+const count = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number (got "${value}")`);
+  return n;
+};
+
+/** `batch show|cancel|undo`: what one enqueue call meant as one act, seen, stopped and taken back. */
 export function registerBatch(program: Command): void {
-  const batch = program.command('batch').description('See or stop the jobs of one enqueue (a file, standard input, an HTTP request).');
+  const batch = program.command('batch').description('See, stop or take back the jobs of one enqueue (a file, standard input, an HTTP request).');
 
   batch
     .command('show')
-    .description('Counts of the batch\'s jobs by state: waiting, active, applied, already-applied, dead-lettered, cancelled.')
+    .description('Counts of the batch\'s jobs by state: waiting, active, applied, already-applied, dead-lettered, cancelled, undone.')
     .argument('<id>', 'the batch id printed by enqueue')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
@@ -28,11 +52,34 @@ export function registerBatch(program: Command): void {
   batch
     .command('cancel')
     .description('Remove the batch\'s jobs that no worker has taken yet: no call is ever made for them; jobs in flight finish.')
-    .argument('<id>', 'the batch id printed by enqueue')
+    .argument('[id]', 'the batch id printed by enqueue')
+    .option('--all', 'every pending job of the account, whichever batch added it (needs --confirm)')
+    .option('--confirm <count>', 'with --all: the pending count you expect; refused when more are pending', count('--confirm'))
+    .addOption(new Option('--operation <op>', 'with --all: only this operation').choices(OPERATION_SLUGS))
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExample:\n  $ livequeue batch cancel 20261124T093000-a1b2c3')
-    .action(async (id: string, opts: { json?: boolean }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  $ livequeue batch cancel 20261124T093000-a1b2c3\n  $ livequeue batch cancel --all            # prints the pending count to confirm\n  $ livequeue batch cancel --all --confirm 5120')
+    .action(async (id: string | undefined, opts: { all?: boolean; confirm?: number; operation?: string; json?: boolean }, command: Command) => {
+      if (opts.all) {
+        if (id !== undefined) throw new UsageError('give a batch id or --all, not both');
+        const operations = opts.operation ? [operationFromSlug(opts.operation)!] : undefined;
+        const result = await withRuntime(configFor(command), (runtime) => runtime.batches.cancelAll(opts.confirm, operations));
+        process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatCancelAll(result));
+        return;
+      }
+      if (id === undefined) throw new UsageError('name the batch to cancel (its id was printed by enqueue); to cancel every pending job use --all');
+      if (opts.confirm !== undefined || opts.operation !== undefined) throw new UsageError('--confirm and --operation go with --all');
       const result = await withRuntime(configFor(command), (runtime) => runtime.batches.cancel(id));
       process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `batch ${id}: cancelled ${result.cancelled} jobs before any call; ${result.inFlight} in flight will finish; ${result.untouched} had finished or were cancelled before\n`);
+    });
+
+  batch
+    .command('undo')
+    .description('Take a batch of bans back: cancel what is pending, then lift (ResumeLiveStream) every ban the batch applied. Running it again lifts nothing twice.')
+    .argument('<id>', 'the batch id printed by enqueue')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nBans that existed before the batch (already applied) are left in place: someone else made them.\nA batch of monitor stops cannot be undone: the API cannot restart a stopped monitor.\nExample:\n  $ livequeue batch undo 20261124T093000-a1b2c3')
+    .action(async (id: string, opts: { json?: boolean }, command: Command) => {
+      const result = await withRuntime(configFor(command), (runtime) => runtime.batches.undo(id));
+      process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatUndo(id, result)}\n`);
     });
 }

@@ -52,14 +52,14 @@ function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Re
   const running = sim.createMonitors(monitorStops - Math.floor(monitorStops / 10));
   const unknown = Array.from({ length: Math.floor(monitorStops / 10) }, () => randomUUID());
   const stopMonitor: EnqueueRecord[] = [...running, ...unknown].map((MonitorId) => ({ params: { MonitorId } }));
-  return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor };
+  return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor, ResumeLiveStream: [] };
 }
 
 async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, number>): Promise<OperationStatus[]> {
   const done = (s: OperationStatus) => s.applied + s.alreadyApplied + s.deadLettered;
   const tty = process.stdout.isTTY;
   const bars = tty ? new cliProgress.MultiBar({ format: '{name} [{bar}] {value}/{total} | applied {applied} | already {already} | dead {dead} | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  const bar = Object.fromEntries(OPERATIONS.map((op) => [op, bars?.create(totals[op], 0, { name: OPERATION_INFO[op].slug.padEnd(12), applied: 0, already: 0, dead: 0, rate: 0 })]));
+  const bar = Object.fromEntries(OPERATIONS.map((op) => [op, totals[op] === 0 ? undefined : bars?.create(totals[op], 0, { name: OPERATION_INFO[op].slug.padEnd(12), applied: 0, already: 0, dead: 0, rate: 0 })]));
   const started = Date.now();
   let lastLine = 0;
   for (;;) {
@@ -125,8 +125,8 @@ export function registerDemo(program: Command): void {
         process.stdout.write(`quota: ForbidLiveStream ${qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
 
         const work = demoWork(sim, bans, monitorStops);
-        const totals = { ForbidLiveStream: 0, StopLiveStreamMonitor: 0 };
-        for (const operation of OPERATIONS) {
+        const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
+        for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
           const results = await producer.enqueueBatch(operation, work[operation]);
           totals[operation] = results.filter((r) => r.status === 'enqueued').length;
           process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs\n`);
@@ -140,7 +140,7 @@ export function registerDemo(program: Command): void {
 
         process.stdout.write(`\n${formatStatusTable(rows)}\n\n`);
         const simStats = sim.stats();
-        for (const op of OPERATIONS) {
+        for (const op of OPERATIONS.filter((o) => totals[o] > 0)) {
           process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
         }
         const entries = await runtime.deadLetters.list();

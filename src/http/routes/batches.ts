@@ -1,38 +1,71 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPERATIONS } from '../../live/operations.ts';
-import { batchIdSchema, UnknownBatchError } from '../../queue/batches.ts';
+import { OPERATIONS, operationFromSlug, OPERATION_SLUGS } from '../../live/operations.ts';
+import { BatchNotUndoableError, batchIdSchema, CancelAllNotConfirmedError, UnknownBatchError } from '../../queue/batches.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 
 const paramsSchema = z.object({ account: z.string().optional(), id: batchIdSchema });
+const int = z.number().int();
 
 const countsSchema = z.object({
-  batch: z.string(), operation: z.enum(OPERATIONS), createdAt: z.string(), jobs: z.number().int(),
-  waiting: z.number().int(), active: z.number().int(), applied: z.number().int(), alreadyApplied: z.number().int(),
-  deadLettered: z.number().int(), cancelled: z.number().int(), unknown: z.number().int(),
+  batch: z.string(), operation: z.enum(OPERATIONS), createdAt: z.string(), jobs: int,
+  waiting: int, active: int, applied: int, alreadyApplied: int, deadLettered: int, cancelled: int, unknown: int,
+  undone: int, undoPending: int, undoFailed: int, undoRequestedAt: z.string().optional(),
 });
-const cancelSchema = z.object({ batch: z.string(), cancelled: z.number().int(), inFlight: z.number().int(), untouched: z.number().int() });
+const cancelSchema = z.object({ batch: z.string(), cancelled: int, inFlight: int, untouched: int });
+const undoSchema = cancelSchema.extend({ resumesEnqueued: int, undoneBefore: int, interruptOnly: int, alreadyApplied: int });
+const cancelAllBodySchema = z.strictObject({
+  all: z.literal(true, { error: 'all must be true: this route cancels every pending job of the account' }),
+  confirm: z.number({ error: 'confirm must be the pending count you expect (GET it from a first call without confirm)' }).int().min(0).optional(),
+  operation: z.enum(OPERATION_SLUGS as [string, ...string[]]).optional(),
+});
+const cancelAllSchema = z.object({ cancelled: z.partialRecord(z.enum(OPERATIONS), int) });
+const notConfirmedSchema = errorBodySchema.extend({ pending: int });
 
-/** GET /batches/:id and POST /batches/:id/cancel, as `livequeue batch show|cancel`. */
+/**
+ * As `livequeue batch show|cancel|undo`: GET /batches/:id, POST /batches/:id/cancel,
+ * POST /batches/:id/undo, and POST /batches/cancel {all, confirm} for every pending job.
+ */
 export function batchRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
-    const notFound = (error: unknown) => {
-      if (error instanceof UnknownBatchError) return { error: 'not-found', message: error.message };
+    const known = (error: unknown) => {
+      if (error instanceof UnknownBatchError) return { status: 404 as const, body: { error: 'not-found', message: error.message } };
+      if (error instanceof BatchNotUndoableError) return { status: 409 as const, body: { error: 'not-undoable', message: error.message } };
       throw error;
     };
-    app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, 400: errorBodySchema, 404: errorBodySchema } } }, async (request, reply) => {
+    const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+    app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, async (request, reply) => {
       try {
         return await request.runtime.batches.show(request.params.id);
       } catch (error) {
-        return reply.code(404).send(notFound(error));
+        const { status, body } = known(error);
+        return reply.code(status).send(body);
       }
     });
-    app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, 400: errorBodySchema, 404: errorBodySchema } } }, async (request, reply) => {
+    app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, async (request, reply) => {
       try {
         return await request.runtime.batches.cancel(request.params.id);
       } catch (error) {
-        return reply.code(404).send(notFound(error));
+        const { status, body } = known(error);
+        return reply.code(status).send(body);
+      }
+    });
+    app.post('/batches/:id/undo', { schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, async (request, reply) => {
+      try {
+        return await request.runtime.batches.undo(request.params.id);
+      } catch (error) {
+        const { status, body } = known(error);
+        return reply.code(status).send(body);
+      }
+    });
+    app.post('/batches/cancel', { schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, async (request, reply) => {
+      const { confirm, operation } = request.body;
+      try {
+        return await request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined);
+      } catch (error) {
+        if (!(error instanceof CancelAllNotConfirmedError)) throw error;
+        return reply.code(409).send({ error: 'not-confirmed', message: error.message.replace('--confirm', '"confirm":'), pending: error.pending });
       }
     });
   };

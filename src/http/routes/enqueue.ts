@@ -86,7 +86,7 @@ export function enqueueRoutes(): FastifyPluginAsyncZod {
           }
           const jobs = request.body.jobs.map((job) => readJob(operation, job));
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
-          const enqueued = await runtime.producer.enqueueBatch(operation, records);
+          const enqueued = await runtime.producer.enqueueBatch(operation, records, batch);
           await runtime.batches.record(batch, operation, enqueued.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
           const bans = blacklistBans(operation, records, enqueued);
           await runtime.blacklist.noteDomains(bans.domains);
