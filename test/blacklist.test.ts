@@ -41,7 +41,7 @@ describe('blacklist headroom', () => {
     h = await startHarness('headroom');
     h.sim.seedBlacklist('c.example.com', 4);
     const env = envOf(h, { LIVE_DOMAINS: 'c.example.com' });
-    const input = [ban('a.example.com', 's1'), ban('a.example.com', 's2'), ban('a.example.com', 's3'), ban('b.example.com', 's4'), ban('d.example.com', 'one', { Oneshot: 'yes' })].join('\n');
+    const input = [ban('a.example.com', 's1'), ban('a.example.com', 's2', { ResumeTime: '2031-01-01T00:00:00Z' }), ban('a.example.com', 's3'), ban('b.example.com', 's4'), ban('d.example.com', 'one', { Oneshot: 'yes' })].join('\n');
     expect((await runCli(['enqueue', 'forbid', '--file', '-'], env, input)).code).toBe(0);
     h.startWorkers({ operations: ['ForbidLiveStream'] });
     await h.drained(5);
@@ -54,6 +54,8 @@ describe('blacklist headroom', () => {
       account: 'default', cap: 10_000, entries: 8, headroom: 9_992,
       domains: [{ domain: 'a.example.com', entries: 3 }, { domain: 'b.example.com', entries: 1 }, { domain: 'c.example.com', entries: 4 }],
       checkedAt: expect.any(String),
+      // s1, s3 and s4 carry no ResumeTime: each holds its place for six months.
+      permanentBans: 3,
     });
     expect(h.sim.calls().filter((c) => c.action === 'DescribeLiveStreamsBlockList')).toHaveLength(3);
     // Cached: a plain read does not call the API again.
@@ -61,12 +63,14 @@ describe('blacklist headroom', () => {
     expect(h.sim.calls().filter((c) => c.action === 'DescribeLiveStreamsBlockList')).toHaveLength(3);
 
     const [forbid] = await h.status();
-    expect(forbid!.blacklist).toMatchObject({ cap: 10_000, entries: 8, headroom: 9_992 });
+    expect(forbid!.blacklist).toMatchObject({ cap: 10_000, entries: 8, headroom: 9_992, permanentBans: 3 });
     const registry = new Registry();
     registerQueueGauges(registry, h.redis, [h.runtime], createLogger('silent'));
     const metrics = await registry.metrics();
     expect(metrics).toContain('livequeue_blacklist_entries{account="default"} 8');
     expect(metrics).toContain('livequeue_blacklist_headroom{account="default"} 9992');
+    expect(metrics).toContain('livequeue_blacklist_permanent_bans{account="default"} 3');
+    expect((await runCli(['status'], env)).stdout).toContain('BLACKLIST default: 8 of 10000 streams, room for 9992, 3 permanent');
   });
 
   it('warns (CLI and HTTP) when a batch\'s bans exceed the headroom, and enqueues them all the same', async () => {

@@ -128,6 +128,7 @@ export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: 
     });
   perAccount('livequeue_blacklist_entries', 'Streams on the account\'s blacklist, as last read with DescribeLiveStreamsBlockList (cap 10,000)', (h) => h.entries);
   perAccount('livequeue_blacklist_headroom', 'Streams the account\'s blacklist has room for, as last read', (h) => h.headroom);
+  perAccount('livequeue_blacklist_permanent_bans', 'Bans applied through livequeue without ResumeTime (six months each) that have not run out', (h) => h.permanentBans);
   perOperation('livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, a, op) => bucket(s, a, op).state.currentRate);
   perOperation('livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second, as the workers use it', (s, a, op) => bucket(s, a, op).state.configuredRate);
   perOperation('livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, a, op) => {

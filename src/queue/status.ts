@@ -38,7 +38,7 @@ export interface OperationStatus {
   /** Why the operation (or part of it) is held, or null when it runs freely. */
   hold: HoldStatus | null;
   /** For bans: the blacklist's size as last read (DescribeLiveStreamsBlockList), or null if never read. */
-  blacklist?: { cap: number; entries: number; headroom: number; checkedAt: string } | null;
+  blacklist?: { cap: number; entries: number; headroom: number; permanentBans: number; checkedAt: string } | null;
 }
 
 export interface HoldStatus {
@@ -88,7 +88,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
         currentRate: Math.round(bucketState.currentRate * 100) / 100,
         callsLastMinute: outcomes.callsLastMinute,
         ...(operation === 'ForbidLiveStream'
-          ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, checkedAt: headroom.checkedAt } : null }
+          ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, permanentBans: headroom.permanentBans, checkedAt: headroom.checkedAt } : null }
           : {}),
         hold: hold
           ? {

@@ -7,6 +7,7 @@ function format(h: Headroom): string {
   return [
     `account ${h.account}: ${h.entries} of ${h.cap} streams on the blacklist, room for ${h.headroom} (checked ${h.checkedAt})`,
     ...h.domains.map((d) => `  ${d.domain}: ${d.entries}`),
+    `  permanent bans (no ResumeTime: six months each) applied through livequeue: ${h.permanentBans}`,
   ].join('\n');
 }
 
@@ -15,7 +16,7 @@ export function registerBlacklist(program: Command): void {
   program
     .command('blacklist')
     .description('The account\'s blacklist size and headroom (cap 10,000), per domain, from DescribeLiveStreamsBlockList.')
-    .option('--json', 'print one JSON object: {account, cap, entries, headroom, domains: [{domain, entries}], checkedAt}')
+    .option('--json', 'print one JSON object: {account, cap, entries, headroom, domains: [{domain, entries}], checkedAt, permanentBans}')
     .option('--refresh', 'read it from the API now (workers refresh it every BLACKLIST_REFRESH_MS)')
     .addHelpText('after', '\nThe domains read are those the account has banned in, and LIVE_DOMAINS (or "domains" in the accounts file).\nExamples:\n  $ livequeue blacklist\n  $ livequeue --account main blacklist --refresh --json')
     .action(async (opts: { json?: boolean; refresh?: boolean }, command: Command) => {

@@ -30,7 +30,7 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   const lines = table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
   for (const row of rows) {
-    if (row.blacklist) lines.push(`BLACKLIST ${row.account}: ${row.blacklist.entries} of ${row.blacklist.cap} streams, room for ${row.blacklist.headroom} (checked ${row.blacklist.checkedAt})`);
+    if (row.blacklist) lines.push(`BLACKLIST ${row.account}: ${row.blacklist.entries} of ${row.blacklist.cap} streams, room for ${row.blacklist.headroom}, ${row.blacklist.permanentBans} permanent (checked ${row.blacklist.checkedAt})`);
   }
   for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
