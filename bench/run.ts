@@ -12,6 +12,7 @@ import { ratio, round, type ResultRow } from './lib/result.ts';
 import { bulkEnqueueScenario } from './scenarios/bulk-enqueue.ts';
 import { incidentScenario } from './scenarios/incident.ts';
 import { accountsScenario } from './scenarios/accounts.ts';
+import { batchUndoScenario } from './scenarios/batch-undo.ts';
 import { statusCostScenario } from './scenarios/status-cost.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
@@ -25,6 +26,8 @@ interface Sizes {
   sharedJobs: number;
   outageJobs: number;
   outageMs: number;
+  cancelJobs: number;
+  undoJobs: number;
   incidentJobs: number;
   incidentMs: number;
   accountJobs: number;
@@ -37,8 +40,8 @@ interface Sizes {
 }
 
 const SIZES: Record<'quick' | 'full', Sizes> = {
-  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, incidentJobs: 300, incidentMs: 10_000, accountJobs: 200, deadLetterEntries: 10_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000 },
-  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, incidentJobs: 1200, incidentMs: 60_000, accountJobs: 1000, deadLetterEntries: 100_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000 },
+  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, incidentJobs: 300, incidentMs: 10_000, accountJobs: 200, cancelJobs: 10_000, undoJobs: 300, deadLetterEntries: 10_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000 },
+  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, incidentJobs: 1200, incidentMs: 60_000, accountJobs: 1000, cancelJobs: 10_000, undoJobs: 1_500, deadLetterEntries: 100_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000 },
 };
 
 const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
@@ -49,6 +52,7 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   outage: (s) => outageScenario(s.outageJobs, s.outageMs),
   incident: (s) => incidentScenario(s.incidentJobs, s.incidentMs),
   accounts: (s) => accountsScenario(s.accountJobs),
+  'batch-undo': (s) => batchUndoScenario(s.cancelJobs, s.undoJobs),
   'status-cost': (s) => statusCostScenario(s.deadLetterEntries),
   overhead: (s) => overheadScenario(s.overheadJobs),
   'bulk-enqueue': (s) => bulkEnqueueScenario(s.enqueueLines),

@@ -123,7 +123,7 @@ describe('several accounts in one deployment', () => {
       // Status per account, from the workers' published rates.
       const all = await runCli(['status', '--json'], d.env);
       const rows = JSON.parse(all.stdout) as { account: string; operation: string; applied: number; configuredRate: number }[];
-      expect(rows.map((r) => `${r.account}/${r.operation}`)).toEqual(['main/ForbidLiveStream', 'main/StopLiveStreamMonitor', 'backup/ForbidLiveStream', 'backup/StopLiveStreamMonitor']);
+      expect(rows.map((r) => `${r.account}/${r.operation}`)).toEqual(['main/ForbidLiveStream', 'main/StopLiveStreamMonitor', 'main/ResumeLiveStream', 'backup/ForbidLiveStream', 'backup/StopLiveStreamMonitor', 'backup/ResumeLiveStream']);
       expect(rows.find((r) => r.account === 'backup' && r.operation === 'ForbidLiveStream')).toMatchObject({ applied: 120, configuredRate: QPS.backup });
       const one = await runCli(['--account', 'backup', 'status', '--json'], d.env);
       expect((JSON.parse(one.stdout) as { account: string }[]).every((r) => r.account === 'backup')).toBe(true);
@@ -264,8 +264,8 @@ describe('the accounts file', () => {
   it('fills in the defaults and keeps named accounts under their own hash tag', () => {
     const config = loadConfig({ LIVEQUEUE_ACCOUNTS_FILE: write({ accounts: [{ name: 'main', profile: 'p1' }, { name: 'b', profile: 'p2', stopMonitorQps: 4, domains: ['Live.Example.com'] }] }), LIVE_REGION: 'cn-hangzhou', LIVE_DOMAINS: 'x.example.com' });
     expect(config.accounts).toEqual([
-      { name: 'main', profile: 'p1', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10 }, region: 'cn-hangzhou', domains: ['x.example.com'] },
-      { name: 'b', profile: 'p2', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 4 }, region: 'cn-hangzhou', domains: ['live.example.com'] },
+      { name: 'main', profile: 'p1', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10, ResumeLiveStream: 30 }, region: 'cn-hangzhou', domains: ['x.example.com'] },
+      { name: 'b', profile: 'p2', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 4, ResumeLiveStream: 30 }, region: 'cn-hangzhou', domains: ['live.example.com'] },
     ]);
     expect(config.account).toBe('main');
     const [main] = accountRuntimes(redis, config, ['main']);

@@ -89,7 +89,7 @@ describe('livequeue status and dlq', () => {
     const { code, stdout } = await runCli(['status', '--json'], env);
     expect(code).toBe(0);
     const rows = JSON.parse(stdout);
-    expect(rows.map((r: { operation: string }) => r.operation)).toEqual(['ForbidLiveStream', 'StopLiveStreamMonitor']);
+    expect(rows.map((r: { operation: string }) => r.operation)).toEqual(['ForbidLiveStream', 'StopLiveStreamMonitor', 'ResumeLiveStream']);
     expect(rows[0]).toMatchObject({ waiting: 6, active: 0, configuredRate: 20, currentRate: 20 });
     expect(rows[1]).toMatchObject({ waiting: 2, configuredRate: 10 });
   });

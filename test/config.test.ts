@@ -7,7 +7,7 @@ import { classifyFailure } from '../src/live/error-codes.ts';
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = loadConfig({});
-    expect(config.accounts).toEqual([{ name: 'default', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10 }, region: 'cn-shanghai', domains: [] }]);
+    expect(config.accounts).toEqual([{ name: 'default', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10, ResumeLiveStream: 30 }, region: 'cn-shanghai', domains: [] }]);
     expect(config.account).toBe('default');
     expect(config.live.endpoint).toBe('live.aliyuncs.com');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');

@@ -150,7 +150,7 @@ describe('enqueue -> job state -> outcome', () => {
     // Before any worker runs: queued, with priority; no worker seen.
     expect(await json(await server.request(`/v1/jobs/${normalId}`))).toMatchObject({ id: normalId, operation: 'ForbidLiveStream', state: 'prioritized', priority: 'normal', attemptsMade: 0 });
     expect(await json(await server.request(`/v1/jobs/${urgentId}`))).toMatchObject({ state: 'waiting', priority: 'urgent' });
-    expect(await json(await server.request('/healthz'))).toEqual({ status: 'degraded', redis: 'up', workers: { ForbidLiveStream: 0, StopLiveStreamMonitor: 0 } });
+    expect(await json(await server.request('/healthz'))).toEqual({ status: 'degraded', redis: 'up', workers: { ForbidLiveStream: 0, StopLiveStreamMonitor: 0, ResumeLiveStream: 0 } });
 
     const workers = h.startWorkers();
     await workers.waitUntilReady();

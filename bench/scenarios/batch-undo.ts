@@ -1,0 +1,92 @@
+import { Queue } from 'bullmq';
+import { performance } from 'node:perf_hooks';
+import { resumeParamsOf, type ForbidParams } from '../../src/jobs/schemas.ts';
+import { queueName } from '../../src/queue/names.ts';
+import { pacing } from '../lib/measure.ts';
+import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
+import type { ResultRow } from '../lib/result.ts';
+import { BASELINE_WORKER, bans, LIVEQUEUE_WORKER, newRun } from '../lib/setup.ts';
+
+/**
+ * A mistaken batch. Cancel: the time to remove a 10,000-ban batch that no
+ * worker has taken; the baseline removes the same job ids with BullMQ's
+ * queue.remove, 500 at a time in parallel, as a hand-written script would.
+ * Undo: the rate at which the ResumeLiveStream jobs drain against the
+ * simulator's strict 30 QPS; the baseline drains the same lifts with a stock
+ * BullMQ worker (limiter { max: 30, duration: 1000 }).
+ */
+const streamBans = (n: number, tag: string) => bans(n, tag, { Oneshot: 'no' });
+
+async function cancelSeconds(system: 'baseline' | 'livequeue', jobs: number): Promise<number> {
+  const run = await newRun(system);
+  try {
+    const records = streamBans(jobs, 'cancel');
+    if (system === 'livequeue') {
+      const { producer, batches } = run.runtime;
+      await batches.record('mistake', 'ForbidLiveStream', []);
+      for (let i = 0; i < records.length; i += 1000) {
+        const results = await producer.enqueueBatch('ForbidLiveStream', records.slice(i, i + 1000), 'mistake');
+        await batches.record('mistake', 'ForbidLiveStream', results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
+      }
+      const started = performance.now();
+      const result = await batches.cancel('mistake');
+      const seconds = (performance.now() - started) / 1000;
+      if (result.cancelled !== jobs) throw new Error(`cancelled ${result.cancelled} of ${jobs}`);
+      return seconds;
+    }
+    const queue = new Queue(queueName('ForbidLiveStream'), { connection: run.redis, prefix: run.prefix });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < records.length; i += 1000) {
+        const added = await queue.addBulk(records.slice(i, i + 1000).map((r) => ({ name: 'ForbidLiveStream', data: r.params })));
+        ids.push(...added.map((job) => job.id!));
+      }
+      const started = performance.now();
+      for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => queue.remove(id)));
+      const seconds = (performance.now() - started) / 1000;
+      if ((await queue.count()) !== 0) throw new Error('baseline left jobs behind');
+      return seconds;
+    } finally {
+      await queue.close();
+    }
+  } finally {
+    await run.close();
+  }
+}
+
+/** Bans applied fast (a generous simulator quota for ForbidLiveStream), then lifted at 30 QPS. */
+async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise<number> {
+  const run = await newRun(system, { latencyMs: { min: 10, max: 30 }, qps: { ForbidLiveStream: 2000 } }, { FORBID_QPS: '1000' });
+  const procs: Proc[] = [];
+  try {
+    const records = streamBans(jobs, 'undo');
+    if (system === 'livequeue') {
+      const { producer, batches } = run.runtime;
+      await batches.record('mistake', 'ForbidLiveStream', []);
+      const results = await producer.enqueueBatch('ForbidLiveStream', records, 'mistake');
+      await batches.record('mistake', 'ForbidLiveStream', results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
+      procs.push(start([LIVEQUEUE_WORKER], run.workerEnv({ WORKER_CONCURRENCY: '16', METRICS_PORT: '0' })));
+      await waitFor(async () => (await batches.show('mistake')).applied === jobs, 120_000, 'bans applied');
+      const undo = await batches.undo('mistake');
+      if (undo.resumesEnqueued !== jobs) throw new Error(`undo enqueued ${undo.resumesEnqueued} of ${jobs}`);
+      await waitFor(async () => (await batches.show('mistake')).undone === jobs, (jobs / 30) * 3000 + 60_000, 'undo drained');
+    } else {
+      await run.enqueue('ResumeLiveStream', records.map((r) => ({ params: resumeParamsOf(r.params as ForbidParams) })));
+      procs.push(start([BASELINE_WORKER], run.workerEnv({ OPERATIONS: 'ResumeLiveStream', WORKER_CONCURRENCY: '16' })));
+      await waitFor(async () => (await run.pending()) === 0, (jobs / 30) * 3000 + 60_000, 'baseline lifts drained');
+    }
+    return pacing(run.sim.calls().filter((c) => c.action === 'ResumeLiveStream')).okPerSecond / 30;
+  } finally {
+    await stop(procs);
+    await run.close();
+  }
+}
+
+export async function batchUndoScenario(cancelJobs: number, undoJobs: number): Promise<ResultRow[]> {
+  const cancel = { baseline: await cancelSeconds('baseline', cancelJobs), livequeue: await cancelSeconds('livequeue', cancelJobs) };
+  const undo = { baseline: await undoRate('baseline', undoJobs), livequeue: await undoRate('livequeue', undoJobs) };
+  return [
+    { scenario: `mistaken batch: cancel ${cancelJobs} pending bans`, measure: 'seconds to remove them', ...cancel, unit: 's', target: '<= 2', met: cancel.livequeue <= 2 },
+    { scenario: `mistaken batch: undo ${undoJobs} applied bans`, measure: 'ResumeLiveStream calls/s ÷ 30 QPS', ...undo, unit: 'ratio', target: '>= 0.98', met: undo.livequeue >= 0.98 },
+  ];
+}
