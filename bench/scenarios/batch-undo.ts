@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import { resumeParamsOf, type ForbidParams } from '../../src/jobs/schemas.ts';
 import { queueName } from '../../src/queue/names.ts';
-import { pacing } from '../lib/measure.ts';
+import { pacing, type PacingFigures } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import type { ResultRow } from '../lib/result.ts';
 import { BASELINE_WORKER, bans, LIVEQUEUE_WORKER, newRun } from '../lib/setup.ts';
@@ -55,7 +55,7 @@ async function cancelSeconds(system: 'baseline' | 'livequeue', jobs: number): Pr
 }
 
 /** Bans applied fast (a generous simulator quota for ForbidLiveStream), then lifted at 30 QPS. */
-async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise<number> {
+async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise<PacingFigures> {
   const run = await newRun(system, { latencyMs: { min: 10, max: 30 }, qps: { ForbidLiveStream: 2000 } }, { FORBID_QPS: '1000' });
   const procs: Proc[] = [];
   try {
@@ -69,13 +69,17 @@ async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise
       await waitFor(async () => (await batches.show('mistake')).applied === jobs, 120_000, 'bans applied');
       const undo = await batches.undo('mistake');
       if (undo.resumesEnqueued !== jobs) throw new Error(`undo enqueued ${undo.resumesEnqueued} of ${jobs}`);
-      await waitFor(async () => (await batches.show('mistake')).undone === jobs, (jobs / 30) * 3000 + 60_000, 'undo drained');
+      // A cheap poll while the lifts drain: the simulator runs in this process, and a busy process stamps arrivals late.
+      await waitFor(async () => (await run.pending()) === 0, (jobs / 30) * 3000 + 60_000, 'undo drained');
+      const { undone } = await batches.show('mistake');
+      if (undone !== jobs) throw new Error(`${undone} of ${jobs} bans undone`);
     } else {
       await run.enqueue('ResumeLiveStream', records.map((r) => ({ params: resumeParamsOf(r.params as ForbidParams) })));
       procs.push(start([BASELINE_WORKER], run.workerEnv({ OPERATIONS: 'ResumeLiveStream', WORKER_CONCURRENCY: '16' })));
       await waitFor(async () => (await run.pending()) === 0, (jobs / 30) * 3000 + 60_000, 'baseline lifts drained');
     }
-    return pacing(run.sim.calls().filter((c) => c.action === 'ResumeLiveStream')).okPerSecond / 30;
+    const calls = run.sim.calls().filter((c) => c.action === 'ResumeLiveStream');
+    return pacing(calls);
   } finally {
     await stop(procs);
     await run.close();
@@ -84,9 +88,13 @@ async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise
 
 export async function batchUndoScenario(cancelJobs: number, undoJobs: number): Promise<ResultRow[]> {
   const cancel = { baseline: await cancelSeconds('baseline', cancelJobs), livequeue: await cancelSeconds('livequeue', cancelJobs) };
-  const undo = { baseline: await undoRate('baseline', undoJobs), livequeue: await undoRate('livequeue', undoJobs) };
+  const baseline = await undoRate('baseline', undoJobs);
+  const ours = await undoRate('livequeue', undoJobs);
+  const undo = `mistaken batch: undo ${undoJobs} applied bans`;
   return [
     { scenario: `mistaken batch: cancel ${cancelJobs} pending bans`, measure: 'seconds to remove them', ...cancel, unit: 's', target: '<= 2', met: cancel.livequeue <= 2 },
-    { scenario: `mistaken batch: undo ${undoJobs} applied bans`, measure: 'ResumeLiveStream calls/s ÷ 30 QPS', ...undo, unit: 'ratio', target: '>= 0.98', met: undo.livequeue >= 0.98 },
+    { scenario: undo, measure: 'ResumeLiveStream calls/s ÷ 30 QPS', baseline: baseline.okPerSecond / 30, livequeue: ours.okPerSecond / 30, unit: 'ratio', target: '>= 0.98', met: ours.okPerSecond / 30 >= 0.98 },
+    { scenario: undo, measure: 'throttled calls ÷ all calls', baseline: baseline.throttledShare, livequeue: ours.throttledShare, unit: 'share', target: '<= 0.002', met: ours.throttledShare <= 0.002 },
+    { scenario: undo, measure: 'most calls in any rolling second', baseline: baseline.maxPerSecond, livequeue: ours.maxPerSecond, unit: 'calls', target: '<= 30', met: ours.maxPerSecond <= 30 },
   ];
 }

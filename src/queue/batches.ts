@@ -270,8 +270,17 @@ export class Batches {
       undoneBefore += result.claimedBefore;
       interruptOnly += result.interruptOnly;
     }
-    const { alreadyApplied } = await this.show(batch);
-    return { ...cancelled, resumesEnqueued, undoneBefore, interruptOnly, alreadyApplied };
+    return { ...cancelled, resumesEnqueued, undoneBefore, interruptOnly, alreadyApplied: await this.alreadyApplied(batch, new Set(Object.keys(applied))) };
+  }
+
+  /** Jobs of the batch the API said were done already; only jobs the batch did not apply are looked up. */
+  private async alreadyApplied(batch: string, applied: ReadonlySet<string>): Promise<number> {
+    const keys = batchKeys(this.prefix, batch);
+    const [ids, cancelled] = await Promise.all([this.redis.smembers(keys.jobs), this.redis.smembers(keys.cancelled)]);
+    const skip = new Set(cancelled);
+    const others = ids.filter((id) => !applied.has(id) && !skip.has(id));
+    const outcomes = await Promise.all(others.map((id) => this.outcomes.get(id)));
+    return outcomes.filter((o) => o?.outcome === 'already-applied').length;
   }
 
   /** Pending jobs of the account, by operation: what `cancel --all` would remove. */
