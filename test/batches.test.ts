@@ -202,6 +202,11 @@ describe('batch undo', () => {
       expect(http.status).toBe(409);
       expect(await http.json()).toMatchObject({ error: 'not-undoable' });
       expect((await server.request('/v1/batches/nope/undo', { method: 'POST' })).status).toBe(404);
+      // Lifts can be enqueued by hand too, checked like any job.
+      const lift = await server.request('/v1/resume-stream', { method: 'POST', json: [{ DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'by-hand' }, { DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'x', Oneshot: 'yes' }] });
+      expect(lift.status).toBe(400);
+      expect(await lift.json()).toMatchObject({ enqueued: 1, invalid: 1, results: [{ status: 'enqueued' }, { status: 'invalid', errors: [{ message: 'unknown field(s) Oneshot' }] }] });
+      expect(await h.producer.queue('ResumeLiveStream').count()).toBe(1);
     } finally {
       await server.close();
     }
