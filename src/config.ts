@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { redactUrl } from './redact.ts';
+import type { RedisSettings } from './redis.ts';
 import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
-import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION, unknownAccountMessage } from './account/rules.ts';
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, accountPrefix, hashTagOf, REGION, unknownAccountMessage } from './account/rules.ts';
 import { OPERATION_INFO, type Operation } from './live/operations.ts';
 
 /**
@@ -20,11 +21,26 @@ const positiveNumber = (name: string) =>
 const nonNegativeInt = (name: string) =>
   z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(0, `${name} must be 0 or more`);
 
+/** `host:port,host:port`: the seed nodes of a cluster, or the sentinels. */
+const hostPorts = (name: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, `${name} must be host:port pairs separated by commas`)
+    .transform((value) => value.split(',').map((pair) => {
+      const at = pair.lastIndexOf(':');
+      return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
+    }));
+
 const envSchema = z.object({
   REDIS_URL: z
     .string()
     .refine(isRedisUrl, 'REDIS_URL must be a redis:// or rediss:// URL with a host (percent-encode any / @ : in the password)')
     .default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: hostPorts('REDIS_CLUSTER_NODES').optional(),
+  REDIS_SENTINELS: hostPorts('REDIS_SENTINELS').optional(),
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'REDIS_SENTINEL_MASTER must be the master\'s name as the sentinels know it').optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: z.enum(['0', '1', 'true', 'false'], { error: 'REDIS_TLS must be 1 or 0' }).optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}.-]+$/, 'QUEUE_PREFIX may contain only letters, digits, _ . - { }')
@@ -109,7 +125,7 @@ export interface AccountConfig {
 }
 
 export interface Config {
-  redisUrl: string;
+  redis: RedisSettings;
   prefix: string;
   /** The account a one-account command acts on: LIVE_ACCOUNT / --account, else the first account. */
   account: string;
@@ -167,7 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
     // Secrets are never echoed back, not even in an error.
-    const got = name === 'LIVEQUEUE_API_TOKEN' ? '' : ` (got ${JSON.stringify(name === 'REDIS_URL' ? redactUrl(String(raw[name])) : raw[name])})`;
+    const got = name === 'LIVEQUEUE_API_TOKEN' || name === 'REDIS_PASSWORD' ? '' : ` (got ${JSON.stringify(name === 'REDIS_URL' ? redactUrl(String(raw[name])) : raw[name])})`;
     throw new ConfigError(`${issue.message.startsWith(name) ? '' : `${name}: `}${issue.message}${got}`);
   }
   const e = parsed.data;
@@ -188,8 +204,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
     throw new ConfigError(`RETRY_MAX_DELAY_MS must be at least RETRY_BASE_DELAY_MS (got ${e.RETRY_MAX_DELAY_MS} < ${e.RETRY_BASE_DELAY_MS})`);
   }
+  const redis = redisSettings(e, raw.REDIS_URL !== undefined);
+  if (redis.mode === 'cluster') checkClusterSlots(e.QUEUE_PREFIX, accounts);
   return {
-    redisUrl: e.REDIS_URL,
+    redis,
     prefix: e.QUEUE_PREFIX,
     account: named ?? accounts[0]!.name,
     accountNamed: named !== undefined,
@@ -221,4 +239,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** One of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (with REDIS_SENTINEL_MASTER). */
+function redisSettings(e: z.output<typeof envSchema>, urlSet: boolean): RedisSettings {
+  const common = { ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}), tls: e.REDIS_TLS === '1' || e.REDIS_TLS === 'true' || e.REDIS_URL.startsWith('rediss://') };
+  const chosen = [urlSet && 'REDIS_URL', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS && 'REDIS_SENTINELS'].filter(Boolean);
+  if (chosen.length > 1) throw new ConfigError(`set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (got ${chosen.join(' and ')})`);
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name of the master the sentinels watch');
+  if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) throw new ConfigError('REDIS_SENTINEL_MASTER goes with REDIS_SENTINELS (host:port of the sentinels)');
+  if (e.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES, ...common };
+  if (e.REDIS_SENTINELS) return { mode: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_MASTER!, ...common };
+  return { mode: 'single', url: e.REDIS_URL, ...common };
+}
+
+/**
+ * On a cluster, the scripts and transactions of one account (BullMQ's and
+ * ours) touch several keys at once, so all of an account's keys must share a
+ * slot: its prefix needs a hash tag. Refused here rather than met as CROSSSLOT
+ * on the first job.
+ */
+function checkClusterSlots(prefix: string, accounts: readonly AccountConfig[]): void {
+  for (const account of accounts) {
+    if (hashTagOf(accountPrefix(prefix, account.name)) !== undefined) continue;
+    throw new ConfigError(
+      `on Redis Cluster every account's keys need a hash tag, and account "${account.name}" under QUEUE_PREFIX "${prefix}" has none: ` +
+        `set QUEUE_PREFIX={${prefix}}, or name the account (LIVE_ACCOUNT=main keeps its keys under ${prefix}:{main})`,
+    );
+  }
+  const tags = new Set(accounts.map((a) => hashTagOf(accountPrefix(prefix, a.name))));
+  if (accounts.length > 1 && tags.size === 1) {
+    throw new ConfigError(`QUEUE_PREFIX "${prefix}" carries a hash tag, so all ${accounts.length} accounts would share one cluster slot (one shard); drop the braces from QUEUE_PREFIX: each account then gets its own tag`);
+  }
 }

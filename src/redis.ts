@@ -1,40 +1,119 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { redactUrl } from './redact.ts';
 
 export { redactUrl };
 
-/**
- * Connections for the two kinds of users. Workers block on Redis and must
- * ride out restarts, so their commands wait for a reconnect (BullMQ requires
- * this). Producers answer a person or a service, so a command fails fast with
- * a clear error when Redis is down instead of hanging.
- */
-export function workerConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+/** A connection to one Redis, a Sentinel-managed master, or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export interface HostPort {
+  host: string;
+  port: number;
 }
 
-export function producerConnection(url: string): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 5_000,
-    lazyConnect: false,
-  });
+/**
+ * Where Redis is, as configured (see config.ts): one node (REDIS_URL), a
+ * Cluster (REDIS_CLUSTER_NODES) or a Sentinel-managed master
+ * (REDIS_SENTINELS + REDIS_SENTINEL_MASTER). The password (REDIS_PASSWORD)
+ * is only ever handed to ioredis.
+ */
+export type RedisSettings = { password?: string; tls: boolean } & (
+  | { mode: 'single'; url: string }
+  | { mode: 'cluster'; nodes: HostPort[] }
+  | { mode: 'sentinel'; sentinels: HostPort[]; masterName: string }
+);
+
+const list = (nodes: readonly HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+
+/** Where Redis is, for logs and errors: never the password. */
+export function describeRedis(settings: RedisSettings): string {
+  switch (settings.mode) {
+    case 'single':
+      return redactUrl(settings.url);
+    case 'cluster':
+      return `Redis Cluster via ${list(settings.nodes)}`;
+    case 'sentinel':
+      return `master "${settings.masterName}" via Sentinel ${list(settings.sentinels)}`;
+  }
+}
+
+/**
+ * A master that was demoted in a failover answers writes with READONLY:
+ * reconnect (Sentinel then names the new master) and send the command again.
+ */
+const reconnectOnReadonly = (error: Error) => (error.message.startsWith('READONLY') ? 2 : false);
+
+/**
+ * Connections for the two kinds of users. Workers block on Redis and must
+ * ride out restarts and failovers, so their commands wait for a reconnect
+ * (BullMQ requires this). Producers answer a person or a service, so a
+ * command fails fast with a clear error when Redis is down instead of hanging.
+ */
+const KIND_OPTIONS: Record<'worker' | 'producer', RedisOptions> = {
+  worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
+  producer: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 },
+};
+
+function connect(settings: RedisSettings, kind: 'worker' | 'producer'): RedisClient {
+  const options: RedisOptions = {
+    ...KIND_OPTIONS[kind],
+    reconnectOnError: reconnectOnReadonly,
+    ...(settings.password !== undefined ? { password: settings.password } : {}),
+    ...(settings.tls ? { tls: {} } : {}),
+  };
+  switch (settings.mode) {
+    case 'single':
+      return new Redis(settings.url, options);
+    case 'sentinel':
+      // The same password for the sentinels, as managed services set it up.
+      return new Redis({ ...options, sentinels: settings.sentinels, name: settings.masterName, ...(settings.password !== undefined ? { sentinelPassword: settings.password } : {}), ...(settings.tls ? { enableTLSForSentinelMode: true } : {}) });
+    case 'cluster': {
+      const { enableOfflineQueue, ...redisOptions } = options;
+      const cluster: ClusterOptions = {
+        redisOptions,
+        // Follow the slot map as it changes (failover, resharding) and keep commands waiting meanwhile.
+        enableOfflineQueue: enableOfflineQueue ?? true,
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 300,
+        retryDelayOnTryAgain: 200,
+        slotsRefreshTimeout: 2_000,
+        ...(kind === 'producer' ? { clusterRetryStrategy: (times: number) => (times > 3 ? null : 200 * times) } : {}),
+      };
+      return new Cluster(settings.nodes, cluster);
+    }
+  }
+}
+
+export function workerConnection(settings: RedisSettings): RedisClient {
+  return connect(settings, 'worker');
+}
+
+export function producerConnection(settings: RedisSettings): RedisClient {
+  return connect(settings, 'producer');
+}
+
+/** A connection of the same kind for a BullMQ worker's blocking commands, which must wait out outages. */
+export function blockingConnection(redis: RedisClient): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null } }) : redis.duplicate({ maxRetriesPerRequest: null });
+}
+
+/** Settings for one node at `url` (the demo's private server, tests). */
+export function singleNode(url: string): RedisSettings {
+  return { mode: 'single', url, tls: url.startsWith('rediss://') };
 }
 
 export class RedisUnavailableError extends Error {
-  constructor(url: string, cause: unknown) {
-    super(`Redis is not reachable at ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(where: string, cause: unknown) {
+    super(`Redis is not reachable (${where}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'RedisUnavailableError';
   }
 }
 
-
 /** Resolves when the connection is ready, or rejects with a clear error within `timeoutMs`. */
-export async function waitUntilReady(redis: Redis, url: string, timeoutMs = 5_000): Promise<void> {
+export async function waitUntilReady(redis: RedisClient, settings: RedisSettings, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => done(new RedisUnavailableError(url, lastError ?? new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(() => done(new RedisUnavailableError(describeRedis(settings), lastError ?? new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
     let lastError: unknown;
     const onError = (error: unknown) => {
       lastError = error;
@@ -52,12 +131,16 @@ export async function waitUntilReady(redis: Redis, url: string, timeoutMs = 5_00
   });
 }
 
-/** Deletes every key under `prefix` (the demo's and the tests' own keys), in batches. */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+/** Deletes every key under `prefix` (the demo's and the tests' own keys), on every master of a cluster. */
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      // One key per command: on a cluster, keys of one scan may live in different slots.
+      await Promise.all(keys.map((key) => redis.unlink(key)));
+    } while (cursor !== '0');
+  }
 }

@@ -10,7 +10,7 @@ describe('configuration', () => {
     expect(config.accounts).toEqual([{ name: 'default', qps: { ForbidLiveStream: 20, StopLiveStreamMonitor: 10, ResumeLiveStream: 30 }, region: 'cn-shanghai', domains: [] }]);
     expect(config.account).toBe('default');
     expect(config.live.endpoint).toBe('live.aliyuncs.com');
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379', tls: false });
   });
 
   it('lets flags override the environment', () => {

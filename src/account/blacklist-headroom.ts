@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { AlibabaLiveClient } from '../live/client.ts';
 import type { Operation } from '../live/operations.ts';
@@ -12,7 +12,7 @@ import type { TokenBucket } from '../ratelimit/token-bucket.ts';
  * disabled streams with DescribeLiveStreamsBlockList; this reads that number
  * for every domain the account bans in (recorded at enqueue) and every domain
  * the configuration names, paced through its own 50 QPS bucket, and keeps
- * the figures in Redis for status, metrics and the pre-flight warning.
+ * the figures in RedisClient for status, metrics and the pre-flight warning.
  */
 export const BLACKLIST_CAP = 10_000;
 
@@ -55,7 +55,7 @@ const streamOf = (p: { DomainName: string; AppName: string; StreamName: string }
 
 export class BlacklistHeadroom {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: { domains: string; cache: string; longBans: string },
     private readonly account: string,
     private readonly configuredDomains: readonly string[],

@@ -1,7 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { AccountConfig, Config } from '../config.ts';
-import { DEFAULT_ACCOUNT, unknownAccountMessage } from './rules.ts';
+import { accountPrefix, unknownAccountMessage } from './rules.ts';
+
+export { accountPrefix };
 import { AlibabaLiveClient, profileCredential, type LiveApi } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
@@ -20,18 +22,6 @@ import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts
 import { LiveWorkers } from '../worker/worker.ts';
 import { NO_OBSERVER, type WorkerObserver } from '../worker/observer.ts';
 
-/**
- * Where one account's keys live. Every account has its own queues, buckets,
- * holds, counters, outcomes and dead letters, so a job can never be taken by
- * a worker of another account. A named account's keys carry its name as a
- * hash tag (`livequeue:{main}:…`), so one account's keys share a Redis Cluster
- * slot while different accounts spread over the shards. The default account
- * keeps the plain prefix, so a one-account deployment's keys are unchanged.
- */
-export function accountPrefix(prefix: string, account: string): string {
-  return account === DEFAULT_ACCOUNT ? prefix : `${prefix}:{${account}}`;
-}
-
 export interface StartWorkersOptions {
   /** The Live API client; by default one for this account's region and credentials. */
   live?: LiveApi;
@@ -44,7 +34,7 @@ export interface StartWorkersOptions {
 }
 
 /**
- * One Alibaba Cloud account in this process: it owns the account's Redis key
+ * One Alibaba Cloud account in this process: it owns the account's RedisClient key
  * names, per-operation queues, buckets, holds, counters, outcomes and
  * dead-letter queue, and hands out the producer, the status read and the
  * workers. Everything else (CLI, HTTP, worker, metrics) takes a runtime and
@@ -64,7 +54,7 @@ export class AccountRuntime {
 
   constructor(
     /** Shared by every runtime of the process; owned by the caller. */
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly config: Config,
     readonly settings: AccountConfig,
   ) {
@@ -123,7 +113,7 @@ export class AccountRuntime {
 
   /**
    * Reads the blacklist's size now and every BLACKLIST_REFRESH_MS; one worker
-   * process per account does it at a time (a lease in Redis). Returns a stop function.
+   * process per account does it at a time (a lease in RedisClient). Returns a stop function.
    */
   startBlacklistRefresh(client: AlibabaLiveClient, log: Logger): () => void {
     const lease = `${this.prefix}:blacklist-refresh-lease`;
@@ -159,7 +149,7 @@ export class AccountRuntime {
 }
 
 /** A runtime for each named account (every account when none is named), sharing one connection. */
-export function accountRuntimes(redis: Redis, config: Config, names?: readonly string[]): AccountRuntime[] {
+export function accountRuntimes(redis: RedisClient, config: Config, names?: readonly string[]): AccountRuntime[] {
   const wanted = names && names.length > 0 ? names : config.accounts.map((a) => a.name);
   return wanted.map((name) => {
     const settings = config.accounts.find((a) => a.name === name);
@@ -169,7 +159,7 @@ export function accountRuntimes(redis: Redis, config: Config, names?: readonly s
 }
 
 /** The runtime of the account a one-account command acts on (config.account). */
-export function selectedRuntime(redis: Redis, config: Config): AccountRuntime {
+export function selectedRuntime(redis: RedisClient, config: Config): AccountRuntime {
   return accountRuntimes(redis, config, [config.account])[0]!;
 }
 

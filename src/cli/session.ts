@@ -1,17 +1,17 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
 import { OPERATIONS } from '../live/operations.ts';
 import { producerConnection, waitUntilReady } from '../redis.ts';
 
-/** A short-lived Redis connection for one command, failing fast and clearly when Redis is down. */
-export async function withRedis<T>(config: Config, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = producerConnection(config.redisUrl);
+/** A short-lived RedisClient connection for one command, failing fast and clearly when RedisClient is down. */
+export async function withRedis<T>(config: Config, use: (redis: RedisClient) => Promise<T>): Promise<T> {
+  const redis = producerConnection(config.redis);
   redis.on('error', () => {
     // Reported through waitUntilReady or the failing command; ioredis would otherwise print it.
   });
   try {
-    await waitUntilReady(redis, config.redisUrl);
+    await waitUntilReady(redis, config.redis);
     return await use(redis);
   } finally {
     redis.disconnect();

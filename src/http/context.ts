@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
 
-/** What the routes share: one fail-fast Redis connection and a runtime per account. */
+/** What the routes share: one fail-fast RedisClient connection and a runtime per account. */
 export interface ApiContext {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   runtimes: ReadonlyMap<string, AccountRuntime>;
   /** The account of the routes without /accounts/:account (config.account). */
   defaultRuntime: AccountRuntime;

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 
 export const fieldErrorSchema = z.object({ field: z.string(), message: z.string() });
@@ -22,7 +22,7 @@ function fieldOf(context: string | undefined, instancePath: string, params: Reco
   return path.join('.') || `(${context ?? 'request'})`;
 }
 
-export function errorHandler(redis: Redis, bodyLimitBytes: number) {
+export function errorHandler(redis: RedisClient, bodyLimitBytes: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const body: ErrorBody = {
@@ -40,7 +40,7 @@ export function errorHandler(redis: Redis, bodyLimitBytes: number) {
       return reply.code(error.statusCode).send({ error: 'bad-request', message: error.message } satisfies ErrorBody);
     }
     if (redis.status !== 'ready') {
-      return reply.code(503).send({ error: 'redis-unavailable', message: 'Redis is not reachable; try again shortly' } satisfies ErrorBody);
+      return reply.code(503).send({ error: 'redis-unavailable', message: 'RedisClient is not reachable; try again shortly' } satisfies ErrorBody);
     }
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error; see the server log' } satisfies ErrorBody);

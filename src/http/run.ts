@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { producerConnection, redactUrl, waitUntilReady } from '../redis.ts';
+import { describeRedis, producerConnection, waitUntilReady } from '../redis.ts';
 import { DASHBOARD_PATH } from './dashboard.ts';
 import { buildHttpServer } from './server.ts';
 import { untilStopSignal } from '../signals.ts';
@@ -10,16 +10,16 @@ import { untilStopSignal } from '../signals.ts';
  * accepting connections, finishes the requests in flight and resolves.
  */
 export async function runHttpServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<void> {
-  const redis = producerConnection(config.redisUrl);
+  const redis = producerConnection(config.redis);
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
   try {
-    await waitUntilReady(redis, config.redisUrl);
+    await waitUntilReady(redis, config.redis);
     const app = await buildHttpServer({ config, redis, log });
     const url = await app.listen({ host: config.http.host, port: config.http.port }).catch(async (error: unknown) => {
       await app.close();
       throw error;
     });
-    log.info({ url, dashboard: `${url}${DASHBOARD_PATH}/`, redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'HTTP API listening');
+    log.info({ url, dashboard: `${url}${DASHBOARD_PATH}/`, redis: describeRedis(config.redis), prefix: config.prefix }, 'HTTP API listening');
     if (!config.http.apiToken) {
       log.warn({ host: config.http.host }, `no LIVEQUEUE_API_TOKEN: listening on ${config.http.host} only, without authentication; set a token to serve other machines`);
     }

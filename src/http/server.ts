@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { OPERATIONS } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
@@ -20,8 +20,8 @@ import { jobRoutes } from './routes/jobs.ts';
 
 export interface HttpServerOptions {
   config: Config;
-  /** A fail-fast (producer) connection, owned by the caller: requests answer 503 while Redis is down instead of hanging. */
-  redis: Redis;
+  /** A fail-fast (producer) connection, owned by the caller: requests answer 503 while RedisClient is down instead of hanging. */
+  redis: RedisClient;
   log: Logger;
 }
 

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Headroom } from '../account/blacklist-headroom.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import { HOLD_REASONS } from '../live/error-codes.ts';
@@ -30,13 +30,13 @@ export function availableSlots(state: BucketState, settings: BucketSettings): nu
 }
 
 /**
- * Gauges of the shared state in Redis (queue depth, dead-letter queue,
+ * Gauges of the shared state in RedisClient (queue depth, dead-letter queue,
  * buckets), read at scrape time. Every instance reports the same values, so
  * aggregate them with max(), not sum(). `redis` should fail fast (a producer
- * connection): a scrape while Redis is down answers livequeue_redis_up 0
+ * connection): a scrape while RedisClient is down answers livequeue_redis_up 0
  * instead of hanging.
  */
-export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: readonly AccountRuntime[], log: Logger): void {
+export function registerQueueGauges(registry: Registry, redis: RedisClient, runtimes: readonly AccountRuntime[], log: Logger): void {
   const read = async (): Promise<Snapshot | undefined> => {
     // BullMQ would wait for a reconnect rather than fail: answer at once instead.
     if (redis.status !== 'ready') return undefined;
@@ -82,7 +82,7 @@ export function registerQueueGauges(registry: Registry, redis: Redis, runtimes: 
 
   new Gauge({
     name: 'livequeue_redis_up',
-    help: '1 when this scrape could read the queues and buckets from Redis, else 0',
+    help: '1 when this scrape could read the queues and buckets from RedisClient, else 0',
     registers,
     async collect() {
       this.set((await snapshot()) ? 1 : 0);

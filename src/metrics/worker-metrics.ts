@@ -28,7 +28,7 @@ export async function startWorkerMetrics(config: Config, runtimes: readonly Acco
   const registry = createRegistry();
   const observer = new PrometheusWorkerObserver(registry);
   // Its own fail-fast connection: a scrape must not queue behind the worker's blocking commands or wait out an outage.
-  const redis = producerConnection(config.redisUrl);
+  const redis = producerConnection(config.redis);
   redis.on('error', () => {
     // The worker's own connection logs outages; scrapes report them as livequeue_redis_up 0.
   });

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { resumeParamsOf, type ForbidParams } from '../jobs/schemas.ts';
 import { BATCH_TTL_SECONDS } from './batch-rules.ts';
@@ -115,7 +115,7 @@ const isPending = (state: string) => (PENDING_STATES as readonly string[]).inclu
 
 export class Batches {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly account: string,
     private readonly producer: Producer,
@@ -250,7 +250,7 @@ export class Batches {
   /**
    * Takes a batch of bans back: cancels what is pending, then enqueues
    * ResumeLiveStream for every ban the batch applied. Each ban is claimed
-   * once (a set in Redis), so undoing twice never resumes twice; a ban still
+   * once (a set in RedisClient), so undoing twice never resumes twice; a ban still
    * in flight now is lifted by the worker as soon as it lands (finished()).
    */
   async undo(batch: string): Promise<UndoResult> {

@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
@@ -64,7 +64,7 @@ export class DeadLetterQueue {
   readonly queue: Queue;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** The operation queues that replayed entries go back to. */
     private readonly targets: (operation: Operation) => Queue,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Queue } from 'bullmq';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import { HOLD_REASONS, type HoldReason } from '../live/error-codes.ts';
 import type { Operation } from '../live/operations.ts';
@@ -83,7 +84,7 @@ declare module 'ioredis' {
 /** The holds of one account's operations. */
 export class Holds {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly account: string,
     private readonly settings: HoldSettings,

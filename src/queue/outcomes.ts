@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import { OPERATIONS } from '../live/operations.ts';
 import { outcomeKey } from './names.ts';
@@ -20,7 +20,7 @@ export type JobOutcomeRecord = z.output<typeof jobOutcomeRecordSchema>;
 
 export class Outcomes {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
   ) {}

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { parseParams, type FieldError, type ParamsByOperation } from '../jobs/schemas.ts';
@@ -28,7 +28,7 @@ export class Producer {
   private readonly queues: Record<Operation, Queue>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: Pick<Config, 'prefix' | 'account' | 'retry'>,
   ) {
     this.queues = Object.fromEntries(

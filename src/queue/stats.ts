@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Operation } from '../live/operations.ts';
 import { callsKey, statsKey } from './names.ts';
 
 /**
- * Outcome counters per operation, kept in Redis so every worker adds to the
+ * Outcome counters per operation, kept in RedisClient so every worker adds to the
  * same numbers and `status` can read them after jobs have left the queue.
  * Calls are also counted in 10-second buckets for "calls in the last minute".
  */
@@ -24,7 +25,7 @@ declare module 'ioredis' {
 
 export class Stats {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     if (!redis.livequeueStats) redis.defineCommand('livequeueStats', { numberOfKeys: 2, lua: SCRIPT });

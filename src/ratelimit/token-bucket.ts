@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 const SCRIPT = readFileSync(new URL('./bucket.lua', import.meta.url), 'utf8');
 
@@ -26,7 +27,7 @@ export function defaultBucketSettings(configuredRate: number, marginMs: number):
   return {
     configuredRate,
     marginMs,
-    // Two slots ahead keeps a process busy across a Redis round trip at any rate.
+    // Two slots ahead keeps a process busy across a RedisClient round trip at any rate.
     horizonMs: Math.max(2 * intervalMs, 20),
     decreaseFactor: 0.7,
     minRateFraction: 0.2,
@@ -80,7 +81,7 @@ export class TokenBucket {
   private readonly clock = new RedisClock();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     readonly settings: BucketSettings,
   ) {
@@ -143,7 +144,7 @@ export class RedisClock {
     }
   }
 
-  /** A Redis time (epoch ms) as a local performance.now() time. */
+  /** A RedisClient time (epoch ms) as a local performance.now() time. */
   toLocal(redisTime: number): number {
     return redisTime - this.offset;
   }

@@ -4,7 +4,7 @@ import { CredentialsUnavailableError } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startWorkerMetrics } from '../metrics/worker-metrics.ts';
-import { redactUrl, workerConnection } from '../redis.ts';
+import { describeRedis, workerConnection } from '../redis.ts';
 import { untilStopSignal } from '../signals.ts';
 
 export interface RunWorkersOptions {
@@ -24,7 +24,7 @@ export interface RunWorkersOptions {
  */
 export async function runWorkers(config: Config, options: RunWorkersOptions = {}): Promise<void> {
   const log = options.log ?? createLogger(config.logLevel);
-  const redis = workerConnection(config.redisUrl);
+  const redis = workerConnection(config.redis);
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
   const runtimes = accountRuntimes(redis, config, options.accounts);
   const clients = runtimes.map((runtime) => runtime.liveClient());
@@ -55,7 +55,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   const stopRefresh = runtimes.map((runtime, i) => runtime.startBlacklistRefresh(clients[i]!, log));
   log.info(
     {
-      redis: redactUrl(config.redisUrl),
+      redis: describeRedis(config.redis),
       endpoint: config.live.endpoint,
       accounts: runtimes.map((r) => ({ account: r.name, region: r.settings.region, qps: r.settings.qps })),
       operations: options.operations ?? OPERATIONS,

@@ -2,6 +2,7 @@ import type { Job, Worker } from 'bullmq';
 import type { LiveApi } from '../live/client.ts';
 import type { Operation } from '../live/operations.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
+import { blockingConnection } from '../redis.ts';
 import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
 import { queueName } from '../queue/names.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
@@ -51,7 +52,7 @@ export class LiveWorkers {
         retry: config.retry,
       });
       const worker = new TolerantWorker(queueName(operation), processor, {
-        connection: runtime.redis.duplicate({ maxRetriesPerRequest: null }),
+        connection: blockingConnection(runtime.redis),
         prefix: runtime.prefix,
         concurrency: options.concurrency,
         autorun: false,

@@ -1,10 +1,9 @@
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
 import { buildHttpServer } from '../../src/http/server.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
-import { producerConnection, waitUntilReady } from '../../src/redis.ts';
+import { producerConnection, singleNode, waitUntilReady, type RedisClient } from '../../src/redis.ts';
 
 /** Long enough for the config's 16-character minimum; never printed by the server. */
 export const API_TOKEN = 'test-api-token-Vb7kQ2xN9mP4';
@@ -14,17 +13,17 @@ export const HTTP_ENV = { LIVEQUEUE_API_TOKEN: API_TOKEN, HTTP_HOST: '127.0.0.1'
 export interface TestServer {
   url: string;
   app: FastifyInstance;
-  redis: Redis;
+  redis: RedisClient;
   /** fetch relative to the server, with the API token unless `auth: false`. */
   request(path: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<Response>;
   close(): Promise<void>;
 }
 
 /** The HTTP server in-process on a free port, on its own fail-fast connection as `livequeue serve` runs it. */
-export async function startTestServer(config: Config, { redisUrl = config.redisUrl, log = createLogger('silent') }: { redisUrl?: string; log?: Logger } = {}): Promise<TestServer> {
-  const redis = producerConnection(redisUrl);
+export async function startTestServer(config: Config, { redisUrl, log = createLogger('silent') }: { redisUrl?: string; log?: Logger } = {}): Promise<TestServer> {
+  const redis = producerConnection(redisUrl ? singleNode(redisUrl) : config.redis);
   redis.on('error', () => {});
-  if (redisUrl === config.redisUrl) await waitUntilReady(redis, redisUrl);
+  if (!redisUrl) await waitUntilReady(redis, config.redis);
   const app = await buildHttpServer({ config, redis, log });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -7,7 +7,8 @@ import { createLogger } from '../../log.ts';
 import type { EnqueueRecord } from '../../queue/producer.ts';
 import type { OperationStatus } from '../../queue/status.ts';
 import type { AccountRuntime } from '../../account/runtime.ts';
-import { deleteKeysWithPrefix, producerConnection, redactUrl, waitUntilReady, workerConnection } from '../../redis.ts';
+import { deleteKeysWithPrefix, describeRedis, producerConnection, singleNode, waitUntilReady, workerConnection, type RedisSettings } from '../../redis.ts';
+import { hashTagOf } from '../../account/rules.ts';
 import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -16,23 +17,25 @@ import { formatStatusTable } from './status.ts';
 
 const DOMAIN = 'demo.aliyundoc.com';
 
-/** Redis at REDIS_URL, or a private redis-server when none answers and one is installed. */
-async function reachRedis(config: Config): Promise<{ url: string; stop: () => Promise<void> }> {
-  const probe = producerConnection(config.redisUrl);
+/** The configured Redis, or a private redis-server when none answers and one is installed. */
+async function reachRedis(config: Config): Promise<{ settings: RedisSettings; stop: () => Promise<void> }> {
+  const probe = producerConnection(config.redis);
   probe.on('error', () => {});
   try {
-    await waitUntilReady(probe, config.redisUrl, 2_000);
-    return { url: config.redisUrl, stop: async () => {} };
-  } catch {
+    await waitUntilReady(probe, config.redis, 2_000);
+    return { settings: config.redis, stop: async () => {} };
+  } catch (error) {
+    // Only the plain single-node default falls back: a configured cluster or sentinel that fails is an error to see.
+    if (config.redis.mode !== 'single') throw error;
     const { LocalRedisServer } = await import('../../local-redis.ts');
     if (!LocalRedisServer.isInstalled()) {
       throw new UsageError(
-        `no Redis answers at ${redactUrl(config.redisUrl)} and redis-server is not installed. Start one (e.g. \`docker compose up -d redis\` or \`apt-get install redis-server\`) or set REDIS_URL.`,
+        `no Redis answers at ${describeRedis(config.redis)} and redis-server is not installed. Start one (e.g. \`docker compose up -d redis\` or \`apt-get install redis-server\`) or set REDIS_URL.`,
       );
     }
     const server = await LocalRedisServer.start();
-    process.stdout.write(`no Redis at ${redactUrl(config.redisUrl)}: started a private redis-server on ${server.url}\n`);
-    return { url: server.url, stop: () => server.stop() };
+    process.stdout.write(`no Redis at ${describeRedis(config.redis)}: started a private redis-server on ${server.url}\n`);
+    return { settings: singleNode(server.url), stop: () => server.stop() };
   } finally {
     probe.disconnect();
   }
@@ -102,7 +105,9 @@ export function registerDemo(program: Command): void {
       ]);
       const redisTarget = await reachRedis(base);
       // The demo keeps to its own keys so it never touches real queues on the same Redis.
-      const config: Config = { ...base, redisUrl: redisTarget.url, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
+      // Braced when the prefix has no hash tag, so the demo's keys also share a slot on a cluster.
+      const demoPrefix = `${base.prefix}-demo-${randomBytes(3).toString('hex')}`;
+      const config: Config = { ...base, redis: redisTarget.settings, prefix: hashTagOf(base.prefix) === undefined ? `{${demoPrefix}}` : demoPrefix };
       // A throwaway AccessKey that only this simulator knows.
       const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
       const accessKeySecret = randomBytes(24).toString('base64url');
@@ -111,7 +116,7 @@ export function registerDemo(program: Command): void {
       const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
       const endpoint = await sim.start();
 
-      const redis = workerConnection(config.redisUrl);
+      const redis = workerConnection(config.redis);
       const runtime = new AccountRuntime(redis, config, account);
       const { producer } = runtime;
       // The demo shows its own summary; worker logs would only interleave with the progress bars.
@@ -121,7 +126,7 @@ export function registerDemo(program: Command): void {
         live: new AlibabaLiveClient({ ...config.live, endpoint, regionId: account.region, credential: staticCredential(accessKeyId, accessKeySecret) }),
       });
       try {
-        process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${redactUrl(config.redisUrl)}, prefix ${config.prefix}\n`);
+        process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
         process.stdout.write(`quota: ForbidLiveStream ${qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
 
         const work = demoWork(sim, bans, monitorStops);

@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountRuntimes, type AccountRuntime } from '../src/account/runtime.ts';
+import { loadConfig } from '../src/config.ts';
+import { producerConnection, waitUntilReady, type RedisClient } from '../src/redis.ts';
+import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
+import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { uniquePrefix } from './helpers/redis.ts';
+import { startCluster, type TestCluster } from './helpers/redis-servers.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/**
+ * A real Redis Cluster (3 masters, a replica each): connections follow the
+ * slot map, each account's keys live in their own slot, and a failover in the
+ * middle of a drain loses no job.
+ */
+const KEYS = Array.from({ length: 2 }, (_, i) => ({ id: `cluster-key-${i}`, secret: `cluster-${i}-${randomBytes(12).toString('hex')}` }));
+
+let cluster: TestCluster;
+let dir: string;
+let sim: RunningProcess;
+let endpoint: string;
+const processes: RunningProcess[] = [];
+const connections: RedisClient[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster(3, 1);
+  dir = mkdtempSync(join(tmpdir(), 'lq-cluster-test-'));
+  const keysFile = join(dir, 'access-keys.json');
+  writeFileSync(keysFile, JSON.stringify(Object.fromEntries(KEYS.map((k) => [k.id, k.secret]))));
+  sim = startCli(['simulate', '--port', '0', '--latency', '5-15', '--access-keys-file', keysFile], {});
+  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
+  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
+}, 90_000);
+
+afterAll(async () => {
+  for (const p of processes) p.child.kill('SIGKILL');
+  for (const c of connections) c.disconnect();
+  sim?.child.kill('SIGTERM');
+  await cluster?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function simCalls(since: number): Promise<CallRecord[]> {
+  const response = await fetch(`${endpoint}/__sim/calls?since=${since}&limit=100000`);
+  return ((await response.json()) as { calls: CallRecord[] }).calls;
+}
+
+/** Account names whose hash tags land on different masters, with the master of each. */
+async function accountsOnDistinctShards(count: number): Promise<{ name: string; owner: number }[]> {
+  const chosen: { name: string; owner: number }[] = [];
+  for (let i = 0; chosen.length < count; i++) {
+    const name = `acct${i}`;
+    const owner = await cluster.ownerOf(`{${name}}`);
+    if (!chosen.some((c) => c.owner === owner)) chosen.push({ name, owner });
+  }
+  return chosen;
+}
+
+function envFor(prefix: string, account: string, key: (typeof KEYS)[number], seed: number): Record<string, string> {
+  return {
+    REDIS_CLUSTER_NODES: `127.0.0.1:${seed}`, QUEUE_PREFIX: prefix, LIVE_ACCOUNT: account, LIVE_ENDPOINT: endpoint,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret, LOG_LEVEL: 'info', METRICS_PORT: '0',
+  };
+}
+
+async function runtimeFor(env: Record<string, string>): Promise<AccountRuntime> {
+  const config = loadConfig(env);
+  const redis = producerConnection(config.redis);
+  redis.on('error', () => {});
+  connections.push(redis);
+  await waitUntilReady(redis, config.redis);
+  return accountRuntimes(redis, config)[0]!;
+}
+
+const banLines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${tag}-${i}`, Oneshot: 'yes' })).join('\n');
+
+async function drained(runtime: AccountRuntime, timeoutMs: number): Promise<void> {
+  await waitFor(async () => {
+    const [forbid] = await runtime.status();
+    return forbid!.waiting + forbid!.delayed + forbid!.active === 0 && forbid!.applied > 0;
+  }, timeoutMs, `${runtime.name} drained`);
+}
+
+describe('Redis Cluster', () => {
+  it('drains two accounts on two shards through a node that owns neither slot, each at its own quota', async () => {
+    const accounts = await accountsOnDistinctShards(2);
+    const seed = cluster.masters.find((port) => !accounts.some((a) => a.owner === port))!;
+    const prefix = uniquePrefix('cluster-drain');
+    const envs = accounts.map((a, i) => envFor(prefix, a.name, KEYS[i]!, seed));
+    // Enqueued through the CLI, which reaches the cluster through a node that redirects it.
+    for (const [i, env] of envs.entries()) {
+      const enqueue = await runCli(['enqueue', 'forbid', '--file', '-'], env, banLines(160, accounts[i]!.name));
+      expect(enqueue.code, enqueue.output).toBe(0);
+    }
+    const since = Date.now();
+    const workers = envs.map((env) => startCli(['worker'], env));
+    processes.push(...workers);
+    const runtimes = await Promise.all(envs.map(runtimeFor));
+    await Promise.all(runtimes.map((r) => drained(r, 60_000)));
+
+    for (const [i, runtime] of runtimes.entries()) {
+      const [forbid] = await runtime.status();
+      expect(forbid).toMatchObject({ applied: 160, deadLettered: 0, throttled: 0 });
+      // The account's keys are where its hash tag says: on its own master.
+      expect(await cluster.ownerOf(`${runtime.prefix}:forbid:wait`)).toBe(accounts[i]!.owner);
+      const calls = (await simCalls(since)).filter((c) => c.accessKeyId === KEYS[i]!.id && c.action === 'ForbidLiveStream');
+      expect(calls.filter((c) => c.code !== 'OK')).toEqual([]);
+      const arrivals = calls.map((c) => c.at).sort((a, b) => a - b);
+      expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(20);
+      // Busy buckets: no less than 90% of the quota (the bench measures the figure itself).
+      expect((arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1000)).toBeGreaterThan(18);
+    }
+    for (const w of workers) w.child.kill('SIGTERM');
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+  });
+
+  it('a CLUSTER FAILOVER mid-drain loses no job; producers meanwhile succeed or fail clearly, never hang', async () => {
+    const [account] = await accountsOnDistinctShards(1);
+    const owner = account!.owner;
+    const replica = [...cluster.replicaOf].find(([, master]) => master === owner)![0];
+    const prefix = uniquePrefix('cluster-failover');
+    const env = envFor(prefix, account!.name, KEYS[0]!, cluster.masters[0]!);
+    const runtime = await runtimeFor(env);
+    expect((await runCli(['enqueue', 'forbid', '--file', '-', '--batch', 'before'], env, banLines(240, 'fo'))).code).toBe(0);
+    const since = Date.now();
+    const worker = startCli(['worker'], env);
+    processes.push(worker);
+    await waitFor(async () => (await simCalls(since)).length >= 60, 20_000, '60 calls before the failover');
+
+    expect(await cluster.node(replica).cluster('FAILOVER')).toBe('OK');
+    // Producers during the failover: each answers within a bound, enqueued or with a clear error.
+    const late: { code: number | null; output: string; ms: number }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const started = Date.now();
+      const result = await runCli(['enqueue', 'forbid', '--file', '-'], env, banLines(1, `late${i}`));
+      late.push({ ...result, ms: Date.now() - started });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const r of late) {
+      expect(r.ms).toBeLessThan(15_000);
+      if (r.code !== 0) expect(r.output).toMatch(/livequeue: .*Redis/);
+    }
+    await waitFor(async () => (await cluster.ownerOf(`{${account!.name}}`)) === replica, 20_000, 'the replica owns the slot');
+
+    await drained(runtime, 60_000);
+    const [forbid] = await runtime.status();
+    expect(forbid!.deadLettered).toBe(0);
+    // Every job enqueued (before, and the late ones that were accepted) was applied.
+    const applied = new Set((await simCalls(since)).filter((c) => c.code === 'OK').map((c) => c.params.StreamName));
+    for (let i = 0; i < 240; i++) expect(applied.has(`fo-${i}`)).toBe(true);
+    late.forEach((r, i) => {
+      if (r.code === 0) expect(applied.has(`late${i}-0`)).toBe(true);
+    });
+    expect(worker.output()).not.toContain(KEYS[0]!.secret);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+});
