@@ -66,7 +66,10 @@ function connect(settings: RedisSettings, kind: 'worker' | 'producer'): RedisCli
       return new Redis(settings.url, options);
     case 'sentinel':
       // The same password for the sentinels, as managed services set it up.
-      return new Redis({ ...options, sentinels: settings.sentinels, name: settings.masterName, ...(settings.password !== undefined ? { sentinelPassword: settings.password } : {}), ...(settings.tls ? { enableTLSForSentinelMode: true } : {}) });
+      // failoverDetector: follow the sentinels' +switch-master at once. A master
+      // that is still reachable keeps accepting writes for seconds after its
+      // replica was promoted; writes sent there then are lost when it resyncs.
+      return new Redis({ ...options, sentinels: settings.sentinels, name: settings.masterName, failoverDetector: true, ...(settings.password !== undefined ? { sentinelPassword: settings.password } : {}), ...(settings.tls ? { enableTLSForSentinelMode: true } : {}) });
     case 'cluster': {
       const { enableOfflineQueue, ...redisOptions } = options;
       const cluster: ClusterOptions = {

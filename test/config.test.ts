@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { redactUrl } from '../src/redact.ts';
@@ -11,6 +14,25 @@ describe('configuration', () => {
     expect(config.account).toBe('default');
     expect(config.live.endpoint).toBe('live.aliyuncs.com');
     expect(config.redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379', tls: false });
+  });
+
+  it('reads a cluster or a Sentinel setup, with a password that no error repeats', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,10.0.0.2:7001', QUEUE_PREFIX: '{lq}', REDIS_PASSWORD: 'pw', REDIS_TLS: '1' }).redis).toEqual({
+      mode: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: '10.0.0.2', port: 7001 }], password: 'pw', tls: true,
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster' }).redis).toMatchObject({ mode: 'sentinel', masterName: 'mymaster', tls: false });
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER');
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:6379', REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow('set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'r1' })).toThrow('REDIS_CLUSTER_NODES must be host:port pairs');
+  });
+
+  it('refuses a cluster setup whose scripts would span slots, or that puts every account on one shard', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow('on Redis Cluster every account\'s keys need a hash tag, and account "default" under QUEUE_PREFIX "livequeue" has none: set QUEUE_PREFIX={livequeue}');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000', LIVE_ACCOUNT: 'main' }).account).toBe('main');
+    const file = join(mkdtempSync(join(tmpdir(), 'lq-cfg-')), 'accounts.json');
+    writeFileSync(file, JSON.stringify({ accounts: [{ name: 'a', profile: 'a' }, { name: 'b', profile: 'b' }] }));
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000', QUEUE_PREFIX: '{lq}', LIVEQUEUE_ACCOUNTS_FILE: file })).toThrow('all 2 accounts would share one cluster slot');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000', LIVEQUEUE_ACCOUNTS_FILE: file }).accounts).toHaveLength(2);
   });
 
   it('lets flags override the environment', () => {

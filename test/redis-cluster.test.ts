@@ -64,6 +64,8 @@ function envFor(prefix: string, account: string, key: (typeof KEYS)[number], see
   return {
     REDIS_CLUSTER_NODES: `127.0.0.1:${seed}`, QUEUE_PREFIX: prefix, LIVE_ACCOUNT: account, LIVE_ENDPOINT: endpoint,
     ALIBABA_CLOUD_ACCESS_KEY_ID: key.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret, LOG_LEVEL: 'info', METRICS_PORT: '0',
+    // A job whose completion was written in a failover's window is taken over after one lock period.
+    JOB_LOCK_MS: '3000',
   };
 }
 
@@ -116,6 +118,19 @@ describe('Redis Cluster', () => {
     }
     for (const w of workers) w.child.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+  });
+
+  it('runs the demo through any node, and cleans its keys up on every master', async () => {
+    const seed = cluster.masters[0]!;
+    // As the README says to run it on a cluster: a hash-tagged prefix.
+    const demo = await runCli(['demo', '--bans', '40', '--monitor-stops', '10'], { REDIS_CLUSTER_NODES: `127.0.0.1:${seed}`, QUEUE_PREFIX: '{lq}', LOG_LEVEL: 'silent' });
+    expect(demo.code, demo.output).toBe(0);
+    expect(demo.stdout).toMatch(/prefix \{lq\}-demo-[0-9a-f]{6}/);
+    expect(demo.stdout).toContain('enqueued 41 forbid jobs');
+    expect(demo.stdout).toMatch(/dead-letter queue \(\d+ entries\)/);
+    // The demo deletes its own keys on every master.
+    const left = await Promise.all(cluster.masters.map((port) => cluster.node(port).keys('{lq}-demo-*')));
+    expect(left.flat()).toEqual([]);
   });
 
   it('a CLUSTER FAILOVER mid-drain loses no job; producers meanwhile succeed or fail clearly, never hang', async () => {
