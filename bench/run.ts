@@ -13,6 +13,7 @@ import { bulkEnqueueScenario } from './scenarios/bulk-enqueue.ts';
 import { incidentScenario } from './scenarios/incident.ts';
 import { accountsScenario } from './scenarios/accounts.ts';
 import { batchUndoScenario } from './scenarios/batch-undo.ts';
+import { clusterScenario } from './scenarios/cluster.ts';
 import { statusCostScenario } from './scenarios/status-cost.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
@@ -53,6 +54,7 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   incident: (s) => incidentScenario(s.incidentJobs, s.incidentMs),
   accounts: (s) => accountsScenario(s.accountJobs),
   'batch-undo': (s) => batchUndoScenario(s.cancelJobs, s.undoJobs),
+  cluster: (s) => clusterScenario(s.pacingJobs, s.overheadJobs),
   'status-cost': (s) => statusCostScenario(s.deadLetterEntries),
   overhead: (s) => overheadScenario(s.overheadJobs),
   'bulk-enqueue': (s) => bulkEnqueueScenario(s.enqueueLines),

@@ -79,7 +79,7 @@ describe('Redis restarted mid-drain', () => {
     const started = Date.now();
     const refused = await runCli(['enqueue', 'forbid', '--file', '-'], env, JSON.stringify(bans(1, 'while-down')[0]!.params));
     expect(refused.code).toBe(1);
-    expect(refused.output).toContain(`Redis is not reachable at ${url}`);
+    expect(refused.output).toContain(`Redis is not reachable (${url})`);
     expect(Date.now() - started).toBeLessThan(15_000);
 
     await new Promise((r) => setTimeout(r, 1000));

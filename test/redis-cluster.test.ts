@@ -93,14 +93,16 @@ describe('Redis Cluster', () => {
     const seed = cluster.masters.find((port) => !accounts.some((a) => a.owner === port))!;
     const prefix = uniquePrefix('cluster-drain');
     const envs = accounts.map((a, i) => envFor(prefix, a.name, KEYS[i]!, seed));
+    const workers = envs.map((env) => startCli(['worker'], env));
+    processes.push(...workers);
+    // Running workers meet the backlog, as in production: this test is about routing and shards, not a cold start's first calls.
+    await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('workers started'))));
+    const since = Date.now();
     // Enqueued through the CLI, which reaches the cluster through a node that redirects it.
     for (const [i, env] of envs.entries()) {
       const enqueue = await runCli(['enqueue', 'forbid', '--file', '-'], env, banLines(160, accounts[i]!.name));
       expect(enqueue.code, enqueue.output).toBe(0);
     }
-    const since = Date.now();
-    const workers = envs.map((env) => startCli(['worker'], env));
-    processes.push(...workers);
     const runtimes = await Promise.all(envs.map(runtimeFor));
     await Promise.all(runtimes.map((r) => drained(r, 60_000)));
 

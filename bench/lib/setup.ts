@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { queueName } from '../../src/queue/names.ts';
 import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
 import type { EnqueueRecord } from '../../src/queue/producer.ts';
-import { deleteKeysWithPrefix } from '../../src/redis.ts';
+import { deleteKeysWithPrefix, workerConnection, type HostPort, type RedisClient } from '../../src/redis.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -25,7 +24,7 @@ export interface Run {
   sim: LiveApiSimulator;
   endpoint: string;
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   config: Config;
   runtime: AccountRuntime;
   workerEnv(extra?: Record<string, string>): Record<string, string>;
@@ -37,12 +36,20 @@ export interface Run {
   close(): Promise<void>;
 }
 
-export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, env: Record<string, string> = {}): Promise<Run> {
+export interface RunOptions {
+  /** Run on this Redis Cluster instead of the single node at REDIS_URL. */
+  cluster?: readonly HostPort[];
+}
+
+export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, env: Record<string, string> = {}, options: RunOptions = {}): Promise<Run> {
   const simulator = new LiveApiSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, callLogLimit: 1_000_000, ...sim });
   const endpoint = await simulator.start();
-  const prefix = `lqbench-${system}-${randomBytes(3).toString('hex')}`;
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const config = loadConfig({ REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
+  const name = `lqbench-${system}-${randomBytes(3).toString('hex')}`;
+  // On a cluster every key of the run shares one slot through the prefix's hash tag.
+  const prefix = options.cluster ? `{${name}}` : name;
+  const redisEnv: Record<string, string> = options.cluster ? { REDIS_CLUSTER_NODES: options.cluster.map((n) => `${n.host}:${n.port}`).join(',') } : { REDIS_URL };
+  const config = loadConfig({ ...redisEnv, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
+  const redis = workerConnection(config.redis);
   const runtime = selectedRuntime(redis, config);
   const { producer } = runtime;
   const queues = Object.fromEntries(OPERATIONS.map((op) => [op, new Queue(queueName(op), { connection: redis, prefix })])) as Record<Operation, Queue>;
@@ -55,7 +62,7 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
     config,
     runtime,
     workerEnv: (extra = {}) => ({
-      REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn',
+      ...redisEnv, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn',
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
       FORBID_QPS: String(runtime.settings.qps.ForbidLiveStream), STOP_MONITOR_QPS: String(runtime.settings.qps.StopLiveStreamMonitor),
       ...env, ...extra,

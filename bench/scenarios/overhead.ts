@@ -1,17 +1,18 @@
+import type { HostPort } from '../../src/redis.ts';
 import type { ResultRow } from '../lib/result.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import { BASELINE_WORKER, bans, LIVEQUEUE_WORKER, newRun, type System } from '../lib/setup.ts';
 
 const QPS = 2000;
 
-interface OverheadFigures {
+export interface OverheadFigures {
   jobsPerSecond: number;
   cpuMsPerJob: number;
 }
 
 /** Pacing out of the way (2,000 QPS everywhere, no latency): what the queue itself costs per job. */
-async function drain(system: System, jobs: number): Promise<OverheadFigures> {
-  const run = await newRun(system, { qps: { ForbidLiveStream: QPS, StopLiveStreamMonitor: QPS } }, { FORBID_QPS: String(QPS), STOP_MONITOR_QPS: String(QPS) });
+export async function overheadDrain(system: System, jobs: number, cluster?: readonly HostPort[]): Promise<OverheadFigures> {
+  const run = await newRun(system, { qps: { ForbidLiveStream: QPS, StopLiveStreamMonitor: QPS } }, { FORBID_QPS: String(QPS), STOP_MONITOR_QPS: String(QPS) }, { cluster });
   const procs: Proc[] = [];
   try {
     await run.enqueue('ForbidLiveStream', bans(jobs, 'overhead'));
@@ -35,8 +36,8 @@ async function drain(system: System, jobs: number): Promise<OverheadFigures> {
 }
 
 export async function overheadScenario(jobs: number): Promise<ResultRow[]> {
-  const b = await drain('baseline', jobs);
-  const o = await drain('livequeue', jobs);
+  const b = await overheadDrain('baseline', jobs);
+  const o = await overheadDrain('livequeue', jobs);
   const name = 'queue overhead (2,000 QPS, latency 0, 1 worker process; baseline: bare BullMQ worker, no limiter)';
   return [
     { scenario: name, measure: 'jobs/s', baseline: b.jobsPerSecond, livequeue: o.jobsPerSecond, unit: 'jobs/s', target: '>= 0.85 × bare BullMQ', met: o.jobsPerSecond >= 0.85 * b.jobsPerSecond },

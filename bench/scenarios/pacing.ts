@@ -1,4 +1,5 @@
 import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
+import type { HostPort } from '../../src/redis.ts';
 import { pacing, type PacingFigures } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import type { ResultRow } from '../lib/result.ts';
@@ -9,16 +10,18 @@ export interface PacingOptions {
   jobs: number;
   processes: number;
   operations: readonly Operation[];
+  /** On this Redis Cluster instead of the single node. */
+  cluster?: readonly HostPort[];
 }
 
-interface PacingRun {
+export interface PacingRun {
   figures: Partial<Record<Operation, PacingFigures>>;
   qps: Record<Operation, number>;
   peakRssMb: number;
 }
 
-async function drain(system: System, options: PacingOptions): Promise<PacingRun> {
-  const run = await newRun(system, { latencyMs: { min: 10, max: 30 } }, process.env.BENCH_MARGIN ? { PACING_MARGIN_MS: process.env.BENCH_MARGIN } : {});
+export async function pacingDrain(system: System, options: PacingOptions): Promise<PacingRun> {
+  const run = await newRun(system, { latencyMs: { min: 10, max: 30 } }, process.env.BENCH_MARGIN ? { PACING_MARGIN_MS: process.env.BENCH_MARGIN } : {}, { cluster: options.cluster });
   const procs: Proc[] = [];
   try {
     if (options.operations.includes('ForbidLiveStream')) await run.enqueue('ForbidLiveStream', bans(options.jobs, 'pacing'));
@@ -44,8 +47,8 @@ async function drain(system: System, options: PacingOptions): Promise<PacingRun>
 }
 
 export async function pacingScenario(options: PacingOptions, withRss = false): Promise<ResultRow[]> {
-  const baseline = await drain('baseline', options);
-  const ours = await drain('livequeue', options);
+  const baseline = await pacingDrain('baseline', options);
+  const ours = await pacingDrain('livequeue', options);
   const rows: ResultRow[] = [];
   for (const op of OPERATIONS.filter((o) => options.operations.includes(o))) {
     const b = baseline.figures[op]!;
