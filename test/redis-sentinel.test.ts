@@ -6,7 +6,7 @@ import { producerConnection, waitUntilReady, type RedisClient } from '../src/red
 import type { CallRecord } from '../src/sim/index.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { uniquePrefix } from './helpers/redis.ts';
-import { startSentinels, type TestSentinels } from './helpers/redis-servers.ts';
+import { startNode, startSentinels, type TestSentinels } from './helpers/redis-servers.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /** A master, a replica and three sentinels: a Sentinel failover in the middle of a drain loses no job. */
@@ -85,5 +85,29 @@ describe('Redis Sentinel', () => {
     expect(result.output).toContain('Redis is not reachable (master "nope" via Sentinel 127.0.0.1:1)');
     expect(result.output).not.toContain('pw-must-not-show');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('REDIS_PASSWORD', () => {
+  it('authenticates every connection, and a wrong one is a one-line error that does not repeat it', async () => {
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const node = await startNode(['--requirepass', password]);
+    try {
+      const env = { REDIS_URL: `redis://127.0.0.1:${node.port}`, QUEUE_PREFIX: uniquePrefix('password'), LOG_LEVEL: 'silent' };
+      const enqueued = await runCli(['enqueue', 'forbid', '--file', '-', '--json'], { ...env, REDIS_PASSWORD: password }, banLines(2, 'pw'));
+      expect(enqueued.code, enqueued.output).toBe(0);
+      expect(JSON.parse(enqueued.stdout)).toMatchObject({ enqueued: 2 });
+      const status = await runCli(['status', '--json'], { ...env, REDIS_PASSWORD: password });
+      expect(JSON.parse(status.stdout)[0]).toMatchObject({ waiting: 2 });
+      const wrong = await runCli(['status'], { ...env, REDIS_PASSWORD: 'not-the-password' });
+      expect(wrong.code).toBe(1);
+      expect(wrong.output).toMatch(/^livequeue: Redis is not reachable \(redis:\/\/127\.0\.0\.1:\d+\): WRONGPASS/m);
+      expect(wrong.output).not.toContain('not-the-password');
+      const none = await runCli(['status'], env);
+      expect(none.code).toBe(1);
+      expect(none.output).toContain('NOAUTH');
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -71,6 +71,16 @@ async function stopAll(servers: Servers): Promise<void> {
   rmSync(servers.dir, { recursive: true, force: true });
 }
 
+/** One Redis node with extra arguments (e.g. `--requirepass`), on a free port. */
+export async function startNode(args: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
+  const servers: Servers = { dir: mkdtempSync(join(tmpdir(), 'lq-node-')), children: new Map() };
+  const port = await freePort(new Set());
+  startServer(servers, port, args);
+  // A node with a password answers PING with NOAUTH: wait for the port instead.
+  await waitFor(() => isFree(port).then((free) => !free), 10_000, 'redis-server listening');
+  return { port, stop: () => stopAll(servers) };
+}
+
 export interface TestCluster {
   masters: number[];
   /** Replica port -> the port of its master. */
