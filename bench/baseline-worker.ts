@@ -1,7 +1,11 @@
 /**
- * The stock BullMQ baseline: a plain Worker with BullMQ's own fixed-window
- * limiter (`limiter: { max: QPS, duration: 1000 }`), making the same calls
- * through the same client. Failures are thrown so BullMQ retries them.
+ * The stock BullMQ baseline: a plain Worker with BullMQ's own limiter, making
+ * the same calls through the same client. BASELINE_LIMITER=window is the
+ * fixed window the docs show (`{ max: QPS, duration: 1000 }`); spaced is one
+ * call per 1000/QPS ms (`{ max: 1, duration: ceil(1000 / QPS) }`), stock
+ * BullMQ's best setup against a strict rolling second. Failures are thrown so
+ * BullMQ retries them, on livequeue's schedule: exponential from
+ * RETRY_BASE_DELAY_MS, capped at RETRY_MAX_DELAY_MS.
  */
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -13,6 +17,9 @@ const env = process.env;
 const operations = (env.OPERATIONS ?? 'ForbidLiveStream').split(',') as Operation[];
 const qps: Record<Operation, number> = { ForbidLiveStream: Number(env.FORBID_QPS ?? 20), StopLiveStreamMonitor: Number(env.STOP_MONITOR_QPS ?? 10), ResumeLiveStream: Number(env.RESUME_QPS ?? 30) };
 const limited = env.NO_LIMITER !== '1';
+const spaced = env.BASELINE_LIMITER === 'spaced';
+const baseDelayMs = Number(env.RETRY_BASE_DELAY_MS ?? 1000);
+const maxDelayMs = Number(env.RETRY_MAX_DELAY_MS ?? 300_000);
 const live = new AlibabaLiveClient({
   endpoint: env.LIVE_ENDPOINT!,
   regionId: 'cn-shanghai',
@@ -35,7 +42,8 @@ const workers = operations.map(
         connection,
         prefix: env.QUEUE_PREFIX!,
         concurrency: Number(env.WORKER_CONCURRENCY ?? 16),
-        ...(limited ? { limiter: { max: qps[operation], duration: 1000 } } : {}),
+        ...(limited ? { limiter: spaced ? { max: 1, duration: Math.ceil(1000 / qps[operation]) } : { max: qps[operation], duration: 1000 } } : {}),
+        settings: { backoffStrategy: (attemptsMade: number) => Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attemptsMade - 1)) },
       },
     ),
 );

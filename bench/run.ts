@@ -65,9 +65,9 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
 function table(rows: readonly ResultRow[]): string {
   const fmt = (n: number | null) => (n === null ? '–' : String(round(n)));
   const lines = [
-    '| scenario | measure | stock BullMQ | livequeue | livequeue ÷ BullMQ | target | met |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.measure} (${r.unit}) | ${fmt(r.baseline)} | ${fmt(r.livequeue)} | ${fmt(ratio(r.livequeue, r.baseline))} | ${r.target} | ${r.met ? 'yes' : '**no**'}${r.note ? ` (${r.note})` : ''} |`),
+    '| scenario | measure | stock BullMQ, window | stock BullMQ, spaced | livequeue | livequeue ÷ spaced (or ÷ window) | target | met |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.measure} (${r.unit}) | ${fmt(r.baseline)} | ${r.spaced === undefined ? '' : fmt(r.spaced)} | ${fmt(r.livequeue)} | ${fmt(ratio(r.livequeue, r.spaced ?? r.baseline))} | ${r.target} | ${r.met ? 'yes' : '**no**'}${r.note ? ` (${r.note})` : ''} |`),
   ];
   return lines.join('\n');
 }
@@ -113,6 +113,6 @@ const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '
 const notes = previous.includes('\n## Notes') ? previous.slice(previous.indexOf('\n## Notes')) : '';
 writeFileSync(
   resultsFile,
-  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s${opts.only ? `, only ${opts.only}` : ''}) on ${machine}.${keptFrom ? ` The other rows are kept from the run of ${keptFrom}.` : ''}\nBaseline: stock BullMQ Worker with \`limiter: { max: QPS, duration: 1000 }\`, concurrency 16, same client and simulator; worker processes of both run compiled (\`npm run build\`).\n\n${markdown}\n${notes}`,
+  `# Benchmark results\n\nRun ${when} (${opts.quick ? '--quick' : 'full'} sizes, ${((Date.now() - started) / 1000).toFixed(0)} s${opts.only ? `, only ${opts.only}` : ''}) on ${machine}.${keptFrom ? ` The other rows are kept from the run of ${keptFrom}.` : ''}\nBaselines: stock BullMQ Worker with the fixed-window limiter the docs show (\`{ max: QPS, duration: 1000 }\`, "window") and with an evenly spacing one (\`{ max: 1, duration: ceil(1000 / QPS) }\`, "spaced", its best setup against a strict rolling second), concurrency 16, livequeue's retry schedule (a capped exponential backoff strategy), same client and simulator; worker processes of all three run compiled (\`npm run build\`).\n\n${markdown}\n${notes}`,
 );
 process.exit(0);

@@ -2,7 +2,10 @@
 export interface ResultRow {
   scenario: string;
   measure: string;
+  /** Stock BullMQ, fixed-window limiter. */
   baseline: number | null;
+  /** Stock BullMQ, evenly spacing limiter; absent where it does not apply. */
+  spaced?: number | null;
   livequeue: number;
   unit: string;
   /** Human-readable target, e.g. ">= 0.98". */

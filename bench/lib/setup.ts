@@ -16,7 +16,14 @@ export const BASELINE_WORKER = 'dist/bench/baseline-worker.js';
 export const LIVEQUEUE_WORKER = 'dist/workers/worker.js';
 export const COMPILED_CLI = 'dist/src/cli/main.js';
 
-export type System = 'baseline' | 'livequeue';
+/**
+ * The systems compared: stock BullMQ with its fixed-window limiter as the
+ * docs show it (`{ max: QPS, duration: 1000 }`), stock BullMQ spacing calls
+ * evenly (`{ max: 1, duration: 1000 / QPS }`, its best setup for a strict
+ * rolling second), and livequeue.
+ */
+export type System = 'baseline' | 'spaced' | 'livequeue';
+export const STOCK_SYSTEMS = ['baseline', 'spaced'] as const;
 
 /** One measured run: its own simulator and its own Redis keys. */
 export interface Run {
@@ -65,6 +72,9 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
       ...redisEnv, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn',
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
       FORBID_QPS: String(runtime.settings.qps.ForbidLiveStream), STOP_MONITOR_QPS: String(runtime.settings.qps.StopLiveStreamMonitor),
+      // For the stock workers: which limiter, and the same retry schedule as livequeue's.
+      BASELINE_LIMITER: system === 'spaced' ? 'spaced' : 'window',
+      RETRY_BASE_DELAY_MS: String(config.retry.baseDelayMs), RETRY_MAX_DELAY_MS: String(config.retry.maxDelayMs),
       ...env, ...extra,
     }),
     async enqueue(operation, records) {
@@ -74,11 +84,12 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
           await producer.enqueueBatch(operation, chunk);
         } else {
           // Stock BullMQ: the same payloads, a limiter in the worker, BullMQ's own
-          // retries with the same number of attempts and base delay as livequeue's.
+          // retries with livequeue's attempts and capped exponential schedule
+          // (a custom backoff strategy in the worker).
           await queues[operation].addBulk(chunk.map((r) => ({
             name: operation,
             data: r.params,
-            opts: { attempts: config.retry.attempts, backoff: { type: 'exponential', delay: config.retry.baseDelayMs }, removeOnComplete: true, priority: r.priority === 'urgent' ? 1 : 2 },
+            opts: { attempts: config.retry.attempts, backoff: { type: 'capped-exponential' }, removeOnComplete: true, priority: r.priority === 'urgent' ? 1 : 2 },
           })));
         }
       }

@@ -45,12 +45,13 @@ async function drain(system: System, jobs: number): Promise<SharedFigures> {
 
 export async function sharedQuotaScenario(jobs: number): Promise<ResultRow[]> {
   const b = await drain('baseline', jobs);
+  const sp = await drain('spaced', jobs);
   const o = await drain('livequeue', jobs);
   const name = 'shared quota (another client at 5 of 20 QPS)';
   const available = 20 - OTHER_CLIENT_QPS;
   return [
-    { scenario: name, measure: 'throttled calls ÷ all calls, whole drain', baseline: b.throttledShare, livequeue: o.throttledShare, unit: 'share', target: 'lower', met: o.throttledShare < b.throttledShare },
-    { scenario: name, measure: 'throttled calls ÷ all calls, after the first 10 s', baseline: b.throttledShareAfter10s, livequeue: o.throttledShareAfter10s, unit: 'share', target: '<= 0.01', met: o.throttledShareAfter10s <= 0.01 },
-    { scenario: name, measure: `achieved calls/s ÷ the ${available} QPS left`, baseline: b.okPerSecond / available, livequeue: o.okPerSecond / available, unit: 'ratio', target: 'report', met: true },
+    { scenario: name, measure: 'throttled calls ÷ all calls, whole drain', baseline: b.throttledShare, spaced: sp.throttledShare, livequeue: o.throttledShare, unit: 'share', target: 'lower than both', met: o.throttledShare < Math.min(b.throttledShare, sp.throttledShare) },
+    { scenario: name, measure: 'throttled calls ÷ all calls, after the first 10 s', baseline: b.throttledShareAfter10s, spaced: sp.throttledShareAfter10s, livequeue: o.throttledShareAfter10s, unit: 'share', target: '<= 0.01', met: o.throttledShareAfter10s <= 0.01 },
+    { scenario: name, measure: `achieved calls/s ÷ the ${available} QPS left`, baseline: b.okPerSecond / available, spaced: sp.okPerSecond / available, livequeue: o.okPerSecond / available, unit: 'ratio', target: 'report', met: true },
   ];
 }
