@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput } from './helpers/processes.ts';
-import { REDIS_URL } from './helpers/redis.ts';
+import { newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 
 /** The real `livequeue` command, run as a child process against real Redis and the simulator. */
 let h: Harness;
@@ -160,5 +160,41 @@ describe('livequeue worker', () => {
     expect(row.active).toBe(0);
     expect(row.waiting).toBeGreaterThan(0);
     expect(worker.output()).not.toContain(ACCESS_KEY_SECRET);
+  });
+});
+
+describe('enqueue input files that cannot be read as records', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lq-input-'));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const cliEnv = () => ({ REDIS_URL, QUEUE_PREFIX: uniquePrefix('input-files'), LOG_LEVEL: 'silent' });
+  const ban = { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'a1' };
+
+  it.each([
+    ['a .json file holding an array', 'bans.json', JSON.stringify([ban, { ...ban, StreamName: 'a2' }], null, 2), 'the input is a JSON array; give one JSON object per line'],
+    ['a CSV with only its header', 'bans.csv', 'DomainName,AppName,StreamName\n', 'the input holds no records (an empty file, or a CSV with only its header)'],
+    ['a CSV without a header', 'bans.csv', 'demo.aliyundoc.com,liveApp,a1\ndemo.aliyundoc.com,liveApp,a2\n', 'the first line of a CSV file must be its header naming the fields (e.g. DomainName,AppName,StreamName)'],
+    ['an empty file', 'bans.jsonl', '', 'the input holds no records'],
+  ])('refuses %s whole, in one line, exit 2, nothing enqueued', async (_, name, content, message) => {
+    const env = cliEnv();
+    const result = await runCli(['enqueue', 'forbid', '--file', file(name, content)], env);
+    expect(result.code).toBe(2);
+    expect(result.output).toContain(`livequeue: ${message}`);
+    expect(result.output).not.toMatch(/\n\s+at /);
+    const probe = newRedis();
+    try {
+      expect(await probe.keys(`${env.QUEUE_PREFIX}:forbid:*`)).toEqual([]);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
+  it('names a directory given as --file, without a stack', async () => {
+    const result = await runCli(['enqueue', 'forbid', '--file', dir], cliEnv());
+    expect(result.code).toBe(2);
+    expect(result.output.trim()).toBe(`livequeue: --file: ${dir} is a directory; give a file, or - for standard input`);
   });
 });

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRecords, MAX_LINE_BYTES } from '../src/jobs/input.ts';
+import { InputFileError, readRecords, MAX_LINE_BYTES } from '../src/jobs/input.ts';
 import { parseParams } from '../src/jobs/schemas.ts';
 import { enqueueRecords } from '../src/queue/bulk-enqueue.ts';
 import { selectedRuntime } from '../src/account/runtime.ts';
@@ -94,8 +94,16 @@ describe('file parser under arbitrary lines', () => {
       fc.asyncProperty(fc.array(line, { maxLength: 25 }), async (lines) => {
         const header = format === 'csv' ? ['DomainName,AppName,StreamName,Oneshot'] : [];
         const text = [...header, ...lines].join('\n');
+        // A JSON array is refused whole, before anything is enqueued.
+        if (format === 'jsonl' && lines.find((l) => l.trim() !== '')?.trimStart().startsWith('[')) {
+          await expect(summarize(text, format, operation)).rejects.toThrow(InputFileError);
+          return;
+        }
         const summary = await summarize(text, format, operation);
         expect(summary.enqueued + summary.duplicates + summary.invalid.length).toBe(summary.read);
+        // Every line of the input is a record (blank lines and, in plain text, # comments aside).
+        // CSV quoting may join lines, so there the reader's own count is all there is.
+        if (format !== 'csv') expect(summary.read).toBe(lines.filter((l) => l.trim() !== '' && !(format === 'text' && l.trim().startsWith('#'))).length);
         const lineCount = header.length + lines.length;
         for (const invalid of summary.invalid) {
           expect(invalid.line).toBeGreaterThanOrEqual(1);
@@ -121,7 +129,28 @@ describe('file parser under arbitrary lines', () => {
     expect(summary.enqueued).toBe(1);
   });
 
-  it('accepts a CSV with a header only, and reports a CSV row with the wrong number of fields', async () => {
+  it('caps a huge line while reading it: its bytes are dropped as they arrive', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x78);
+    const before = process.memoryUsage();
+    let peak = 0;
+    // The reader pulls chunk after chunk; memory is sampled while the line is still being read.
+    async function* input() {
+      yield Buffer.from('{"DomainName":"');
+      for (let i = 0; i < 200; i++) {
+        yield chunk;
+        const now = process.memoryUsage();
+        peak = Math.max(peak, now.heapUsed + now.arrayBuffers - before.heapUsed - before.arrayBuffers);
+      }
+      yield Buffer.from('"}\n{"DomainName":"demo.aliyundoc.com","AppName":"a","StreamName":"after-huge"}\n');
+    }
+    const records = [];
+    for await (const r of readRecords(Readable.from(input()), 'jsonl', 'ForbidLiveStream')) records.push(r);
+    expect(records).toEqual([{ line: 1, error: `line is longer than ${MAX_LINE_BYTES} bytes` }, { line: 2, params: { DomainName: 'demo.aliyundoc.com', AppName: 'a', StreamName: 'after-huge' } }]);
+    // A 200 MB line held whole would show here; dropped as it arrives, it never does.
+    expect(peak).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('reads no record from a CSV with a header only (the CLI refuses it), and reports a CSV row with the wrong number of fields', async () => {
     expect(await summarize('DomainName,AppName,StreamName\n', 'csv', 'ForbidLiveStream')).toEqual({ read: 0, enqueued: 0, duplicates: 0, invalid: [], blacklistBans: 0 });
     const summary = await summarize('DomainName,AppName,StreamName\ndemo.aliyundoc.com,a\ndemo.aliyundoc.com,a,csv-ok\n', 'csv', 'ForbidLiveStream');
     expect(summary.invalid).toEqual([{ line: 2, errors: [{ field: '(line)', message: 'row has a different number of fields than the header' }] }]);

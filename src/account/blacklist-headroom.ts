@@ -12,7 +12,7 @@ import type { TokenBucket } from '../ratelimit/token-bucket.ts';
  * disabled streams with DescribeLiveStreamsBlockList; this reads that number
  * for every domain the account bans in (recorded at enqueue) and every domain
  * the configuration names, paced through its own 50 QPS bucket, and keeps
- * the figures in RedisClient for status, metrics and the pre-flight warning.
+ * the figures in Redis for status, metrics and the pre-flight warning.
  */
 export const BLACKLIST_CAP = 10_000;
 

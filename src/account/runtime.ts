@@ -34,7 +34,7 @@ export interface StartWorkersOptions {
 }
 
 /**
- * One Alibaba Cloud account in this process: it owns the account's RedisClient key
+ * One Alibaba Cloud account in this process: it owns the account's Redis key
  * names, per-operation queues, buckets, holds, counters, outcomes and
  * dead-letter queue, and hands out the producer, the status read and the
  * workers. Everything else (CLI, HTTP, worker, metrics) takes a runtime and
@@ -113,7 +113,7 @@ export class AccountRuntime {
 
   /**
    * Reads the blacklist's size now and every BLACKLIST_REFRESH_MS; one worker
-   * process per account does it at a time (a lease in RedisClient). Returns a stop function.
+   * process per account does it at a time (a lease in Redis). Returns a stop function.
    */
   startBlacklistRefresh(client: AlibabaLiveClient, log: Logger): () => void {
     const lease = `${this.prefix}:blacklist-refresh-lease`;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
 import { UnknownAccountError } from '../account/runtime.ts';
+import { InputFileError } from '../jobs/input.ts';
 import { BatchNotUndoableError, BatchOperationMismatchError, CancelAllNotConfirmedError, UnknownBatchError } from '../queue/batches.ts';
 import { BlacklistReadError } from '../account/blacklist-headroom.ts';
 import { RedisUnavailableError } from '../redis.ts';
@@ -44,10 +45,15 @@ registerBlacklist(program);
 registerServe(program);
 registerSimulate(program);
 
+/** `RedisUnavailableError` -> `redis-unavailable`. */
+function errorCode(name: string): string {
+  return name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
 /** Errors whose message says all a user needs: printed as one line, never as a stack. */
 const TOLD_ERRORS = [
   ConfigError, UsageError, RedisUnavailableError, CredentialsUnavailableError, UnknownAccountError,
-  UnknownBatchError, BatchOperationMismatchError, BatchNotUndoableError, CancelAllNotConfirmedError, BlacklistReadError,
+  UnknownBatchError, BatchOperationMismatchError, BatchNotUndoableError, CancelAllNotConfirmedError, BlacklistReadError, InputFileError,
 ];
 
 try {
@@ -57,8 +63,10 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   if (TOLD_ERRORS.some((kind) => error instanceof kind)) {
-    const { message } = error as Error;
+    const { message, name } = error as Error;
     process.stderr.write(`livequeue: ${message}\n`);
+    // A script reading --json output gets the failure as JSON too.
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: errorCode(name), message })}\n`);
     process.exit(error instanceof RedisUnavailableError ? 1 : 2);
   }
   throw error;

@@ -4,14 +4,17 @@ import type { Config } from '../config.ts';
 import { OPERATIONS } from '../live/operations.ts';
 import { producerConnection, waitUntilReady } from '../redis.ts';
 
-/** A short-lived RedisClient connection for one command, failing fast and clearly when RedisClient is down. */
+/** How long a command waits for Redis before it says Redis is not reachable. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/** A short-lived Redis connection for one command, failing fast and clearly when Redis is down. */
 export async function withRedis<T>(config: Config, use: (redis: RedisClient) => Promise<T>): Promise<T> {
   const redis = producerConnection(config.redis);
   redis.on('error', () => {
     // Reported through waitUntilReady or the failing command; ioredis would otherwise print it.
   });
   try {
-    await waitUntilReady(redis, config.redis);
+    await waitUntilReady(redis, config.redis, CONNECT_TIMEOUT_MS);
     return await use(redis);
   } finally {
     redis.disconnect();

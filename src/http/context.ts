@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
 
-/** What the routes share: one fail-fast RedisClient connection and a runtime per account. */
+/** What the routes share: one fail-fast Redis connection and a runtime per account. */
 export interface ApiContext {
   config: Config;
   redis: RedisClient;

@@ -40,7 +40,7 @@ export function errorHandler(redis: RedisClient, bodyLimitBytes: number) {
       return reply.code(error.statusCode).send({ error: 'bad-request', message: error.message } satisfies ErrorBody);
     }
     if (redis.status !== 'ready') {
-      return reply.code(503).send({ error: 'redis-unavailable', message: 'RedisClient is not reachable; try again shortly' } satisfies ErrorBody);
+      return reply.code(503).send({ error: 'redis-unavailable', message: 'Redis is not reachable; try again shortly' } satisfies ErrorBody);
     }
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal', message: 'internal error; see the server log' } satisfies ErrorBody);

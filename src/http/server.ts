@@ -20,7 +20,7 @@ import { jobRoutes } from './routes/jobs.ts';
 
 export interface HttpServerOptions {
   config: Config;
-  /** A fail-fast (producer) connection, owned by the caller: requests answer 503 while RedisClient is down instead of hanging. */
+  /** A fail-fast (producer) connection, owned by the caller: requests answer 503 while Redis is down instead of hanging. */
   redis: RedisClient;
   log: Logger;
 }

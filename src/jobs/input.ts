@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import type { Operation } from '../live/operations.ts';
@@ -18,8 +17,23 @@ export interface InputRecord {
   error?: string;
 }
 
-/** Longest line accepted; longer ones are reported, not parsed. */
+/** Longest line accepted; longer ones are reported, not parsed (nor held: the rest of such a line is skipped as it is read). */
 export const MAX_LINE_BYTES = 64 * 1024;
+
+/** The whole input is unusable (not one bad record): nothing was enqueued. */
+export class InputFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputFileError';
+  }
+}
+
+/** Field names that show a CSV's first line is a header. */
+const CSV_HEADER_FIELDS: Readonly<Record<Operation, readonly string[]>> = {
+  ForbidLiveStream: ['DomainName', 'AppName', 'StreamName'],
+  StopLiveStreamMonitor: ['MonitorId'],
+  ResumeLiveStream: ['DomainName', 'AppName', 'StreamName'],
+};
 
 export function formatFromPath(path: string): InputFormat | undefined {
   const lower = path.toLowerCase();
@@ -30,29 +44,72 @@ export function formatFromPath(path: string): InputFormat | undefined {
 }
 
 export function readRecords(input: Readable, format: InputFormat, operation: Operation): AsyncGenerator<InputRecord> {
-  if (format === 'csv') return readCsv(input);
+  if (format === 'csv') return readCsv(input, operation);
   if (format === 'jsonl') return readJsonLines(input);
   return readPlainLines(input, operation);
 }
 
-async function* lines(input: Readable): AsyncGenerator<{ line: number; text: string }> {
-  input.setEncoding('utf8');
+const TOO_LONG = `line is longer than ${MAX_LINE_BYTES} bytes`;
+
+/**
+ * The input's lines, split on \n (a \r before it is dropped). A line longer
+ * than MAX_LINE_BYTES comes back as `tooLong` and its bytes are dropped as
+ * they arrive, so one huge line never fills the memory.
+ */
+async function* lines(input: Readable): AsyncGenerator<{ line: number; text: string; tooLong?: boolean }> {
   let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let tooLong = false;
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  const finish = (rest: Buffer) => {
     line++;
-    yield { line, text: line === 1 ? text.replace(/^\uFEFF/, '') : text };
+    if (tooLong) return { line, text: '', tooLong: true };
+    let text = decoder.decode(Buffer.concat([...parts, rest]));
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    return { line, text: line === 1 ? text.replace(/^\uFEFF/, '') : text };
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    let buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    for (let newline = buffer.indexOf(10); newline !== -1; newline = buffer.indexOf(10)) {
+      yield finish(buffer.subarray(0, newline));
+      parts = [];
+      length = 0;
+      tooLong = false;
+      buffer = buffer.subarray(newline + 1);
+    }
+    if (!tooLong && length + buffer.length > MAX_LINE_BYTES) {
+      tooLong = true;
+      parts = [];
+    }
+    if (!tooLong) {
+      parts.push(Buffer.from(buffer));
+      length += buffer.length;
+    }
   }
+  if (length > 0 || tooLong) yield finish(Buffer.alloc(0));
 }
 
 function checkLine(text: string): string | undefined {
-  if (Buffer.byteLength(text) > MAX_LINE_BYTES) return `line is longer than ${MAX_LINE_BYTES} bytes`;
+  if (Buffer.byteLength(text) > MAX_LINE_BYTES) return TOO_LONG;
   if (text.includes('\uFFFD')) return 'line is not valid UTF-8';
   return undefined;
 }
 
 async function* readJsonLines(input: Readable): AsyncGenerator<InputRecord> {
-  for await (const { line, text } of lines(input)) {
+  let first = true;
+  for await (const { line, text, tooLong } of lines(input)) {
+    if (tooLong) {
+      first = false;
+      yield { line, error: TOO_LONG };
+      continue;
+    }
     if (text.trim() === '') continue;
+    // A JSON array (a .json export) read line by line would enqueue some records and reject others: refuse it whole.
+    if (first && text.trimStart().startsWith('[')) {
+      throw new InputFileError('the input is a JSON array; give one JSON object per line (JSON Lines), e.g. `jq -c \'.[]\' file.json`; nothing was enqueued');
+    }
+    first = false;
     const problem = checkLine(text);
     if (problem) {
       yield { line, error: problem };
@@ -76,7 +133,11 @@ async function* readJsonLines(input: Readable): AsyncGenerator<InputRecord> {
 /** One MonitorId per line; the plain-text form of stop-monitor input. */
 async function* readPlainLines(input: Readable, operation: Operation): AsyncGenerator<InputRecord> {
   if (operation !== 'StopLiveStreamMonitor') throw new Error('plain text input holds MonitorIds: use it with stop-monitor');
-  for await (const { line, text } of lines(input)) {
+  for await (const { line, text, tooLong } of lines(input)) {
+    if (tooLong) {
+      yield { line, error: TOO_LONG };
+      continue;
+    }
     const value = text.trim();
     if (value === '' || value.startsWith('#')) continue;
     const problem = checkLine(text);
@@ -84,10 +145,17 @@ async function* readPlainLines(input: Readable, operation: Operation): AsyncGene
   }
 }
 
-async function* readCsv(input: Readable): AsyncGenerator<InputRecord> {
+async function* readCsv(input: Readable, operation: Operation): AsyncGenerator<InputRecord> {
+  const expected = CSV_HEADER_FIELDS[operation];
   const parser = input.pipe(
     parseCsv({
-      columns: (header: string[]) => header.map((h) => h.trim()),
+      columns: (header: string[]) => {
+        const names = header.map((h) => h.trim());
+        if (!names.some((name) => expected.includes(name))) {
+          parser.destroy(new InputFileError(`the first line of a CSV file must be its header naming the fields (e.g. ${expected.join(',')}); got "${names.join(',').slice(0, 200)}"; nothing was enqueued`));
+        }
+        return names;
+      },
       bom: true,
       skip_empty_lines: true,
       trim: true,
@@ -114,6 +182,7 @@ async function* readCsv(input: Readable): AsyncGenerator<InputRecord> {
       yield problem ? { line, error: problem } : { line, params };
     }
   } catch (error) {
+    if (error instanceof InputFileError) throw error;
     // csv-parse stops at malformed quoting or an oversized record; report where.
     const err = error as { message: string; lines?: number };
     yield { line: err.lines ?? 0, error: `CSV cannot be read past this line: ${err.message}` };

@@ -30,10 +30,10 @@ export function availableSlots(state: BucketState, settings: BucketSettings): nu
 }
 
 /**
- * Gauges of the shared state in RedisClient (queue depth, dead-letter queue,
+ * Gauges of the shared state in Redis (queue depth, dead-letter queue,
  * buckets), read at scrape time. Every instance reports the same values, so
  * aggregate them with max(), not sum(). `redis` should fail fast (a producer
- * connection): a scrape while RedisClient is down answers livequeue_redis_up 0
+ * connection): a scrape while Redis is down answers livequeue_redis_up 0
  * instead of hanging.
  */
 export function registerQueueGauges(registry: Registry, redis: RedisClient, runtimes: readonly AccountRuntime[], log: Logger): void {
@@ -82,7 +82,7 @@ export function registerQueueGauges(registry: Registry, redis: RedisClient, runt
 
   new Gauge({
     name: 'livequeue_redis_up',
-    help: '1 when this scrape could read the queues and buckets from RedisClient, else 0',
+    help: '1 when this scrape could read the queues and buckets from Redis, else 0',
     registers,
     async collect() {
       this.set((await snapshot()) ? 1 : 0);

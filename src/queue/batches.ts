@@ -250,7 +250,7 @@ export class Batches {
   /**
    * Takes a batch of bans back: cancels what is pending, then enqueues
    * ResumeLiveStream for every ban the batch applied. Each ban is claimed
-   * once (a set in RedisClient), so undoing twice never resumes twice; a ban still
+   * once (a set in Redis), so undoing twice never resumes twice; a ban still
    * in flight now is lifted by the worker as soon as it lands (finished()).
    */
   async undo(batch: string): Promise<UndoResult> {

@@ -5,7 +5,7 @@ import type { Operation } from '../live/operations.ts';
 import { callsKey, statsKey } from './names.ts';
 
 /**
- * Outcome counters per operation, kept in RedisClient so every worker adds to the
+ * Outcome counters per operation, kept in Redis so every worker adds to the
  * same numbers and `status` can read them after jobs have left the queue.
  * Calls are also counted in 10-second buckets for "calls in the last minute".
  */

@@ -27,7 +27,7 @@ export function defaultBucketSettings(configuredRate: number, marginMs: number):
   return {
     configuredRate,
     marginMs,
-    // Two slots ahead keeps a process busy across a RedisClient round trip at any rate.
+    // Two slots ahead keeps a process busy across a Redis round trip at any rate.
     horizonMs: Math.max(2 * intervalMs, 20),
     decreaseFactor: 0.7,
     minRateFraction: 0.2,
@@ -144,7 +144,7 @@ export class RedisClock {
     }
   }
 
-  /** A RedisClient time (epoch ms) as a local performance.now() time. */
+  /** A Redis time (epoch ms) as a local performance.now() time. */
   toLocal(redisTime: number): number {
     return redisTime - this.offset;
   }

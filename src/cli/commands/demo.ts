@@ -8,22 +8,30 @@ import type { EnqueueRecord } from '../../queue/producer.ts';
 import type { OperationStatus } from '../../queue/status.ts';
 import type { AccountRuntime } from '../../account/runtime.ts';
 import { deleteKeysWithPrefix, describeRedis, producerConnection, singleNode, waitUntilReady, workerConnection, type RedisSettings } from '../../redis.ts';
-import { hashTagOf } from '../../account/rules.ts';
 import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { untilStopSignal } from '../../signals.ts';
 import { formatEntry } from './dlq.ts';
 import { formatStatusTable } from './status.ts';
 
 const DOMAIN = 'demo.aliyundoc.com';
 
+/** Resolves with what asked the demo to stop: a signal, or standard output closed under it. */
+function stopRequested(): Promise<string> {
+  return new Promise((resolve) => {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EPIPE' ? 'output closed' : `output failed (${error.code})`));
+    void untilStopSignal().then(resolve);
+  });
+}
+
 /** The configured Redis, or a private redis-server when none answers and one is installed. */
-async function reachRedis(config: Config): Promise<{ settings: RedisSettings; stop: () => Promise<void> }> {
+async function reachRedis(config: Config): Promise<{ settings: RedisSettings; private: boolean; stop: () => Promise<void> }> {
   const probe = producerConnection(config.redis);
   probe.on('error', () => {});
   try {
     await waitUntilReady(probe, config.redis, 2_000);
-    return { settings: config.redis, stop: async () => {} };
+    return { settings: config.redis, private: false, stop: async () => {} };
   } catch (error) {
     // Only the plain single-node default falls back: a configured cluster or sentinel that fails is an error to see.
     if (config.redis.mode !== 'single') throw error;
@@ -35,7 +43,7 @@ async function reachRedis(config: Config): Promise<{ settings: RedisSettings; st
     }
     const server = await LocalRedisServer.start();
     process.stdout.write(`no Redis at ${describeRedis(config.redis)}: started a private redis-server on ${server.url}\n`);
-    return { settings: singleNode(server.url), stop: () => server.stop() };
+    return { settings: singleNode(server.url), private: true, stop: () => server.stop() };
   } finally {
     probe.disconnect();
   }
@@ -105,9 +113,8 @@ export function registerDemo(program: Command): void {
       ]);
       const redisTarget = await reachRedis(base);
       // The demo keeps to its own keys so it never touches real queues on the same Redis.
-      // Braced when the prefix has no hash tag, so the demo's keys also share a slot on a cluster.
-      const demoPrefix = `${base.prefix}-demo-${randomBytes(3).toString('hex')}`;
-      const config: Config = { ...base, redis: redisTarget.settings, prefix: hashTagOf(base.prefix) === undefined ? `{${demoPrefix}}` : demoPrefix };
+      // The prefix's hash tag, if any, carries over: on a cluster the demo's keys share a slot too.
+      const config: Config = { ...base, redis: redisTarget.settings, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
       // A throwaway AccessKey that only this simulator knows.
       const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
       const accessKeySecret = randomBytes(24).toString('base64url');
@@ -125,7 +132,7 @@ export function registerDemo(program: Command): void {
         log,
         live: new AlibabaLiveClient({ ...config.live, endpoint, regionId: account.region, credential: staticCredential(accessKeyId, accessKeySecret) }),
       });
-      try {
+      const run = async () => {
         process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
         process.stdout.write(`quota: ForbidLiveStream ${qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
 
@@ -150,6 +157,18 @@ export function registerDemo(program: Command): void {
         }
         const entries = await runtime.deadLetters.list();
         process.stdout.write(`\ndead-letter queue (${entries.length} entries):\n${entries.map(formatEntry).join('\n')}\n`);
+      };
+      // Ctrl-C, SIGTERM or a closed pipe (`| head`) still removes the demo's keys, its worker and its private redis-server.
+      const interrupted = stopRequested();
+      try {
+        const finished = run();
+        const outcome = await Promise.race([finished.then(() => undefined), interrupted]);
+        if (outcome !== undefined) {
+          // The drain's last reads fail once the connections close below: that is the point.
+          finished.catch(() => {});
+          process.stderr.write(`livequeue demo: ${outcome}: stopping the worker, removing the demo's keys${redisTarget.private ? ' and its redis-server' : ''}\n`);
+          process.exitCode = 130;
+        }
       } finally {
         await workers.close();
         await runtime.close();

@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { formatFromPath, INPUT_FORMATS, readRecords, type InputFormat, type InputRecord } from '../../jobs/input.ts';
+import { formatFromPath, INPUT_FORMATS, InputFileError, readRecords, type InputFormat, type InputRecord } from '../../jobs/input.ts';
 import type { Operation } from '../../live/operations.ts';
 import { enqueueRecords, type BulkSummary } from '../../queue/bulk-enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
@@ -26,8 +26,11 @@ interface EnqueueFlags {
 function openInput(file: string): { stream: Readable; size?: number } {
   if (file === '-') return { stream: process.stdin };
   try {
-    return { stream: createReadStream(file), size: statSync(file).size };
+    const stat = statSync(file);
+    if (stat.isDirectory()) throw new UsageError(`--file: ${file} is a directory; give a file, or - for standard input`);
+    return { stream: createReadStream(file), size: stat.size };
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`--file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
@@ -103,6 +106,7 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
       progress.stop();
     }
   });
+  if (summary.read === 0) throw new InputFileError('the input holds no records (an empty file, or a CSV with only its header); nothing was enqueued');
   // A warning, not a refusal: the bans are enqueued and wait for room.
   if (warning) process.stderr.write(`livequeue: warning: ${warning.message}\n`);
   printSummary(summary, batch, warning, flags.json);

@@ -30,6 +30,17 @@ function readAccessKeys(path: string): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** The simulator's own option checks, as a one-line usage error naming the flag's value. */
+function simulatorOrUsageError<T>(create: () => T): T {
+  try {
+    return create();
+  } catch (error) {
+    const issue = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    if (!issue) throw error;
+    throw new UsageError(`simulator options: ${issue.path.map(String).join('.')}: ${issue.message}`);
+  }
+}
+
 function number(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag} must be a number from ${min} to ${max} (got "${value}")`);
@@ -61,8 +72,9 @@ Examples:
       const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
       const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
       const { LiveApiSimulator } = await import('../../sim/index.ts');
-      const sim = new LiveApiSimulator({
-        port: number('--port', flags.port, 0, 65_535),
+      const port = number('--port', flags.port, 0, 65_535);
+      const sim = simulatorOrUsageError(() => new LiveApiSimulator({
+        port,
         accessKeys: flags.accessKeysFile ? readAccessKeys(flags.accessKeysFile) : id && secret ? { [id]: secret } : undefined,
         qps: { ForbidLiveStream: number('--forbid-qps', flags.forbidQps, 1, 100_000), StopLiveStreamMonitor: number('--stop-monitor-qps', flags.stopMonitorQps, 1, 100_000) },
         latencyMs: { min: min ?? 0, max: max ?? min ?? 0 },
@@ -71,8 +83,11 @@ Examples:
           dropConnectionRate: number('--drop-rate', flags.dropRate, 0, 1),
           dropAfterEffectRate: number('--drop-after-effect-rate', flags.dropAfterEffectRate, 0, 1),
         },
+      }));
+      const url = await sim.start().catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') throw new UsageError(`--port ${port} is in use on 127.0.0.1; pick another, or 0 for a free one`);
+        throw error;
       });
-      const url = await sim.start();
       const monitors = sim.createMonitors(number('--monitors', flags.monitors, 0, 1_000_000));
       process.stdout.write(`simulator listening on ${url}\n`);
       if (!(id && secret) && !flags.accessKeysFile) process.stdout.write('no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set: accepting the simulator\'s built-in test AccessKey only\n');
