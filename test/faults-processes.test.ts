@@ -100,3 +100,33 @@ describe('Redis restarted mid-drain', () => {
     expect(await workers[0]!.exited).toBe(0);
   });
 });
+
+describe('a worker whose Redis is unreachable', () => {
+  it('reports the outage in a few structured lines, not a stack per reconnect, and stops at once on SIGTERM', async () => {
+    redisServer = await LocalRedisServer.start();
+    const url = redisServer.url;
+    await redisServer.stop();
+    redisServer = undefined;
+    const worker = startCli(['worker'], {
+      REDIS_URL: url, LIVE_ENDPOINT: 'http://127.0.0.1:9', ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+      LOG_LEVEL: 'info', METRICS_PORT: '0', SHUTDOWN_TIMEOUT_MS: '30000',
+    });
+    workers = [worker];
+    await waitForOutput(worker, (o) => o.includes('workers started'));
+    // Several seconds of reconnecting: every connection of the process fails many times over.
+    await new Promise((r) => setTimeout(r, 4000));
+    const lines = worker.output().split('\n').filter((l) => l.trim() !== '');
+    expect(lines.every((l) => l.startsWith('{'))).toBe(true);
+    expect(worker.output()).not.toMatch(/\n\s+at /);
+    const outageLines = lines.filter((l) => l.includes('unreachable'));
+    expect(outageLines.length).toBeGreaterThanOrEqual(1);
+    expect(outageLines.length).toBeLessThanOrEqual(2);
+    expect(JSON.parse(outageLines[0]!)).toMatchObject({ level: 40, msg: 'Redis unreachable: reconnecting; jobs wait in Redis and nothing is lost' });
+
+    const stopping = Date.now();
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(5000);
+    expect(worker.output()).toContain('Redis unreachable: stopping without waiting for in-flight jobs');
+  });
+});

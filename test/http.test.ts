@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_JOBS_PER_REQUEST } from '../src/http/routes/enqueue.ts';
+import { REQUEST_TIMEOUT_MS } from '../src/http/server.ts';
+import { startCli, waitForOutput } from './helpers/processes.ts';
 import { createLogger } from '../src/log.ts';
 import { FAST_RETRIES, startHarness, type Harness } from './helpers/harness.ts';
 import { API_TOKEN, HTTP_ENV, startTestServer, type TestServer } from './helpers/http.ts';
 import { parseMetrics, valueOf } from './helpers/prometheus.ts';
-import { testConfig, uniquePrefix } from './helpers/redis.ts';
+import { REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /**
  * The HTTP API in-process against real Redis and the simulator: auth,
@@ -204,6 +207,45 @@ describe('without Redis', () => {
       expect(valueOf(metrics, 'livequeue_queue_jobs', { operation: 'ForbidLiveStream', state: 'waiting' })).toBeUndefined();
     } finally {
       await down.close();
+    }
+  });
+});
+
+describe('slow clients', () => {
+  /** Sends headers and one byte of a 1000-byte body, then nothing; resolves with what the server said when it closed. */
+  function partialRequest(url: string): Promise<string> {
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`POST /v1/forbid HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${API_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('error', () => {});
+    return new Promise((resolve) => socket.on('close', () => resolve(answer)));
+  }
+
+  it('cuts off a client that sends part of its request and stalls', async () => {
+    const started = Date.now();
+    const answer = await partialRequest(server.url);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    // Cut at the request timeout, checked every second (Node's default bound is 5 minutes, checked every 30 s).
+    expect(Date.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS + 3000);
+  });
+
+  it('`livequeue serve` stops within SHUTDOWN_TIMEOUT_MS however long a client stalls', async () => {
+    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: uniquePrefix('serve-stall'), HTTP_PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '1000' });
+    try {
+      await waitForOutput(serve, (o) => /"url":"http:\/\/127\.0\.0\.1:\d+"/.test(o));
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(serve.output())![1]!;
+      const stalled = partialRequest(url);
+      await new Promise((r) => setTimeout(r, 300));
+      const stopping = Date.now();
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      expect(Date.now() - stopping).toBeLessThan(REQUEST_TIMEOUT_MS);
+      expect(serve.output()).toContain('shutdown timed out: closing the connections still open');
+      await stalled;
+    } finally {
+      serve.child.kill('SIGKILL');
     }
   });
 });

@@ -2,8 +2,6 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis.ts';
 import type { AccountConfig, Config } from '../config.ts';
 import { accountPrefix, unknownAccountMessage } from './rules.ts';
-
-export { accountPrefix };
 import { AlibabaLiveClient, profileCredential, type LiveApi } from '../live/client.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
@@ -12,8 +10,6 @@ import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { Holds } from '../queue/holds.ts';
 import { blacklistKeys, bucketKey } from '../queue/names.ts';
 import { BlacklistHeadroom } from './blacklist-headroom.ts';
-
-const DESCRIBE_BLOCK_LIST_QPS = 50;
 import { Outcomes } from '../queue/outcomes.ts';
 import { Producer } from '../queue/producer.ts';
 import { Stats } from '../queue/stats.ts';
@@ -21,6 +17,12 @@ import { readStatus, type OperationStatus } from '../queue/status.ts';
 import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts';
 import { LiveWorkers } from '../worker/worker.ts';
 import { NO_OBSERVER, type WorkerObserver } from '../worker/observer.ts';
+import type { OutageLog } from '../worker/outage-log.ts';
+
+export { accountPrefix };
+
+/** DescribeLiveStreamsBlockList has a quota of its own: 50 QPS per account. */
+const DESCRIBE_BLOCK_LIST_QPS = 50;
 
 export interface StartWorkersOptions {
   /** The Live API client; by default one for this account's region and credentials. */
@@ -31,6 +33,7 @@ export interface StartWorkersOptions {
   observer?: WorkerObserver;
   /** Called once when a blacklist hold begins. */
   onBlacklistFull?: () => void;
+  outage?: OutageLog;
 }
 
 /**
@@ -71,7 +74,6 @@ export class AccountRuntime {
       blacklistKeys(this.prefix),
       this.name,
       settings.domains,
-      // DescribeLiveStreamsBlockList has a quota of its own: 50 QPS per account.
       new TokenBucket(redis, `${bucketKey(this.prefix, this.name, 'ForbidLiveStream')}:describe-block-list`, defaultBucketSettings(DESCRIBE_BLOCK_LIST_QPS, config.pacingMarginMs)),
     );
   }
@@ -140,6 +142,7 @@ export class AccountRuntime {
       concurrency: options.concurrency ?? this.config.concurrency,
       observer: options.observer ?? NO_OBSERVER,
       onBlacklistFull: options.onBlacklistFull,
+      outage: options.outage,
     });
   }
 

@@ -24,7 +24,14 @@ export async function runHttpServer(config: Config, log: Logger = createLogger(c
       log.warn({ host: config.http.host }, `no LIVEQUEUE_API_TOKEN: listening on ${config.http.host} only, without authentication; set a token to serve other machines`);
     }
     log.info({ signal: await untilStopSignal() }, 'stopping: finishing requests in flight');
+    // A hard deadline: requests still open after SHUTDOWN_TIMEOUT_MS are cut, so no client keeps the process up.
+    const deadline = setTimeout(() => {
+      log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out: closing the connections still open');
+      app.server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
     await app.close();
+    clearTimeout(deadline);
     log.info('stopped');
   } finally {
     redis.disconnect();

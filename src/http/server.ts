@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisClient } from '../redis.ts';
@@ -18,6 +19,11 @@ import { enqueueRoutes } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 
+/** The whole request (headers and body) must arrive within this; every body here is small JSON. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** A connection with nothing on it for this long is closed. */
+const IDLE_CONNECTION_TIMEOUT_MS = 30_000;
+
 export interface HttpServerOptions {
   config: Config;
   /** A fail-fast (producer) connection, owned by the caller: requests answer 503 while Redis is down instead of hanging. */
@@ -33,7 +39,16 @@ export interface HttpServerOptions {
  */
 export async function buildHttpServer({ config, redis, log }: HttpServerOptions): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = log;
-  const app = Fastify({ loggerInstance: logger, bodyLimit: config.http.bodyLimitBytes }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.http.bodyLimitBytes,
+    // A client that sends its request slowly (or only part of it) is cut off
+    // instead of holding a connection, and the shutdown, open for minutes.
+    // Node checks these bounds every connectionsCheckingInterval (30 s by default).
+    serverFactory: (handler) =>
+      createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, handler),
+    connectionTimeout: IDLE_CONNECTION_TIMEOUT_MS,
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler(redis, config.http.bodyLimitBytes));

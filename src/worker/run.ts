@@ -5,6 +5,7 @@ import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startWorkerMetrics } from '../metrics/worker-metrics.ts';
 import { describeRedis, workerConnection } from '../redis.ts';
+import { OutageLog } from './outage-log.ts';
 import { untilStopSignal } from '../signals.ts';
 
 export interface RunWorkersOptions {
@@ -25,8 +26,12 @@ export interface RunWorkersOptions {
 export async function runWorkers(config: Config, options: RunWorkersOptions = {}): Promise<void> {
   const log = options.log ?? createLogger(config.logLevel);
   const redis = workerConnection(config.redis);
-  redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
+  const outage = new OutageLog(log);
+  redis.on('error', (error) => outage.error('connection', error));
+  redis.on('ready', () => outage.ready());
   const runtimes = accountRuntimes(redis, config, options.accounts);
+  // The runtimes' queues share the outage report: without a listener each would print every failed reconnect.
+  for (const runtime of runtimes) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', (error) => outage.error('queue', error));
   const clients = runtimes.map((runtime) => runtime.liveClient());
   try {
     // Before any job is taken: without credentials every call would fail, and
@@ -48,6 +53,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
       operations: options.operations,
       concurrency: options.concurrency,
       observer: metrics?.observer.forAccount(runtime.name),
+      outage,
       onBlacklistFull: () => void runtime.blacklist.refresh(clients[i]!).catch((error: Error) => log.warn({ account: runtime.name, err: error.message }, 'could not read the blacklist size')),
     }),
   );
@@ -67,11 +73,19 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   log.info({ signal: await untilStopSignal() }, 'stopping: finishing in-flight calls');
   for (const stop of stopRefresh) stop();
 
+  // With Redis unreachable no in-flight job can finish (its result could not be written): do not wait for them.
+  // They stay locked in Redis and another worker takes them over after JOB_LOCK_MS.
+  const force = outage.redisDown;
+  if (force) log.warn('Redis unreachable: stopping without waiting for in-flight jobs; another worker takes them over after JOB_LOCK_MS');
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref());
-  const result = await Promise.race([Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const), timeout]);
+  const result = await Promise.race([Promise.all(workers.map((w) => w.close(force))).then(() => 'closed' as const), timeout]);
   if (result === 'timeout') log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; unfinished jobs will be picked up again by another worker');
   else log.info('stopped');
   await metrics?.close();
+  if (force) {
+    redis.disconnect();
+    return;
+  }
   await Promise.all(runtimes.map((r) => r.close()));
   await redis.quit().catch(() => redis.disconnect());
 }

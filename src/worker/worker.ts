@@ -3,6 +3,7 @@ import type { LiveApi } from '../live/client.ts';
 import type { Operation } from '../live/operations.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import { blockingConnection } from '../redis.ts';
+import type { OutageLog } from './outage-log.ts';
 import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
 import { queueName } from '../queue/names.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
@@ -21,6 +22,8 @@ export interface LiveWorkersOptions {
   concurrency: number;
   observer: WorkerObserver;
   onBlacklistFull?: () => void;
+  /** The process's Redis outage report; without one, worker errors are logged one by one. */
+  outage?: OutageLog;
 }
 
 /**
@@ -75,7 +78,11 @@ export class LiveWorkers {
           },
         },
       });
-      worker.on('error', (error) => log.error({ operation, err: error.message }, 'worker error (will reconnect)'));
+      worker.on('error', (error) => {
+        // While Redis is down, BullMQ's loops fail on every try: one outage report covers them.
+        if (options.outage && (options.outage.redisDown || runtime.redis.status !== 'ready')) options.outage.error(operation, error);
+        else log.error({ operation, err: error.message }, 'worker error (will reconnect)');
+      });
       worker.on('failed', (job, error) => {
         // The processor dead-letters every failure it understands; a job that
         // still ends "failed" (it stalled too often, or the worker itself broke)
@@ -120,8 +127,8 @@ export class LiveWorkers {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  /** Stops taking jobs and lets the in-flight ones finish. */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+  /** Stops taking jobs and lets the in-flight ones finish (with `force`, does not wait for them). */
+  async close(force = false): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close(force)));
   }
 }
