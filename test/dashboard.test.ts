@@ -64,20 +64,24 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
     }
   });
 
-  it('shows both queues and the dead-letter queue, and the dead-lettered job with its error', async () => {
+  it('shows the operation queues and the dead-letter queue, and the dead-lettered job with its error', async () => {
     // The token as the Basic-auth password, as a person would type it into the browser's prompt.
     const context = await browser.newContext({ httpCredentials: { username: 'operator', password: API_TOKEN }, viewport: { width: 1280, height: 800 } });
     try {
       const page = await context.newPage();
+      const requested: string[] = [];
+      page.on('request', (request) => requested.push(request.url()));
       const response = await page.goto(`${server.url}/ui/`);
       expect(response?.status()).toBe(200);
-      for (const queue of ['forbid', 'stop-monitor', 'dead-letter']) {
+      for (const queue of ['forbid', 'stop-monitor', 'resume-stream', 'dead-letter']) {
         await page.getByRole('link', { name: queue, exact: true }).first().waitFor({ state: 'visible' });
       }
-      // Overview cards with their job counts: the dead letter, the waiting ban, the drained monitor queue.
+      // Overview cards with their job counts: the dead letter, the waiting ban, the drained monitor queue, no lifts.
       await page.getByText('1 Job', { exact: true }).first().waitFor({ state: 'visible' });
       expect(await page.getByText('1 Job', { exact: true }).count()).toBe(2);
-      expect(await page.getByText('0 Jobs', { exact: true }).count()).toBe(1);
+      expect(await page.getByText('0 Jobs', { exact: true }).count()).toBe(2);
+      // Everything the page loaded came from this server: no font CDN, nothing else.
+      expect(requested.filter((url) => !url.startsWith(server.url))).toEqual([]);
       const overview = `${ARTIFACTS}dashboard-overview.png`;
       await page.screenshot({ path: overview, fullPage: true });
       expect(statSync(overview).size).toBeGreaterThan(10_000);

@@ -211,6 +211,41 @@ describe('without Redis', () => {
   });
 });
 
+describe('the dashboard', () => {
+  const auth = { authorization: `Bearer ${API_TOKEN}` };
+
+  it('is read-only: no pause, add, clean, obliterate or rate-limit release behind the product\'s back', async () => {
+    const before = await h.producer.queue('ForbidLiveStream').count();
+    const attempts = [
+      { method: 'PUT', url: '/ui/api/queues/forbid/pause' },
+      { method: 'PUT', url: '/ui/api/queues/pause' },
+      { method: 'POST', url: '/ui/api/queues/forbid/add', payload: { name: 'x', data: { StreamName: 'spoofed' }, options: { jobId: 'forbid.default.spoofed' } } },
+      { method: 'PUT', url: '/ui/api/queues/forbid/clean/waiting' },
+      { method: 'PUT', url: '/ui/api/queues/forbid/empty' },
+      { method: 'PUT', url: '/ui/api/queues/forbid/obliterate' },
+      { method: 'PUT', url: '/ui/api/queues/forbid/rate-limit/release' },
+      { method: 'PUT', url: '/ui/api/queues/dead-letter/retry/failed' },
+    ] as const;
+    for (const attempt of attempts) {
+      const answer = await server.app.inject({ ...attempt, headers: auth });
+      expect(answer.statusCode, `${attempt.method} ${attempt.url}`).toBeGreaterThanOrEqual(400);
+    }
+    expect(await h.producer.queue('ForbidLiveStream').isPaused()).toBe(false);
+    expect(await h.producer.queue('ForbidLiveStream').getJob('forbid.default.spoofed')).toBeUndefined();
+    expect(await h.producer.queue('ForbidLiveStream').count()).toBe(before);
+  });
+
+  it('cannot be framed, loads nothing from other origins, and asks no CDN for fonts', async () => {
+    const page = await server.app.inject({ method: 'GET', url: '/ui/', headers: auth });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.body).toContain('<div id="root">');
+    expect(page.body).not.toMatch(/https?:\/\//);
+  });
+});
+
 describe('slow clients', () => {
   /** Sends headers and one byte of a 1000-byte body, then nothing; resolves with what the server said when it closed. */
   function partialRequest(url: string): Promise<string> {

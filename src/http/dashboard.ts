@@ -7,18 +7,31 @@ import type { ApiContext } from './context.ts';
 
 export const DASHBOARD_PATH = '/ui';
 
+/** The fonts bull-board's page asks a public CDN for: the page renders with the system's fonts instead. */
+const CDN_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>/g;
+
+/** Headers for every dashboard answer: no framing (clickjacking), nothing from other origins. */
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 /**
- * bull-board at /ui: both operation queues and the dead-letter queue. The
- * dead-letter queue is read-only there, because its entries are not jobs to
- * retry in place: replay puts them back on their operation's queue
- * (`POST /v1/dlq/replay`, `livequeue dlq replay`).
+ * bull-board at /ui, to look at the queues: every queue is read-only there.
+ * Its buttons would act on BullMQ behind the product's back (a pause no hold
+ * shows, a job added without validation, jobs cleaned without a dead-letter
+ * entry); the product's own commands do these things and keep status, holds
+ * and dead letters true: `livequeue pause|resume`, `enqueue`, `batch cancel`,
+ * `dlq replay|purge`, and their HTTP routes.
  */
 export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [
-      ...OPERATIONS.map((op) => new BullMQAdapter(ctx.defaultRuntime.queue(op), { description: `${op} jobs (${OPERATION_INFO[op].slug})` })),
+      ...OPERATIONS.map((op) => new BullMQAdapter(ctx.defaultRuntime.queue(op), { readOnlyMode: true, description: `${op} jobs (${OPERATION_INFO[op].slug})` })),
       new BullMQAdapter(ctx.defaultRuntime.deadLetters.queue, {
         readOnlyMode: true,
         description: 'jobs that can never succeed as sent, with their error; replay with POST /v1/dlq/replay or livequeue dlq replay',
@@ -28,5 +41,14 @@ export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): 
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: `livequeue (account ${ctx.defaultRuntime.name})` } },
   });
-  await app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+  await app.register(
+    async (scope) => {
+      scope.addHook('onSend', async (_request, reply, payload) => {
+        reply.headers(SECURITY_HEADERS);
+        return typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').startsWith('text/html') ? payload.replace(CDN_FONTS, '') : payload;
+      });
+      await scope.register(serverAdapter.registerPlugin());
+    },
+    { prefix: DASHBOARD_PATH },
+  );
 }
