@@ -6,22 +6,22 @@
 # The image runs compiled JavaScript (`npm run build`): no TypeScript loader at
 # run time, which keeps a worker's memory about 40 MB lower than `npx livequeue`.
 
-FROM node:20-bookworm-slim AS build
+FROM node:22.12.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund
+# Only what the image runs: the build compiles what tsconfig includes and is present.
 COPY src ./src
 COPY workers ./workers
-COPY test ./test
-COPY bench ./bench
 RUN npm run build
 
-FROM node:20-bookworm-slim AS deps
+FROM node:22.12.0-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Runtime dependencies only: no TypeScript, no tsx, no test tools.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:22.12.0-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

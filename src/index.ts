@@ -1,0 +1,85 @@
+/**
+ * livequeue as a library: the package's entry point (`import { createLivequeue } from 'livequeue'`).
+ * It enqueues with the same checks, batches and job ids as the CLI and the
+ * HTTP API; workers run as `livequeue worker`.
+ */
+import { selectedRuntime, type AccountRuntime } from './account/runtime.ts';
+import { loadConfig, type Config } from './config.ts';
+import type { FieldError } from './jobs/schemas.ts';
+import { OPERATIONS, type Operation } from './live/operations.ts';
+import { newBatchId } from './queue/batches.ts';
+import { enqueueRecords } from './queue/bulk-enqueue.ts';
+import type { Priority } from './queue/job-options.ts';
+import type { OperationStatus } from './queue/status.ts';
+import { producerConnection, waitUntilReady, type RedisClient } from './redis.ts';
+
+export type { Config, FieldError, Operation, OperationStatus, Priority };
+export { loadConfig };
+
+export interface EnqueueOptions {
+  priority?: Priority;
+  /** Record the jobs under this batch id (`livequeue batch show|cancel|undo`); a new one by default. */
+  batch?: string;
+}
+
+export interface EnqueueSummary {
+  batch: string;
+  enqueued: number;
+  /** Already pending under the same job id: not enqueued twice. */
+  duplicates: number;
+  /** Records refused, by their index in the input, with the field and the rule. */
+  invalid: { index: number; errors: FieldError[] }[];
+}
+
+export interface Livequeue {
+  /** Ban streams: ForbidLiveStream parameters, one object or many. */
+  forbid(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
+  /** Stop monitoring sessions: `{ MonitorId }`, one or many. */
+  stopMonitor(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
+  /** Per operation: counts, outcomes, the bucket's rates, any hold. */
+  status(): Promise<OperationStatus[]>;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  /** The configuration; by default read from `env` (process.env), as the CLI reads it. */
+  config?: Config;
+  env?: Record<string, string | undefined>;
+}
+
+/** Connects (failing with a clear error when Redis does not answer) and returns the account's producer API. */
+export async function createLivequeue(options: CreateOptions = {}): Promise<Livequeue> {
+  const config = options.config ?? loadConfig(options.env ?? process.env);
+  const redis: RedisClient = producerConnection(config.redis);
+  redis.on('error', () => {
+    // Reported by the failing call; ioredis would otherwise print every reconnect.
+  });
+  try {
+    await waitUntilReady(redis, config.redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const runtime: AccountRuntime = selectedRuntime(redis, config);
+  for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
+
+  const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
+    const list = Array.isArray(jobs) ? jobs : [jobs];
+    const batch = opts.batch ?? newBatchId();
+    async function* records() {
+      for (const [i, params] of list.entries()) yield { line: i + 1, params: params as Record<string, unknown> };
+    }
+    const summary = await enqueueRecords(runtime, operation, records(), { priority: opts.priority ?? 'normal', batch });
+    return { batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.map((i) => ({ index: i.line - 1, errors: i.errors })) };
+  };
+
+  return {
+    forbid: (jobs, opts) => enqueue('ForbidLiveStream', jobs, opts),
+    stopMonitor: (jobs, opts) => enqueue('StopLiveStreamMonitor', jobs, opts),
+    status: () => runtime.status(),
+    async close() {
+      await runtime.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLivequeue } from '../src/index.ts';
+import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
+
+/** The library API, and the README's snippet run as written, through the package's own name. */
+const redis = newRedis();
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeys(redis, prefix);
+  redis.disconnect();
+});
+
+describe('the library API', () => {
+  it('enqueues valid jobs, reports invalid ones by index, and reads the status', async () => {
+    const prefix = uniquePrefix('library');
+    prefixes.push(prefix);
+    const livequeue = await createLivequeue({ config: testConfig(prefix) });
+    try {
+      const bans = await livequeue.forbid([{ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'l1' }, { DomainName: 'demo.aliyundoc.com', StreamName: 'no-app' }], { batch: 'lib-run' });
+      expect(bans).toEqual({ batch: 'lib-run', enqueued: 1, duplicates: 0, invalid: [{ index: 1, errors: [{ field: 'AppName', message: 'AppName is required and must be a string' }] }] });
+      expect((await livequeue.forbid({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'l1' })).duplicates).toBe(1);
+      const [forbid] = await livequeue.status();
+      expect(forbid).toMatchObject({ operation: 'ForbidLiveStream', waiting: 1 });
+    } finally {
+      await livequeue.close();
+    }
+  });
+
+  it('fails with a clear error when Redis does not answer', async () => {
+    await expect(createLivequeue({ env: { REDIS_URL: 'redis://127.0.0.1:1' } })).rejects.toThrow('Redis is not reachable (redis://127.0.0.1:1)');
+  });
+
+  it('runs the README snippet as written', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+    const library = readme.slice(readme.indexOf('## Library'));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(library)![1]!;
+    expect(snippet).toContain("from 'livequeue'");
+    // Inside the package, so that `import ... from 'livequeue'` resolves through package.json "exports".
+    const dir = fileURLToPath(new URL('./.artifacts/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir}readme-library-snippet.ts`;
+    writeFileSync(file, snippet);
+    const prefix = uniquePrefix('readme-snippet');
+    prefixes.push(prefix);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', env: { ...process.env, REDIS_URL, QUEUE_PREFIX: prefix }, timeout: 30_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^\d{8}T\d{6}-[0-9a-f]{6} 1 \[\] \[[\s\S]*'ForbidLiveStream: 1 waiting'[\s\S]*'StopLiveStreamMonitor: 1 waiting'[\s\S]*\]\n$/);
+  });
+});
