@@ -50,9 +50,20 @@ describe('metrics after a small drain', () => {
     await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors);
 
     // Queue depth before any worker, on the HTTP server's /metrics.
+    // One more ban through the HTTP API, plus a duplicate and an invalid one: the server counts them.
+    const posted = await server.request('/v1/forbid', { method: 'POST', json: [ban('m-http').params, ban('m-http').params, { DomainName: 'demo.aliyundoc.com' }] });
+    expect(posted.status).toBe(400);
+    bans.push(ban('m-http'));
+    await sleep(300);
     const before = await scrape(`${server.url}/metrics`);
     expect(valueOf(before, 'livequeue_queue_jobs', { operation: 'ForbidLiveStream', state: 'waiting' })).toBe(bans.length);
     expect(valueOf(before, 'livequeue_queue_jobs', { operation: 'StopLiveStreamMonitor', state: 'waiting' })).toBe(3);
+    for (const [result, n] of [['enqueued', 1], ['duplicate', 1], ['invalid', 1]] as const) {
+      expect(valueOf(before, 'livequeue_http_enqueued_total', { operation: 'ForbidLiveStream', result })).toBe(n);
+    }
+    // The oldest waiting job was enqueued at least 300 ms ago; an idle queue reports 0.
+    expect(valueOf(before, 'livequeue_oldest_waiting_job_age_seconds', { operation: 'ForbidLiveStream' })).toBeGreaterThanOrEqual(0.3);
+    expect(valueOf(before, 'livequeue_oldest_waiting_job_age_seconds', { operation: 'ResumeLiveStream' })).toBe(0);
 
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
@@ -76,8 +87,8 @@ describe('metrics after a small drain', () => {
 
     const forbid = { operation: 'ForbidLiveStream' };
     const stop = { operation: 'StopLiveStreamMonitor' };
-    // Calls by operation and answer code: every plain ban once, the retried and throttled ones twice.
-    expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'OK' })).toBe(PLAIN_BANS + 2);
+    // Calls by operation and answer code: every plain ban once (the one posted over HTTP too), the retried and throttled ones twice.
+    expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'OK' })).toBe(PLAIN_BANS + 3);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'InternalError' })).toBe(1);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'Throttling.User' })).toBe(1);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'ConfigAlreadyExists' })).toBe(1);
@@ -89,7 +100,7 @@ describe('metrics after a small drain', () => {
     expect(valueOf(w, 'livequeue_api_call_duration_seconds_bucket', { ...forbid, le: '0.005' })).toBe(0);
     expect(valueOf(w, 'livequeue_api_call_duration_seconds_sum', forbid)).toBeGreaterThan(0.005 * (bans.length + 2));
     // Outcomes.
-    expect(valueOf(w, 'livequeue_jobs_applied_total', forbid)).toBe(PLAIN_BANS + 2);
+    expect(valueOf(w, 'livequeue_jobs_applied_total', forbid)).toBe(PLAIN_BANS + 3);
     expect(valueOf(w, 'livequeue_jobs_applied_total', stop)).toBe(2);
     expect(valueOf(w, 'livequeue_jobs_already_applied_total', { ...forbid, code: 'ConfigAlreadyExists' })).toBe(1);
     expect(valueOf(w, 'livequeue_jobs_dead_lettered_total', { ...stop, code: 'StreamMonitorNotExist' })).toBe(1);
@@ -98,6 +109,12 @@ describe('metrics after a small drain', () => {
     expect(valueOf(w, 'livequeue_job_retries_total', { ...forbid, code: 'Throttling.User' })).toBe(1);
     expect(valueOf(w, 'livequeue_throttles_total', forbid)).toBe(1);
     expect(valueOf(w, 'livequeue_throttles_total', stop)).toBe(0);
+    // Every call waited for a slot; every job's way from enqueue to its outcome is timed.
+    expect(valueOf(w, 'livequeue_slot_wait_seconds_count', forbid)).toBeGreaterThanOrEqual(bans.length + 2);
+    expect(valueOf(w, 'livequeue_job_duration_seconds_count', { ...forbid, outcome: 'applied' })).toBe(PLAIN_BANS + 3);
+    expect(valueOf(w, 'livequeue_job_duration_seconds_count', { ...stop, outcome: 'dead-lettered' })).toBe(1);
+    expect(valueOf(w, 'livequeue_job_duration_seconds_sum', { ...forbid, outcome: 'applied' })).toBeGreaterThan(0.3 * (PLAIN_BANS + 3));
+    expect(valueOf(w, 'livequeue_missed_slots_total', forbid)).toBeDefined();
     // Node's process metrics come along.
     expect(valueOf(w, 'process_resident_memory_bytes')).toBeGreaterThan(0);
 

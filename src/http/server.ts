@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Counter } from 'prom-client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisClient } from '../redis.ts';
@@ -68,13 +69,19 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
   const registry = createRegistry();
   registerQueueGauges(registry, redis, [...runtimes.values()], log);
   registerMetricsRoute(app, registry);
+  const enqueued = new Counter({
+    name: 'livequeue_http_enqueued_total',
+    help: 'Jobs this HTTP server was asked to enqueue, by account, operation and result (enqueued, duplicate, invalid)',
+    labelNames: ['account', 'operation', 'result'],
+    registers: [registry],
+  });
   await app.register(healthRoutes(ctx));
 
   const { apiToken } = config.http;
   await app.register(async (api) => {
     api.addHook('onRequest', apiToken ? requireToken(apiToken) : requireLoopbackHost());
     const accountRoutes = async (scope: FastifyInstance) => {
-      await scope.register(enqueueRoutes());
+      await scope.register(enqueueRoutes((account, operation, result, count) => enqueued.inc({ account, operation, result }, count)));
       await scope.register(jobRoutes());
       await scope.register(dlqRoutes());
       await scope.register(batchRoutes());

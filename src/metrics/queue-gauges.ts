@@ -16,6 +16,17 @@ interface Snapshot {
   /** Per account: the last blacklist figures read, if any. */
   blacklist: Map<string, Headroom | undefined>;
   buckets: Map<string, Map<Operation, { state: BucketState; settings: BucketSettings }>>;
+  /** Per account, per operation: when the oldest job still waiting for a worker was enqueued. */
+  oldestWaiting: Map<string, Map<Operation, number | undefined>>;
+}
+
+/** When the oldest job still waiting (urgent or normal) was enqueued; undefined when none waits. */
+async function oldestWaitingAt(runtime: AccountRuntime, operation: Operation): Promise<number | undefined> {
+  const queue = runtime.queue(operation);
+  // Oldest first: the urgent list's tail and, normal jobs sharing one priority, the prioritized set's head.
+  const heads = await Promise.all([queue.getJobs(['wait'], 0, 0, true), queue.getJobs(['prioritized'], 0, 0, true)]);
+  const times = heads.flat().flatMap((job) => (job ? [job.timestamp] : []));
+  return times.length > 0 ? Math.min(...times) : undefined;
 }
 
 /**
@@ -43,15 +54,21 @@ export function registerQueueGauges(registry: Registry, redis: RedisClient, runt
     try {
       const perAccount = await Promise.all(
         runtimes.map(async (runtime) => {
-          const [rows, states, headroom] = await Promise.all([runtime.status(), Promise.all(OPERATIONS.map((op) => runtime.bucket(op).state())), runtime.blacklist.cached()]);
-          return { runtime, rows, states, headroom };
+          const [rows, states, headroom, oldest] = await Promise.all([
+            runtime.status(),
+            Promise.all(OPERATIONS.map((op) => runtime.bucket(op).state())),
+            runtime.blacklist.cached(),
+            Promise.all(OPERATIONS.map((op) => oldestWaitingAt(runtime, op))),
+          ]);
+          return { runtime, rows, states, headroom, oldest };
         }),
       );
       const status = new Map(perAccount.map(({ runtime, rows }) => [runtime.name, new Map(rows.map((row) => [row.operation, row]))]));
       const buckets = new Map(
         perAccount.map(({ runtime, states }) => [runtime.name, new Map(OPERATIONS.map((op, i) => [op, { state: states[i]!, settings: runtime.bucket(op).settings }]))]),
       );
-      return { status, buckets, blacklist: new Map(perAccount.map(({ runtime, headroom }) => [runtime.name, headroom])) };
+      const oldestWaiting = new Map(perAccount.map(({ runtime, oldest }) => [runtime.name, new Map(OPERATIONS.map((op, i) => [op, oldest[i]]))]));
+      return { status, buckets, oldestWaiting, blacklist: new Map(perAccount.map(({ runtime, headroom }) => [runtime.name, headroom])) };
     } catch (error) {
       log.warn({ err: error instanceof Error ? error.message : String(error) }, 'metrics: could not read queue state from Redis');
       return undefined;
@@ -100,6 +117,10 @@ export function registerQueueGauges(registry: Registry, redis: RedisClient, runt
     },
   });
   perOperation('livequeue_dead_letter_jobs', 'Entries in the dead-letter queue', (s, a, op) => row(s, a, op).deadLettered);
+  perOperation('livequeue_oldest_waiting_job_age_seconds', 'Age of the oldest job waiting for a worker (0 when none waits): grows while the backlog does not move', (s, a, op) => {
+    const at = s.oldestWaiting.get(a)!.get(op);
+    return at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000);
+  });
   new Gauge({
     name: 'livequeue_operation_held',
     help: '1 while the operation is held, by reason: systemic (the service fails), credentials, account, blacklist (full; only bans that add to it wait), manual',

@@ -11,6 +11,12 @@ export interface WorkerObserver {
   outcome(operation: Operation, outcome: 'applied' | 'already-applied' | 'dead-lettered' | 'retry', code?: string): void;
   /** The API answered Throttling: something else shares the account's quota. */
   throttled(operation: Operation): void;
+  /** How long a call waited for its slot in the token bucket. */
+  slotWait(operation: Operation, ms: number): void;
+  /** A call that could not leave on time for its slot was not sent (it takes the next one). */
+  missedSlot(operation: Operation): void;
+  /** A job ended (applied, already applied, dead-lettered) this long after it was enqueued. */
+  finished(operation: Operation, outcome: 'applied' | 'already-applied' | 'dead-lettered', sinceEnqueueMs: number): void;
 }
 
-export const NO_OBSERVER: WorkerObserver = { call() {}, outcome() {}, throttled() {} };
+export const NO_OBSERVER: WorkerObserver = { call() {}, outcome() {}, throttled() {}, slotWait() {}, missedSlot() {}, finished() {} };

@@ -119,6 +119,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
       result.outcome === 'dead-lettered' ? undefined : deps.onFinished(job.id!, job.data, result.outcome),
     ]);
     observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
+    observer.finished(operation, result.outcome, Date.now() - job.timestamp);
     return result;
   };
 
@@ -179,7 +180,9 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     // A call that could not leave on time was never sent: take the next slot.
     let result;
     do {
+      const waitingSince = performance.now();
       const slot = await pacer.acquire(job.opts.priority ?? 0);
+      observer.slotWait(operation, performance.now() - waitingSince);
       // A hold may have tripped while this job waited for its slot: do not
       // call into it. Read from the local view only: a round trip here would
       // make the call late for its slot.
@@ -189,6 +192,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
         probe = gate.state === 'probe';
       }
       result = await live.call(operation, parsed.value, { sendBy: slot.sendBy });
+      if (!result.ok && result.notSent) observer.missedSlot(operation);
     } while (!result.ok && result.notSent);
     observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
 

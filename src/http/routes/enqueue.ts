@@ -69,7 +69,10 @@ function readJob(operation: Operation, job: unknown): EnqueueRecord | { errors: 
   return { errors: [{ field: 'priority', message: parsedPriority.error.issues[0]!.message }, ...(parsedParams.ok ? [] : parsedParams.errors)] };
 }
 
-export function enqueueRoutes(): FastifyPluginAsyncZod {
+/** Counts what an enqueue request did, for the server's metrics. */
+export type EnqueueCounter = (account: string, operation: Operation, result: EnqueueResult['status'], count: number) => void;
+
+export function enqueueRoutes(count: EnqueueCounter = () => {}): FastifyPluginAsyncZod {
   return async (app) => {
     for (const operation of OPERATIONS) {
       app.post(
@@ -97,8 +100,9 @@ export function enqueueRoutes(): FastifyPluginAsyncZod {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;
             return { index, ...result };
           });
-          const count = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
-          const body: EnqueueResponse = { batch, ...(blacklistWarning ? { blacklistWarning } : {}), results, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid: count('invalid') };
+          const tally = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
+          const body: EnqueueResponse = { batch, ...(blacklistWarning ? { blacklistWarning } : {}), results, enqueued: tally('enqueued'), duplicates: tally('duplicate'), invalid: tally('invalid') };
+          for (const status of ['enqueued', 'duplicate', 'invalid'] as const) count(runtime.name, operation, status, tally(status));
           if (body.invalid === 0) return reply.code(202).send(body);
           return reply.code(400).send({
             error: 'invalid-jobs',
