@@ -62,7 +62,7 @@ describe('Producer', () => {
       if (type === 'hash') return JSON.stringify(await redis.hgetall(key));
       if (type === 'string') return (await redis.get(key)) ?? '';
       if (type === 'list') return JSON.stringify(await redis.lrange(key, 0, -1));
-      if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1));
+      if (type === 'zset') return JSON.stringify(await redis.zrange(key, '0', '-1'));
       if (type === 'set') return JSON.stringify(await redis.smembers(key));
       return '';
     }));
