@@ -1,3 +1,4 @@
+import { jobId } from '../src/queue/names.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/log.ts';
@@ -75,6 +76,9 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
     expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ applied: 30, deadLettered: 0, hold: null });
     const jobs = h.sim.calls().filter((c) => c.code === 'OK');
     expect(jobs).toHaveLength(30);
+    // No job burned an attempt on the hold: each ended on its first counted attempt.
+    const outcomes = await Promise.all(bans(30, 'creds', { Oneshot: 'yes' }).map((b) => h!.runtime.outcomes.get(jobId('ForbidLiveStream', 'default', b.params as never))));
+    expect(outcomes.map((o) => o?.attempts)).toEqual(Array(30).fill(1));
   });
 
   it('a full blacklist holds only the bans that add to it, re-checks, and goes on when room frees', async () => {
@@ -99,6 +103,14 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
     expect(answers.filter((a) => a.startsWith('interrupt'))).toEqual(expect.arrayContaining(['interrupt-0:OK', 'interrupt-1:OK', 'interrupt-2:OK', 'interrupt-3:OK']));
     expect(answers.filter((a) => a.endsWith('QuotaExceeded.Blacklist')).length).toBeGreaterThanOrEqual(1);
     expect(h.sim.isBlacklisted('demo.aliyundoc.com', 'liveApp', 'held-0')).toBe(true);
+    // While, not eventually: every interrupt-only ban was applied before the first held ban got in,
+    // that is while the blacklist was full and the hold was on.
+    const okAt = (prefix: string) => h!.sim.calls().filter((c) => c.code === 'OK' && c.params.StreamName!.startsWith(prefix)).map((c) => c.at);
+    const firstHeldIn = Math.min(...okAt('held'));
+    const firstRefused = Math.min(...h.sim.calls().filter((c) => c.code === 'QuotaExceeded.Blacklist').map((c) => c.at));
+    expect(okAt('interrupt')).toHaveLength(4);
+    for (const at of okAt('interrupt')) expect(at).toBeLessThan(firstHeldIn);
+    expect(Math.max(...okAt('interrupt'))).toBeGreaterThan(firstRefused);
   });
 });
 
