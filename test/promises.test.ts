@@ -1,0 +1,100 @@
+import { createServer, connect, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyFailure } from '../src/live/error-codes.ts';
+import { AlibabaLiveClient, staticCredential } from '../src/live/client.ts';
+import { LiveApiSimulator } from '../src/sim/index.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
+import { freePort, startTestServer } from './helpers/http.ts';
+import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { REDIS_URL, uniquePrefix } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/** Promises the README makes about timeouts, expiry, ports and binding, each tried for real. */
+let h: Harness | undefined;
+let running: RunningProcess[] = [];
+let blockers: Server[] = [];
+afterEach(async () => {
+  for (const p of running) p.child.kill('SIGKILL');
+  running = [];
+  for (const b of blockers) b.close();
+  blockers = [];
+  await h?.close();
+  h = undefined;
+});
+
+describe('README promises', () => {
+  it('LIVE_TIMEOUT_MS bounds one call; a timed-out call counts as a service failure, retried, never a dead letter', async () => {
+    const sim = new LiveApiSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, latencyMs: { min: 3000, max: 3000 } });
+    const endpoint = await sim.start();
+    try {
+      const client = new AlibabaLiveClient({ endpoint, regionId: 'cn-shanghai', timeoutMs: 400, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
+      const started = Date.now();
+      const result = await client.call('ForbidLiveStream', { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'slow', LiveStreamType: 'publisher' });
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(result.ok).toBe(false);
+      if (result.ok || 'notSent' in result) throw new Error('expected a failed call');
+      expect(result.network).toBe(true);
+      expect(classifyFailure(result).outcome).toBe('systemic');
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('a finished job\'s outcome is kept for OUTCOME_TTL_SECONDS, then GET /v1/jobs/:id is 404', async () => {
+    h = await startHarness('outcome-ttl', { OUTCOME_TTL_SECONDS: '1', LIVEQUEUE_API_TOKEN: 'outcome-ttl-token-0123456789' });
+    const [result] = await h.producer.enqueueBatch('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'ttl' } }]);
+    const id = result!.status === 'enqueued' ? result!.jobId : '';
+    h.startWorkers({ operations: ['ForbidLiveStream'] });
+    await h.drained(1);
+    const server = await startTestServer(h.config);
+    try {
+      const get = () => server.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: { authorization: 'Bearer outcome-ttl-token-0123456789' } });
+      const kept = await get();
+      expect(kept.statusCode).toBe(200);
+      expect(kept.json()).toMatchObject({ state: 'applied' });
+      await waitFor(async () => (await get()).statusCode === 404, 5000, 'the outcome expired');
+      expect(await h.runtime.outcomes.get(id)).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a worker whose METRICS_PORT is taken warns and runs without /metrics', async () => {
+    const port = await freePort();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '0.0.0.0', resolve));
+    blockers.push(blocker);
+    const worker = startCli(['worker'], {
+      REDIS_URL, QUEUE_PREFIX: uniquePrefix('metrics-taken'), LIVE_ENDPOINT: 'http://127.0.0.1:9',
+      ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, METRICS_PORT: String(port), LOG_LEVEL: 'info',
+    });
+    running.push(worker);
+    await waitForOutput(worker, (o) => o.includes('workers started'));
+    expect(worker.output()).toContain('metrics: cannot listen; this worker runs without /metrics');
+    expect(worker.output()).toContain(`"port":${port}`);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
+  it('`livequeue serve` without a token listens on 127.0.0.1 only', async () => {
+    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: uniquePrefix('serve-loopback'), HTTP_PORT: '0', LOG_LEVEL: 'info' });
+    running.push(serve);
+    await waitForOutput(serve, (o) => /"url":"http:\/\/[^"]+:\d+"/.test(o));
+    const url = new URL(/"url":"([^"]+)"/.exec(serve.output())![1]!);
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(serve.output()).toContain('no LIVEQUEUE_API_TOKEN: listening on 127.0.0.1 only');
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    expect(external, 'this machine has a non-loopback IPv4 address to try').toBeDefined();
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(url.port), external!);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(await fetch(`${url.origin}/healthz`).then((r) => r.status)).toBe(200);
+  });
+});
