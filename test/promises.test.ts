@@ -98,3 +98,66 @@ describe('README promises', () => {
     expect(await fetch(`${url.origin}/healthz`).then((r) => r.status)).toBe(200);
   });
 });
+
+describe('README promises, with a worker process', () => {
+  const bans = (n: number, tag: string, extra: Record<string, string> = {}) =>
+    Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${tag}-${i}`, ...extra } }));
+  const workerEnv = (harness: Harness, extra: Record<string, string> = {}) => ({
+    REDIS_URL, QUEUE_PREFIX: harness.config.prefix, LIVE_ENDPOINT: harness.endpoint, ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, LOG_LEVEL: 'info', METRICS_PORT: '0', ...extra,
+  });
+
+  it('SIGINT with a call in flight: the worker waits at most SHUTDOWN_TIMEOUT_MS, exits 0, and the job is not lost', async () => {
+    h = await startHarness('sigint', { JOB_LOCK_MS: '1500' }, { latencyMs: { min: 6000, max: 6000 } });
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(1, 'inflight', { Oneshot: 'yes' }));
+    const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { SHUTDOWN_TIMEOUT_MS: '1000', JOB_LOCK_MS: '1500' }));
+    running.push(worker);
+    const sim = h.sim;
+    await waitFor(() => sim.calls().length === 1, 10_000, 'the call sent');
+    const stopping = Date.now();
+    worker.child.kill('SIGINT');
+    expect(await worker.exited).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(4000);
+    expect(worker.output()).toContain('shutdown timed out; unfinished jobs will be picked up again by another worker');
+    // Another worker takes the job over once its lock lapses and finishes it.
+    h.sim.setFaults({});
+    const next = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { JOB_LOCK_MS: '1500' }));
+    running.push(next);
+    const rows = await h.drained(1, 30_000);
+    expect(rows.find((r) => r.operation === 'ForbidLiveStream')!.applied).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a credential failure logs one error, not one per job', async () => {
+    h = await startHarness('one-error', {}, {});
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(40, 'creds', { Oneshot: 'yes' }));
+    const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret', HOLD_PROBE_MS: '500', HOLD_PROBE_MAX_MS: '1000' }));
+    running.push(worker);
+    const harness = h;
+    await waitFor(async () => (await harness.status())[0]!.hold !== null, 10_000, 'the hold');
+    // Several probes fail meanwhile: still one error line.
+    await new Promise((r) => setTimeout(r, 3000));
+    const errors = worker.output().split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(errors[0]!)).toMatchObject({ code: 'SignatureDoesNotMatch', reason: 'credentials', hint: expect.stringContaining('AccessKey') });
+    expect(worker.output()).not.toContain('not-the-secret');
+  });
+
+  it('`livequeue resume forbid` lets bans held for a full blacklist go at once, not at the next re-check', async () => {
+    h = await startHarness('resume-blacklist', { BLACKLIST_RECHECK_MS: '600000' }, { blacklistCap: 2 });
+    h.sim.seedBlacklist('demo.aliyundoc.com', 2);
+    await h.producer.enqueueBatch('ForbidLiveStream', bans(3, 'wait'));
+    const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { BLACKLIST_RECHECK_MS: '600000' }));
+    running.push(worker);
+    const harness = h;
+    await waitFor(async () => (await harness.status())[0]!.hold?.reason === 'blacklist', 10_000, 'the blacklist hold');
+    // Room again (someone lifted bans), ten minutes before the re-check.
+    h.sim.clearBlacklist();
+    const resumed = Date.now();
+    const resume = startCli(['resume', 'forbid'], { REDIS_URL, QUEUE_PREFIX: h.config.prefix });
+    expect(await resume.exited).toBe(0);
+    expect(resume.output()).toMatch(/released \d+ bans held for the blacklist/);
+    await h.drained(3, 10_000);
+    expect(Date.now() - resumed).toBeLessThan(5000);
+    expect(h.sim.calls().filter((c) => c.code === 'OK')).toHaveLength(3);
+  });
+});

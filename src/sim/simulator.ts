@@ -122,6 +122,11 @@ export class LiveApiSimulator {
     return added;
   }
 
+  /** Empties the blacklist, as if every ban had been lifted. */
+  clearBlacklist(): void {
+    this.#blacklist.clear();
+  }
+
   isBlacklisted(domain: string, app: string, stream: string): boolean {
     return this.#blacklist.has({ domain, app, stream }, now());
   }
