@@ -37,8 +37,7 @@ export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): 
         description: 'jobs that can never succeed as sent, with their error; replay with POST /v1/dlq/replay or livequeue dlq replay',
       }),
     ],
-    // @bull-board/fastify pins an older @bull-board/api whose private fields make the types differ; the runtime contract is the same.
-    serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter,
     options: { uiConfig: { boardTitle: `livequeue (account ${ctx.defaultRuntime.name})` } },
   });
   await app.register(
