@@ -130,3 +130,28 @@ describe('a worker whose Redis is unreachable', () => {
     expect(worker.output()).toContain('Redis unreachable: stopping without waiting for in-flight jobs');
   });
 });
+
+describe('a job that keeps killing its workers', () => {
+  it('is dead-lettered as worker-failure after 3 stalls, with its parameters for a replay', async () => {
+    h = await startHarness('stalls', {}, { latencyMs: { min: 5000, max: 5000 } });
+    const [added] = await h.producer.enqueueBatch('ForbidLiveStream', bans(1, 'poison'));
+    const id = added!.status === 'enqueued' ? added!.jobId : '';
+    const env = { ...workerEnv(h, REDIS_URL), JOB_LOCK_MS: '1000', WORKER_CONCURRENCY: '1' };
+    const sim = h.sim;
+    // Each worker takes the job, sends its call and dies before the answer: a stall every time.
+    for (let kill = 1; kill <= 4; kill++) {
+      const worker = startCli(['worker', '--operations', 'forbid'], env);
+      workers.push(worker);
+      await waitFor(() => sim.calls().length >= kill, 20_000, `call ${kill}`);
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    // The next worker finds the fourth stall past maxStalledCount: BullMQ fails the job, and it is dead-lettered.
+    workers.push(startCli(['worker', '--operations', 'forbid'], env));
+    const harness = h;
+    await waitFor(async () => (await harness.deadLetters.list()).length === 1, 20_000, 'the dead letter');
+    const [entry] = await h.deadLetters.list();
+    expect(entry).toMatchObject({ id, operation: 'ForbidLiveStream', reason: 'worker-failure', code: 'WorkerFailure', params: { StreamName: 'poison-0' } });
+    expect(statusOf(await h.status(), 'ForbidLiveStream')).toMatchObject({ waiting: 0, active: 0, delayed: 0, deadLettered: 1 });
+  });
+});
