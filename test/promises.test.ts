@@ -41,6 +41,18 @@ describe('README promises', () => {
     }
   });
 
+  it('a call slower than 5 s but within LIVE_TIMEOUT_MS is answered, not cut', async () => {
+    const sim = new LiveApiSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, latencyMs: { min: 6000, max: 6000 } });
+    const endpoint = await sim.start();
+    try {
+      const client = new AlibabaLiveClient({ endpoint, regionId: 'cn-shanghai', timeoutMs: 10_000, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
+      const result = await client.call('ForbidLiveStream', { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'slow-ok', LiveStreamType: 'publisher' });
+      expect(result).toMatchObject({ ok: true });
+    } finally {
+      await sim.stop();
+    }
+  });
+
   it('a finished job\'s outcome is kept for OUTCOME_TTL_SECONDS, then GET /v1/jobs/:id is 404', async () => {
     h = await startHarness('outcome-ttl', { OUTCOME_TTL_SECONDS: '1', LIVEQUEUE_API_TOKEN: 'outcome-ttl-token-0123456789' });
     const [result] = await h.producer.enqueueBatch('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'ttl' } }]);
@@ -108,7 +120,7 @@ describe('README promises, with a worker process', () => {
   });
 
   it('SIGINT with a call in flight: the worker waits at most SHUTDOWN_TIMEOUT_MS, exits 0, and the job is not lost', async () => {
-    h = await startHarness('sigint', { JOB_LOCK_MS: '1500' }, { latencyMs: { min: 6000, max: 6000 } });
+    h = await startHarness('sigint', { JOB_LOCK_MS: '1500' }, { latencyMs: { min: 3000, max: 3000 } });
     await h.producer.enqueueBatch('ForbidLiveStream', bans(1, 'inflight', { Oneshot: 'yes' }));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { SHUTDOWN_TIMEOUT_MS: '1000', JOB_LOCK_MS: '1500' }));
     running.push(worker);
@@ -120,7 +132,6 @@ describe('README promises, with a worker process', () => {
     expect(Date.now() - stopping).toBeLessThan(4000);
     expect(worker.output()).toContain('shutdown timed out; unfinished jobs will be picked up again by another worker');
     // Another worker takes the job over once its lock lapses and finishes it.
-    h.sim.setFaults({});
     const next = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { JOB_LOCK_MS: '1500' }));
     running.push(next);
     const rows = await h.drained(1, 30_000);
@@ -143,8 +154,8 @@ describe('README promises, with a worker process', () => {
   });
 
   it('`livequeue resume forbid` lets bans held for a full blacklist go at once, not at the next re-check', async () => {
-    h = await startHarness('resume-blacklist', { BLACKLIST_RECHECK_MS: '600000' }, { blacklistCap: 2 });
-    h.sim.seedBlacklist('demo.aliyundoc.com', 2);
+    h = await startHarness('resume-blacklist', { BLACKLIST_RECHECK_MS: '600000' }, { blacklistCap: 3 });
+    h.sim.seedBlacklist('demo.aliyundoc.com', 3);
     await h.producer.enqueueBatch('ForbidLiveStream', bans(3, 'wait'));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { BLACKLIST_RECHECK_MS: '600000' }));
     running.push(worker);

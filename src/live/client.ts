@@ -120,7 +120,10 @@ export class AlibabaLiveClient implements LiveApi {
         protocol,
         regionId: options.regionId,
         readTimeout: options.timeoutMs,
-        connectTimeout: Math.min(options.timeoutMs, 5_000),
+        // The HTTP layer (httpx) also uses the connect timeout as the socket's
+        // idle timeout for the whole call: a lower one would cut every answer
+        // slower than it, whatever LIVE_TIMEOUT_MS says.
+        connectTimeout: options.timeoutMs,
       }),
     );
   }
