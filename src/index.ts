@@ -6,7 +6,7 @@
 import { selectedRuntime, type AccountRuntime } from './account/runtime.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { FieldError } from './jobs/schemas.ts';
-import { OPERATIONS, type Operation } from './live/operations.ts';
+import type { Operation } from './live/operations.ts';
 import { newBatchId } from './queue/batches.ts';
 import { enqueueRecords } from './queue/bulk-enqueue.ts';
 import type { Priority } from './queue/job-options.ts';
@@ -61,7 +61,7 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
     throw error;
   }
   const runtime: AccountRuntime = selectedRuntime(redis, config);
-  for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
+  runtime.onQueueError(() => {});
 
   const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
     const list = Array.isArray(jobs) ? jobs : [jobs];

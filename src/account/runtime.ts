@@ -19,8 +19,6 @@ import { LiveWorkers } from '../worker/worker.ts';
 import { NO_OBSERVER, type WorkerObserver } from '../worker/observer.ts';
 import type { OutageLog } from '../worker/outage-log.ts';
 
-export { accountPrefix };
-
 /** DescribeLiveStreamsBlockList has a quota of its own: 50 QPS per account. */
 const DESCRIBE_BLOCK_LIST_QPS = 50;
 
@@ -80,6 +78,15 @@ export class AccountRuntime {
 
   queue(operation: Operation): Queue {
     return this.producer.queue(operation);
+  }
+
+  /**
+   * Where the account's queues report connection errors. The caller's own
+   * connection reports outages; without a listener BullMQ would print each
+   * one again, per queue.
+   */
+  onQueueError(listener: (error: Error) => void): void {
+    for (const queue of [...OPERATIONS.map((op) => this.queue(op)), this.deadLetters.queue]) queue.on('error', listener);
   }
 
   /** The account's shared token bucket for one operation, at the account's configured rate. */

@@ -1,7 +1,6 @@
 import type { RedisClient } from '../redis.ts';
 import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
 import type { Config } from '../config.ts';
-import { OPERATIONS } from '../live/operations.ts';
 import { producerConnection, waitUntilReady } from '../redis.ts';
 
 /** How long a command waits for Redis before it says Redis is not reachable. */
@@ -30,8 +29,7 @@ export async function withRuntime<T>(config: Config, use: (runtime: AccountRunti
 export async function withRuntimes<T>(config: Config, names: readonly string[] | undefined, use: (runtimes: AccountRuntime[]) => Promise<T>): Promise<T> {
   return withRedis(config, async (redis) => {
     const runtimes = accountRuntimes(redis, config, names);
-    // The command's connection reports outages; without listeners BullMQ would print each one again per queue.
-    for (const runtime of runtimes) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
+    for (const runtime of runtimes) runtime.onQueueError(() => {});
     try {
       return await use(runtimes);
     } finally {

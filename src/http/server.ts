@@ -4,7 +4,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
-import { OPERATIONS } from '../live/operations.ts';
 import type { Logger } from '../log.ts';
 import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
@@ -59,8 +58,7 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
 
   const runtimes = new Map(accountRuntimes(redis, config).map((r) => [r.name, r]));
   const ctx: ApiContext = { config, redis, runtimes, defaultRuntime: runtimes.get(config.account)! };
-  // The caller's connection reports outages; without listeners BullMQ would print each one again per queue.
-  for (const runtime of runtimes.values()) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', () => {});
+  for (const runtime of runtimes.values()) runtime.onQueueError(() => {});
   app.addHook('onClose', async () => {
     await Promise.all([...runtimes.values()].map((r) => r.close()));
   });

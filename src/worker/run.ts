@@ -30,8 +30,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   redis.on('error', (error) => outage.error('connection', error));
   redis.on('ready', () => outage.ready());
   const runtimes = accountRuntimes(redis, config, options.accounts);
-  // The runtimes' queues share the outage report: without a listener each would print every failed reconnect.
-  for (const runtime of runtimes) for (const queue of [...OPERATIONS.map((op) => runtime.queue(op)), runtime.deadLetters.queue]) queue.on('error', (error) => outage.error('queue', error));
+  for (const runtime of runtimes) runtime.onQueueError((error) => outage.error('queue', error));
   const clients = runtimes.map((runtime) => runtime.liveClient());
   try {
     // Before any job is taken: without credentials every call would fail, and
