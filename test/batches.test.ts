@@ -101,6 +101,12 @@ describe('batches', () => {
       expect(await (await server.request('/v1/batches/http-run/cancel', { method: 'POST' })).json()).toMatchObject({ cancelled: 3, inFlight: 0 });
       expect(await h.producer.queue('ForbidLiveStream').count()).toBe(1);
       expect((await server.request('/v1/batches/nope')).status).toBe(404);
+      // Other errors still get the server's own answers: a bad id is a 400 naming the rule.
+      const bad = await server.request('/v1/batches/bad%20id');
+      expect(bad.status).toBe(400);
+      const body = await bad.json();
+      expect(body).toMatchObject({ error: 'invalid-request' });
+      expect(JSON.stringify(body.errors)).toContain('batch must be 1-64 letters, digits');
       const conflict = await server.request('/v1/stop-monitor', { method: 'POST', json: { batch: 'http-run', jobs: [{ MonitorId: '445409ec-7eaa-461d-8f29-4bec2eb9a1b2' }] } });
       expect(conflict.status).toBe(409);
 

@@ -29,44 +29,22 @@ const notConfirmedSchema = errorBodySchema.extend({ pending: int });
  */
 export function batchRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
-    const known = (error: unknown) => {
-      if (error instanceof UnknownBatchError) return { status: 404 as const, body: { error: 'not-found', message: error.message } };
-      if (error instanceof BatchNotUndoableError) return { status: 409 as const, body: { error: 'not-undoable', message: error.message } };
-      throw error;
-    };
-    const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
-    app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, async (request, reply) => {
-      try {
-        return await request.runtime.batches.show(request.params.id);
-      } catch (error) {
-        const { status, body } = known(error);
-        return reply.code(status).send(body);
-      }
-    });
-    app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, async (request, reply) => {
-      try {
-        return await request.runtime.batches.cancel(request.params.id);
-      } catch (error) {
-        const { status, body } = known(error);
-        return reply.code(status).send(body);
-      }
-    });
-    app.post('/batches/:id/undo', { schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, async (request, reply) => {
-      try {
-        return await request.runtime.batches.undo(request.params.id);
-      } catch (error) {
-        const { status, body } = known(error);
-        return reply.code(status).send(body);
-      }
-    });
-    app.post('/batches/cancel', { schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, async (request, reply) => {
-      const { confirm, operation } = request.body;
-      try {
-        return await request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined);
-      } catch (error) {
-        if (!(error instanceof CancelAllNotConfirmedError)) throw error;
+    // A batch that is unknown, or not undoable, has its own answer; anything else goes to the server's handler.
+    app.setErrorHandler((error, _request, reply) => {
+      if (error instanceof UnknownBatchError) return reply.code(404).send({ error: 'not-found', message: error.message });
+      if (error instanceof BatchNotUndoableError) return reply.code(409).send({ error: 'not-undoable', message: error.message });
+      if (error instanceof CancelAllNotConfirmedError) {
         return reply.code(409).send({ error: 'not-confirmed', message: error.message.replace('--confirm', '"confirm":'), pending: error.pending });
       }
+      throw error;
+    });
+    const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+    app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, (request) => request.runtime.batches.show(request.params.id));
+    app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id));
+    app.post('/batches/:id/undo', { schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, (request) => request.runtime.batches.undo(request.params.id));
+    app.post('/batches/cancel', { schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, (request) => {
+      const { confirm, operation } = request.body;
+      return request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined);
     });
   };
 }
