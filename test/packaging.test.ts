@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LocalRedisServer } from '../src/local-redis.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET } from './helpers/harness.ts';
 import { startCli, waitForOutput } from './helpers/processes.ts';
-import { REDIS_URL } from './helpers/redis.ts';
+import { freePort } from './helpers/http.ts';
+import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 
 /**
  * The container image and the compose file, checked without a Docker daemon
@@ -96,35 +96,34 @@ describe('docker-compose.yml', () => {
   it("a worker's healthcheck fails while its Redis is unreachable and passes when it is reachable", async () => {
     const line = compose.split('\n').find((l) => l.includes("fetch('http://127.0.0.1:9464/metrics')"))!;
     const script = /"-e", "(.*)"\]$/.exec(line.trim())![1]!.replaceAll('$$', '$');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = s.address() as { port: number };
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const check = () => spawnSync(process.execPath, ['-e', script.replace('9464', String(port))], { encoding: 'utf8' }).status;
-    const env = { LIVE_ENDPOINT: 'http://127.0.0.1:9', ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, METRICS_PORT: String(port), LOG_LEVEL: 'info' };
+    /** The healthcheck's exit code against a running worker whose Redis is at `redisUrl`. */
+    const healthWith = async (redisUrl: string, prefix: string) => {
+      const worker = startCli(['worker'], {
+        REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: 'http://127.0.0.1:9', ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, METRICS_PORT: String(port), LOG_LEVEL: 'info',
+      });
+      try {
+        await waitForOutput(worker, (o) => o.includes('workers started'));
+        return check();
+      } finally {
+        worker.child.kill('SIGKILL');
+        await worker.exited;
+      }
+    };
 
-    const healthy = startCli(['worker'], { ...env, REDIS_URL, QUEUE_PREFIX: `lqtest-health-${port}` });
+    const prefix = uniquePrefix('health');
+    const redis = newRedis();
     try {
-      await waitForOutput(healthy, (o) => o.includes('workers started'));
-      expect(check()).toBe(0);
+      expect(await healthWith(REDIS_URL, prefix)).toBe(0);
     } finally {
-      healthy.child.kill('SIGTERM');
-      await healthy.exited;
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
     }
-
     const gone = await LocalRedisServer.start();
-    const deadUrl = gone.url;
     await gone.stop();
-    const unhealthy = startCli(['worker'], { ...env, REDIS_URL: deadUrl });
-    try {
-      await waitForOutput(unhealthy, (o) => o.includes('workers started'));
-      expect(check()).toBe(1);
-    } finally {
-      unhealthy.child.kill('SIGKILL');
-      await unhealthy.exited;
-    }
+    expect(await healthWith(gone.url, prefix)).toBe(1);
   });
 });
 
