@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../src/config.ts';
 import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
 import { startTestServer } from './helpers/http.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { startSimulatorProcess, type SimulatorProcess } from './helpers/simulator-process.ts';
 import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -23,33 +24,22 @@ const KEYS = {
 const QPS = { main: 20, backup: 10 };
 
 let dir: string;
-let sim: RunningProcess;
-let endpoint: string;
+let sim: SimulatorProcess;
 const redis = newRedis();
 const workers: RunningProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lq-accounts-'));
-  // The simulator in a process of its own, as the real API is: a busy test runner would time arrivals late.
   const keysFile = join(dir, 'access-keys.json');
   writeFileSync(keysFile, JSON.stringify({ [KEYS.main.id]: KEYS.main.secret, [KEYS.backup.id]: KEYS.backup.secret }));
-  sim = startCli(['simulate', '--port', '0', '--latency', '5-15', '--access-keys-file', keysFile], {});
-  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
-  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
+  sim = await startSimulatorProcess(['--latency', '5-15', '--access-keys-file', keysFile]);
 });
 afterAll(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
-  sim.child.kill('SIGTERM');
-  await sim.exited;
+  await sim.stop();
   redis.disconnect();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Calls the simulator saw since `since` (epoch ms), oldest first. */
-async function simCalls(since: number): Promise<CallRecord[]> {
-  const response = await fetch(`${endpoint}/__sim/calls?since=${since}&limit=100000`);
-  return ((await response.json()) as { calls: CallRecord[] }).calls;
-}
 
 /** A deployment: its own key prefix, accounts file and credentials file (the backup profile's secret optionally wrong). */
 function deployment(name: string, { wrongBackupSecret = false } = {}) {
@@ -63,7 +53,7 @@ function deployment(name: string, { wrongBackupSecret = false } = {}) {
   const accountsFile = join(dir, `${name}-accounts.json`);
   writeFileSync(accountsFile, JSON.stringify({ accounts: [{ name: 'main', profile: 'main' }, { name: 'backup', profile: 'backup', forbidQps: QPS.backup, region: 'cn-beijing' }] }));
   const env = {
-    REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'info', METRICS_PORT: '0',
+    REDIS_URL, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: sim.endpoint, LOG_LEVEL: 'info', METRICS_PORT: '0',
     LIVEQUEUE_ACCOUNTS_FILE: accountsFile, ALIBABA_CLOUD_CREDENTIALS_FILE: credentials,
     HOLD_PROBE_MS: '30000', HOLD_PROBE_MAX_MS: '30000',
   };
@@ -103,7 +93,7 @@ describe('several accounts in one deployment', () => {
       await Promise.all([main.producer.enqueueBatch('ForbidLiveStream', bans(240, 'am')), backup.producer.enqueueBatch('ForbidLiveStream', bans(120, 'ab'))]);
       await drained(runtimes, ['main', 'backup'], 360);
 
-      const calls = (await simCalls(since)).filter((c) => c.action === 'ForbidLiveStream');
+      const calls = (await sim.calls(since)).filter((c) => c.action === 'ForbidLiveStream');
       const of = (key: string) => calls.filter((c) => c.accessKeyId === key);
       // The boundary: every call of a job carries its own account's AccessKey and region.
       expect(of(KEYS.main.id).every((c) => c.params.StreamName!.startsWith('am-') && c.params.RegionId === 'cn-shanghai')).toBe(true);
@@ -136,7 +126,7 @@ describe('several accounts in one deployment', () => {
       await mainRuntime!.queue('ForbidLiveStream').add('ForbidLiveStream', { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'stray', LiveStreamType: 'publisher' }, { jobId: stray });
       await waitFor(async () => (await mainRuntime!.deadLetters.count()) === 1, 10_000, 'the stray job dead-lettered');
       expect(await mainRuntime!.deadLetters.list()).toMatchObject([{ id: stray, code: 'WrongAccount', reason: 'invalid-payload', attempts: 1 }]);
-      expect((await simCalls(since)).some((c) => c.params.StreamName === 'stray')).toBe(false);
+      expect((await sim.calls(since)).some((c) => c.params.StreamName === 'stray')).toBe(false);
 
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);
@@ -230,7 +220,7 @@ describe('several accounts in one deployment', () => {
       expect(backupRow).toMatchObject({ account: 'backup', applied: 0, deadLettered: 0, hold: { reason: 'credentials', code: 'SignatureDoesNotMatch' } });
       expect(backupRow!.waiting + backupRow!.delayed + backupRow!.active).toBe(100);
       expect((await main.status())[0]).toMatchObject({ applied: 240, hold: null });
-      const ok = (await simCalls(since)).filter((c) => c.accessKeyId === KEYS.main.id && c.code === 'OK');
+      const ok = (await sim.calls(since)).filter((c) => c.accessKeyId === KEYS.main.id && c.code === 'OK');
       expect(ok).toHaveLength(240);
       // Not slowed: main's bucket stayed busy while backup was held. The figure
       // itself (0.98 of the quota) is the bench's to measure (accounts

@@ -3,16 +3,20 @@ import { LocalRedisServer } from '../src/local-redis.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
+import { startSimulatorProcess, type SimulatorProcess } from './helpers/simulator-process.ts';
 import { maxInAnyWindow } from '../src/sim/index.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /** Crashes and restarts: killed workers and a restarted Redis lose no job. */
 let h: Harness | undefined;
 let redisServer: LocalRedisServer | undefined;
+let simProcess: SimulatorProcess | undefined;
 let workers: RunningProcess[] = [];
 afterEach(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
   workers = [];
+  await simProcess?.stop();
+  simProcess = undefined;
   await h?.close();
   h = undefined;
   await redisServer?.stop();
@@ -22,11 +26,19 @@ afterEach(async () => {
 const bans = (n: number, prefix: string) =>
   Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${prefix}-${i}` } }));
 
-function workerEnv(harness: Harness, redisUrl: string): Record<string, string> {
+/**
+ * Where pacing is checked, the workers call a simulator in a process of its own
+ * (helpers/simulator-process.ts): in this process its arrival stamps would wait
+ * for the test runner.
+ */
+const pacedSimulator = async (latency: string) =>
+  (simProcess = await startSimulatorProcess(['--latency', latency], { ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET }));
+
+function workerEnv(harness: Harness, redisUrl: string, endpoint = harness.endpoint): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: harness.config.prefix,
-    LIVE_ENDPOINT: harness.endpoint,
+    LIVE_ENDPOINT: endpoint,
     ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
     LOG_LEVEL: 'info',
@@ -34,17 +46,16 @@ function workerEnv(harness: Harness, redisUrl: string): Record<string, string> {
     WORKER_CONCURRENCY: '8',
     RETRY_BASE_DELAY_MS: '100',
     RETRY_MAX_DELAY_MS: '500',
-    // As in multi-process.test.ts: the in-process simulator's timestamps jitter on a busy two-core machine.
-    PACING_MARGIN_MS: '30',
     METRICS_PORT: '0',
   };
 }
 
 describe('a worker killed with SIGKILL mid-drain', () => {
   it('has its in-flight jobs taken over by another worker; every job ends applied or already applied', async () => {
-    h = await startHarness('sigkill', {}, { latencyMs: { min: 200, max: 300 } });
+    const sim = await pacedSimulator('200-300');
+    h = await startHarness('sigkill', { LIVE_ENDPOINT: sim.endpoint });
     await h.producer.enqueueBatch('ForbidLiveStream', bans(80, 'kill'));
-    const env = workerEnv(h, REDIS_URL);
+    const env = workerEnv(h, REDIS_URL, sim.endpoint);
     workers = [startCli(['worker'], env), startCli(['worker'], env)];
     await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('"msg":"applied"'))));
     workers[0]!.child.kill('SIGKILL');
@@ -56,7 +67,7 @@ describe('a worker killed with SIGKILL mid-drain', () => {
     expect(row.applied + row.alreadyApplied).toBeGreaterThanOrEqual(80);
     expect(row.waiting + row.active + row.delayed).toBe(0);
     expect(row.deadLettered).toBe(0);
-    const calls = h.sim.calls().filter((c) => c.action === 'ForbidLiveStream');
+    const calls = (await sim.calls()).filter((c) => c.action === 'ForbidLiveStream');
     expect(new Set(calls.filter((c) => c.code === 'OK').map((c) => c.params.StreamName)).size).toBe(80);
     expect(maxInAnyWindow(calls.map((c) => c.at), 1000)).toBeLessThanOrEqual(20);
   });
@@ -65,15 +76,15 @@ describe('a worker killed with SIGKILL mid-drain', () => {
 describe('Redis restarted mid-drain', () => {
   it('workers reconnect and finish the drain; a producer is told clearly that Redis is down', async () => {
     redisServer = await LocalRedisServer.start({ appendOnly: true });
-    h = await startHarness('restart', { REDIS_URL: redisServer.url }, {});
+    const sim = await pacedSimulator('5-15');
+    h = await startHarness('restart', { REDIS_URL: redisServer.url, LIVE_ENDPOINT: sim.endpoint });
     // The harness's own connections point at the default Redis; this test drives its own.
     const url = redisServer.url;
-    const env = workerEnv(h, url);
+    const env = workerEnv(h, url, sim.endpoint);
     const enqueued = await runCli(['enqueue', 'forbid', '--file', '-', '--json'], env, bans(100, 'restart').map((b) => JSON.stringify(b.params)).join('\n'));
     expect(JSON.parse(enqueued.stdout)).toMatchObject({ enqueued: 100 });
     workers = [startCli(['worker'], env)];
-    const sim = h.sim;
-    await waitForOutput(workers[0]!, () => sim.calls().length >= 20);
+    await waitFor(async () => (await sim.calls()).length >= 20, 20_000, '20 calls before the restart');
 
     await redisServer.kill();
     const started = Date.now();
@@ -90,10 +101,10 @@ describe('Redis restarted mid-drain', () => {
       const row = (JSON.parse(status.stdout) as { operation: string; applied: number; alreadyApplied: number; waiting: number; active: number; delayed: number }[])[0]!;
       // A job whose completion was lost with Redis runs again and counts once more, as already applied.
       return row.applied + row.alreadyApplied >= 100 && row.waiting + row.active + row.delayed === 0;
-      // Each poll starts a CLI process: poll slowly, so that they do not starve the simulator in this process.
+      // Each poll starts a CLI process: poll slowly, so that they do not starve the worker.
     }, 40_000, 'drained after the restart', 500);
     // The worker also reads the blacklist's size (DescribeLiveStreamsBlockList): only the bans count here.
-    const banCalls = sim.calls().filter((c) => c.action === 'ForbidLiveStream');
+    const banCalls = (await sim.calls()).filter((c) => c.action === 'ForbidLiveStream');
     expect(new Set(banCalls.filter((c) => c.code === 'OK').map((c) => c.params.StreamName)).size).toBe(100);
     expect(maxInAnyWindow(banCalls.map((c) => c.at), 1000)).toBeLessThanOrEqual(20);
     workers[0]!.child.kill('SIGTERM');

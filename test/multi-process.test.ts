@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectedRuntime, type AccountRuntime } from '../src/account/runtime.ts';
 import type { Operation } from '../src/live/operations.ts';
-import { maxInAnyWindow, type CallRecord, type SimStats } from '../src/sim/index.ts';
+import { maxInAnyWindow, type SimStats } from '../src/sim/index.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET } from './helpers/harness.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { startSimulatorProcess, type SimulatorProcess } from './helpers/simulator-process.ts';
 import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -19,26 +20,17 @@ const MONITOR_STOPS = 120;
 
 const redis = newRedis();
 const prefix = uniquePrefix('multiproc');
-let sim: RunningProcess;
-let endpoint: string;
+let sim: SimulatorProcess;
 let runtime: AccountRuntime;
 let workers: RunningProcess[] = [];
 
-const control = async <T>(path: string, body?: unknown): Promise<T> => {
-  const response = await fetch(`${endpoint}/__sim/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
-  return (await response.json()) as T;
-};
-
 beforeAll(async () => {
-  sim = startCli(['simulate', '--port', '0', '--latency', '10-30'], { ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET });
-  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
-  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
-  runtime = selectedRuntime(redis, testConfig(prefix, { LIVE_ENDPOINT: endpoint }));
+  sim = await startSimulatorProcess(['--latency', '10-30'], { ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET });
+  runtime = selectedRuntime(redis, testConfig(prefix, { LIVE_ENDPOINT: sim.endpoint }));
 });
 afterAll(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
-  sim.child.kill('SIGTERM');
-  await sim.exited;
+  await sim.stop();
   await runtime.close();
   await deleteKeys(redis, prefix);
   redis.disconnect();
@@ -51,32 +43,24 @@ describe('several worker processes sharing the buckets', () => {
     const env = {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
-      LIVE_ENDPOINT: endpoint,
+      LIVE_ENDPOINT: sim.endpoint,
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '8',
-      // Five busy processes (three workers, the simulator, the test runner)
-      // share two cores here, so the simulator itself is at times descheduled
-      // and timestamps arrivals late. The margin is the setting for exactly
-      // that jitter (README, "How pacing works"). At the default 15 ms this
-      // test passed 7 runs of 7 alone and failed 1 full-suite run in about 5
-      // with a single Throttling answer; 30 ms keeps CI honest about
-      // everything else it checks.
-      PACING_MARGIN_MS: '30',
       METRICS_PORT: '0',
     };
     workers = [0, 1, 2].map(() => startCli(['worker'], env));
     await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('workers started'))));
     // The whole backlog at once, so all three workers draw from the buckets together.
     const bans = Array.from({ length: BANS }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `mp-${i}` } }));
-    const { monitorIds } = await control<{ monitorIds: string[] }>('monitors', { count: MONITOR_STOPS });
+    const { monitorIds } = await sim.control<{ monitorIds: string[] }>('monitors', { count: MONITOR_STOPS });
     await Promise.all([runtime.producer.enqueueBatch('ForbidLiveStream', bans), runtime.producer.enqueueBatch('StopLiveStreamMonitor', monitorIds.map((MonitorId) => ({ params: { MonitorId } })))]);
     await waitFor(async () => (await runtime.status()).filter((r) => DRAINED.includes(r.operation)).every((r) => r.applied + r.alreadyApplied + r.deadLettered >= (r.operation === 'ForbidLiveStream' ? BANS : MONITOR_STOPS) && r.waiting + r.delayed + r.active === 0), 60_000, 'drained');
 
     const rows = await runtime.status();
-    const { calls } = await control<{ calls: CallRecord[] }>('calls?limit=100000');
-    const stats = await control<SimStats>('stats');
+    const calls = await sim.calls();
+    const stats = await sim.control<SimStats>('stats');
     for (const op of DRAINED) {
       const row = rows.find((r) => r.operation === op)!;
       expect(row.applied).toBe(op === 'ForbidLiveStream' ? BANS : MONITOR_STOPS);

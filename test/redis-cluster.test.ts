@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRuntimes, type AccountRuntime } from '../src/account/runtime.ts';
 import { loadConfig } from '../src/config.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from '../src/redis.ts';
-import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
+import { maxInAnyWindow } from '../src/sim/index.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { startSimulatorProcess, type SimulatorProcess } from './helpers/simulator-process.ts';
 import { uniquePrefix } from './helpers/redis.ts';
 import { startCluster, type TestCluster } from './helpers/redis-servers.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -21,8 +22,7 @@ const KEYS = Array.from({ length: 2 }, (_, i) => ({ id: `cluster-key-${i}`, secr
 
 let cluster: TestCluster;
 let dir: string;
-let sim: RunningProcess;
-let endpoint: string;
+let sim: SimulatorProcess;
 const processes: RunningProcess[] = [];
 const connections: RedisClient[] = [];
 
@@ -31,23 +31,16 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lq-cluster-test-'));
   const keysFile = join(dir, 'access-keys.json');
   writeFileSync(keysFile, JSON.stringify(Object.fromEntries(KEYS.map((k) => [k.id, k.secret]))));
-  sim = startCli(['simulate', '--port', '0', '--latency', '5-15', '--access-keys-file', keysFile], {});
-  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
-  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
+  sim = await startSimulatorProcess(['--latency', '5-15', '--access-keys-file', keysFile]);
 }, 90_000);
 
 afterAll(async () => {
   for (const p of processes) p.child.kill('SIGKILL');
   for (const c of connections) c.disconnect();
-  sim?.child.kill('SIGTERM');
+  await sim?.stop();
   await cluster?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function simCalls(since: number): Promise<CallRecord[]> {
-  const response = await fetch(`${endpoint}/__sim/calls?since=${since}&limit=100000`);
-  return ((await response.json()) as { calls: CallRecord[] }).calls;
-}
 
 /** Account names whose hash tags land on different masters, with the master of each. */
 async function accountsOnDistinctShards(count: number): Promise<{ name: string; owner: number }[]> {
@@ -62,15 +55,10 @@ async function accountsOnDistinctShards(count: number): Promise<{ name: string; 
 
 function envFor(prefix: string, account: string, key: (typeof KEYS)[number], seed: number): Record<string, string> {
   return {
-    REDIS_CLUSTER_NODES: `127.0.0.1:${seed}`, QUEUE_PREFIX: prefix, LIVE_ACCOUNT: account, LIVE_ENDPOINT: endpoint,
+    REDIS_CLUSTER_NODES: `127.0.0.1:${seed}`, QUEUE_PREFIX: prefix, LIVE_ACCOUNT: account, LIVE_ENDPOINT: sim.endpoint,
     ALIBABA_CLOUD_ACCESS_KEY_ID: key.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret, LOG_LEVEL: 'info', METRICS_PORT: '0',
     // A job whose completion was written in a failover's window is taken over after one lock period.
     JOB_LOCK_MS: '3000',
-    // Six redis-servers, the simulator, two workers and the test runner share two cores here, and
-    // the simulator then stamps some arrivals late; as in multi-process.test.ts, the margin for that
-    // jitter is widened. Alone this test passes at the default 15 ms; the bench's cluster scenario
-    // measures pacing at the default (0 throttled calls).
-    PACING_MARGIN_MS: '30',
   };
 }
 
@@ -116,7 +104,7 @@ describe('Redis Cluster', () => {
       expect(forbid).toMatchObject({ applied: 160, deadLettered: 0, throttled: 0 });
       // The account's keys are where its hash tag says: on its own master.
       expect(await cluster.ownerOf(`${runtime.prefix}:forbid:wait`)).toBe(accounts[i]!.owner);
-      const calls = (await simCalls(since)).filter((c) => c.accessKeyId === KEYS[i]!.id && c.action === 'ForbidLiveStream');
+      const calls = (await sim.calls(since)).filter((c) => c.accessKeyId === KEYS[i]!.id && c.action === 'ForbidLiveStream');
       expect(calls.filter((c) => c.code !== 'OK')).toEqual([]);
       const arrivals = calls.map((c) => c.at).sort((a, b) => a - b);
       expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(20);
@@ -151,7 +139,7 @@ describe('Redis Cluster', () => {
     const since = Date.now();
     const worker = startCli(['worker'], env);
     processes.push(worker);
-    await waitFor(async () => (await simCalls(since)).length >= 60, 20_000, '60 calls before the failover');
+    await waitFor(async () => (await sim.calls(since)).length >= 60, 20_000, '60 calls before the failover');
 
     expect(await cluster.node(replica).cluster('FAILOVER')).toBe('OK');
     // Producers during the failover: each answers within a bound, enqueued or with a clear error.
@@ -172,7 +160,7 @@ describe('Redis Cluster', () => {
     const [forbid] = await runtime.status();
     expect(forbid!.deadLettered).toBe(0);
     // Every job enqueued (before, and the late ones that were accepted) was applied.
-    const applied = new Set((await simCalls(since)).filter((c) => c.code === 'OK').map((c) => c.params.StreamName));
+    const applied = new Set((await sim.calls(since)).filter((c) => c.code === 'OK').map((c) => c.params.StreamName));
     for (let i = 0; i < 240; i++) expect(applied.has(`fo-${i}`)).toBe(true);
     late.forEach((r, i) => {
       if (r.code === 0) expect(applied.has(`late${i}-0`)).toBe(true);

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRuntimes } from '../src/account/runtime.ts';
 import { loadConfig } from '../src/config.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from '../src/redis.ts';
-import type { CallRecord } from '../src/sim/index.ts';
-import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
+import { runCli, startCli, type RunningProcess } from './helpers/processes.ts';
+import { startSimulatorProcess, type SimulatorProcess } from './helpers/simulator-process.ts';
 import { uniquePrefix } from './helpers/redis.ts';
 import { startNode, startSentinels, type TestSentinels } from './helpers/redis-servers.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -13,29 +13,21 @@ import { waitFor } from './helpers/wait.ts';
 const KEY = { id: 'sentinel-key', secret: `sentinel-${randomBytes(12).toString('hex')}` };
 
 let redis: TestSentinels;
-let sim: RunningProcess;
-let endpoint: string;
+let sim: SimulatorProcess;
 const processes: RunningProcess[] = [];
 let connection: RedisClient | undefined;
 
 beforeAll(async () => {
   redis = await startSentinels();
-  sim = startCli(['simulate', '--port', '0', '--latency', '5-15'], { ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.secret });
-  await waitForOutput(sim, (o) => /simulator listening on (\S+)/.test(o));
-  endpoint = /simulator listening on (\S+)/.exec(sim.output())![1]!.replace(/\/$/, '');
+  sim = await startSimulatorProcess(['--latency', '5-15'], { ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.secret });
 }, 60_000);
 
 afterAll(async () => {
   for (const p of processes) p.child.kill('SIGKILL');
   connection?.disconnect();
-  sim?.child.kill('SIGTERM');
+  await sim?.stop();
   await redis?.stop();
 });
-
-async function simCalls(since: number): Promise<CallRecord[]> {
-  const response = await fetch(`${endpoint}/__sim/calls?since=${since}&limit=100000`);
-  return ((await response.json()) as { calls: CallRecord[] }).calls;
-}
 
 const banLines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${tag}-${i}`, Oneshot: 'yes' })).join('\n');
 
@@ -43,7 +35,7 @@ describe('Redis Sentinel', () => {
   it('a failover mid-drain loses no job: workers and producers follow the new master', async () => {
     const env = {
       REDIS_SENTINELS: redis.sentinels.map((s) => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_MASTER: redis.masterName,
-      QUEUE_PREFIX: uniquePrefix('sentinel'), LIVE_ENDPOINT: endpoint, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.secret,
+      QUEUE_PREFIX: uniquePrefix('sentinel'), LIVE_ENDPOINT: sim.endpoint, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.secret,
       LOG_LEVEL: 'info', METRICS_PORT: '0',
       // A job whose completion reached the old master only (the failover's window) is taken over after one lock period.
       JOB_LOCK_MS: '3000',
@@ -57,7 +49,7 @@ describe('Redis Sentinel', () => {
     const since = Date.now();
     const worker = startCli(['worker'], env);
     processes.push(worker);
-    await waitFor(async () => (await simCalls(since)).length >= 60, 20_000, '60 calls before the failover');
+    await waitFor(async () => (await sim.calls(since)).length >= 60, 20_000, '60 calls before the failover');
 
     expect(await redis.sentinel(0).call('SENTINEL', 'FAILOVER', redis.masterName)).toBe('OK');
     await waitFor(async () => (await redis.currentMaster()) === redis.replica, 20_000, 'the replica promoted');
@@ -71,7 +63,7 @@ describe('Redis Sentinel', () => {
       return rows !== undefined && rows[0]!.waiting + rows[0]!.delayed + rows[0]!.active === 0 && rows[0]!.applied >= 245;
     }, 60_000, 'drained on the new master');
     expect((await runtime!.status())[0]!.deadLettered).toBe(0);
-    const applied = new Set((await simCalls(since)).filter((c) => c.code === 'OK').map((c) => c.params.StreamName));
+    const applied = new Set((await sim.calls(since)).filter((c) => c.code === 'OK').map((c) => c.params.StreamName));
     for (let i = 0; i < 240; i++) expect(applied.has(`sf-${i}`)).toBe(true);
     for (let i = 0; i < 5; i++) expect(applied.has(`after-${i}`)).toBe(true);
     worker.child.kill('SIGTERM');
