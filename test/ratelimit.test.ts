@@ -93,4 +93,24 @@ describe('Pacer over a shared bucket', () => {
     expect(order.indexOf('urgent')).toBeLessThanOrEqual(3);
     expect(order.indexOf('urgent')).toBeLessThan(order.indexOf('normal5'));
   });
+
+  it('sends the last backlog waiters back when urgent jobs are on their way, never an urgent waiter, and keeps their slots', async () => {
+    const pacer = new Pacer(new TokenBucket(redis, `${prefix}:give-way`, defaultBucketSettings(10, 0)));
+    const grants = new Map<string, string>();
+    const wait = (name: string, priority: number) => pacer.acquire(priority).then((g) => grants.set(name, g.kind));
+    const waiting = [wait('urgent-0', 0), wait('normal-0', 1), wait('normal-1', 1), wait('normal-2', 1)];
+    // Two urgent jobs announced: the two last in line give way at once; a third request finds no more backlog to spare.
+    expect(pacer.giveWay(2)).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(grants.get('normal-2')).toBe('give-way');
+    expect(grants.get('normal-1')).toBe('give-way');
+    expect(pacer.giveWay(5)).toBe(1);
+    expect(pacer.giveWay(5)).toBe(0);
+    // The urgent waiter was never asked to give way; it gets a slot.
+    const arrived = wait('urgent-1', 0);
+    await Promise.all([...waiting, arrived]);
+    expect(grants.get('urgent-0')).toBe('slot');
+    expect(grants.get('urgent-1')).toBe('slot');
+    expect(grants.get('normal-0')).toBe('give-way');
+  });
 });

@@ -103,11 +103,14 @@ export class BlacklistHeadroom {
     const domains: Headroom['domains'] = [];
     for (const domain of await this.domains()) {
       let page;
-      do {
-        const slot = await pacer.acquire();
+      for (;;) {
+        // At the front of the line (priority 0), this caller is never asked to give way.
+        const grant = await pacer.acquire();
+        if (grant.kind !== 'slot') continue;
         // TotalNum is all we need: one stream a page keeps the answer small.
-        page = await client.describeBlockList(domain, 1, 1, { sendBy: slot.sendBy });
-      } while (!page.ok && 'notSent' in page && page.notSent);
+        page = await client.describeBlockList(domain, 1, 1, { sendBy: grant.sendBy });
+        if (page.ok || !('notSent' in page && page.notSent)) break;
+      }
       if (!page.ok) throw new BlacklistReadError(domain, 'code' in page ? page.code : 'NotSent', 'message' in page ? page.message : '');
       domains.push({ domain, entries: page.totalNum });
     }

@@ -13,6 +13,11 @@ export function queueName(operation: Operation): string {
   return OPERATION_INFO[operation].slug;
 }
 
+/** The pub/sub channel on which producers announce urgent jobs of an operation (queue/urgent-notices.ts). */
+export function urgentChannel(prefix: string, operation: Operation): string {
+  return `${prefix}:${queueName(operation)}:urgent`;
+}
+
 /** The ids of one operation's dead-letter entries: their count in O(1). */
 export function deadLetterIndexKey(prefix: string, operation: Operation): string {
   return `${prefix}:dead-letter-ids:${OPERATION_INFO[operation].slug}`;

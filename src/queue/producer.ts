@@ -6,6 +6,7 @@ import { parseParams, type FieldError, type ParamsByOperation } from '../jobs/sc
 import { jobBatchKey, jobId, queueName } from './names.ts';
 import { jobOptions, type Priority } from './job-options.ts';
 import { BATCH_TTL_SECONDS } from './batch-rules.ts';
+import { announceUrgent } from './urgent-notices.ts';
 
 export interface EnqueueRecord {
   /** Raw input; validated here before anything reaches Redis. */
@@ -84,6 +85,7 @@ export class Producer {
       fresh.map((v) => ({ name: operation, data: v.params, opts: jobOptions(v.id, v.priority, this.config.retry) })),
     );
     for (const v of fresh) results[v.index] = { status: 'enqueued', jobId: v.id };
+    await announceUrgent(this.redis, this.config.prefix, operation, fresh.filter((v) => v.priority === 'urgent').length);
     return results;
   }
 

@@ -3,13 +3,14 @@ import type { TokenBucket } from './token-bucket.ts';
 
 interface Waiter {
   priority: number;
-  resolve: (slot: Slot) => void;
+  resolve: (grant: Grant) => void;
 }
 
-export interface Slot {
-  /** performance.now() by which the call must leave, or not at all. */
-  sendBy: number;
-}
+export type Grant =
+  /** `sendBy`: performance.now() by which the call must leave, or not at all. */
+  | { kind: 'slot'; sendBy: number }
+  /** An urgent job is on its way: this waiter's job should go back to the queue (see giveWay). */
+  | { kind: 'give-way' };
 
 /**
  * Hands the slots of one shared bucket to the calls waiting in this process.
@@ -36,8 +37,8 @@ export class Pacer {
   }
 
   /** Resolves at this caller's slot. Lower priority numbers go first. */
-  acquire(priority = 0): Promise<Slot> {
-    return new Promise<Slot>((resolve) => {
+  acquire(priority = 0): Promise<Grant> {
+    return new Promise<Grant>((resolve) => {
       const waiter = { priority, resolve };
       // Keep the queue ordered by (priority, arrival); it is at most `concurrency` long.
       let i = this.waiters.length;
@@ -45,6 +46,22 @@ export class Pacer {
       this.waiters.splice(i, 0, waiter);
       void this.pump();
     });
+  }
+
+  /**
+   * Makes room for up to `count` urgent jobs: the last waiters in line whose
+   * priority is above `urgentPriority` are told to give way, and their jobs go
+   * back to the queue, so the worker fetches the urgent ones now instead of
+   * after a backlog job is sent. The slots already reserved stay: the next
+   * goes to the urgent job once it arrives. Returns how many gave way.
+   */
+  giveWay(count: number, urgentPriority = 0): number {
+    let given = 0;
+    while (given < count && this.waiters.length > 0 && this.waiters.at(-1)!.priority > urgentPriority) {
+      this.waiters.pop()!.resolve({ kind: 'give-way' });
+      given++;
+    }
+    return given;
   }
 
   private async pump(): Promise<void> {
@@ -91,6 +108,6 @@ export class Pacer {
       void this.pump();
       return;
     }
-    this.waiters.shift()?.resolve({ sendBy: target + this.maxLatenessMs });
+    this.waiters.shift()?.resolve({ kind: 'slot', sendBy: target + this.maxLatenessMs });
   }
 }

@@ -1,4 +1,4 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import type { RetrySchedule } from '../config.ts';
 import { classifyFailure } from '../live/error-codes.ts';
 import type { LiveApi, LiveCallFailure } from '../live/client.ts';
@@ -101,6 +101,17 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     throw Worker.RateLimitError();
   };
 
+  /**
+   * Back to the front of its priority in the queue, unchanged and without
+   * using an attempt, so that this worker's free place fetches an urgent job
+   * (Pacer.giveWay).
+   */
+  const giveWay = async (job: Job, token: string | undefined): Promise<never> => {
+    await job.moveToWait(token);
+    log.debug({ jobId: job.id, operation }, 'gave way to an urgent job');
+    throw new WaitingError();
+  };
+
   /** A real answer about the job arrived: the service and the account work. */
   const healthy = async (job: Job): Promise<void> => {
     const released = await holds.healthy(operation, job.id!);
@@ -181,7 +192,9 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     let result;
     do {
       const waitingSince = performance.now();
-      const slot = await pacer.acquire(job.opts.priority ?? 0);
+      // A probe decides whether a hold lifts: it waits at the front and never gives way.
+      const grant = await pacer.acquire(probe ? 0 : (job.opts.priority ?? 0));
+      if (grant.kind === 'give-way') return giveWay(job, token);
       observer.slotWait(operation, performance.now() - waitingSince);
       // A hold may have tripped while this job waited for its slot: do not
       // call into it. Read from the local view only: a round trip here would
@@ -191,7 +204,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
         if (gate.state === 'closed') return waitForHold(gate.retryInMs);
         probe = gate.state === 'probe';
       }
-      result = await live.call(operation, parsed.value, { sendBy: slot.sendBy });
+      result = await live.call(operation, parsed.value, { sendBy: grant.sendBy });
       if (!result.ok && result.notSent) observer.missedSlot(operation);
     } while (!result.ok && result.notSent);
     observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);

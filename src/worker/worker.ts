@@ -6,6 +6,7 @@ import { blockingConnection } from '../redis.ts';
 import type { OutageLog } from './outage-log.ts';
 import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
 import { queueName } from '../queue/names.ts';
+import { UrgentNotices } from '../queue/urgent-notices.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -34,14 +35,17 @@ export interface LiveWorkersOptions {
 export class LiveWorkers {
   readonly workers: Worker[] = [];
   readonly operations: readonly Operation[];
+  private readonly urgentNotices: UrgentNotices;
 
   constructor(private readonly options: LiveWorkersOptions) {
     const { runtime, live, log, observer } = options;
     const { config } = runtime;
     this.operations = options.operations;
+    const makeRoom = new Map<Operation, (count: number) => void>();
     for (const operation of options.operations) {
       const bucket = runtime.bucket(operation);
-      const processor = createProcessor({
+      const pacer = new Pacer(bucket);
+      const processJob = createProcessor({
         account: runtime.name, operation, live, bucket, log, observer,
         stats: runtime.stats,
         outcomes: runtime.outcomes,
@@ -49,10 +53,23 @@ export class LiveWorkers {
         holdView: new HoldView(runtime.holds, operation),
         blacklistRecheckMs: config.blacklistRecheckMs,
         onBlacklistFull: options.onBlacklistFull,
-        pacer: new Pacer(bucket),
+        pacer,
         deadLetters: runtime.deadLetters,
         onFinished: (id, params, outcome) => runtime.jobFinished(operation, id, params, outcome),
         retry: config.retry,
+      });
+      // Jobs this worker holds: with every place taken, an urgent job needs one of them to give way.
+      let held = 0;
+      const processor = async (job: Job, token?: string) => {
+        held++;
+        try {
+          return await processJob(job, token);
+        } finally {
+          held--;
+        }
+      };
+      makeRoom.set(operation, (count) => {
+        if (held >= options.concurrency) pacer.giveWay(count);
       });
       const worker = new TolerantWorker(queueName(operation), processor, {
         connection: blockingConnection(runtime.redis),
@@ -92,6 +109,7 @@ export class LiveWorkers {
       });
       this.workers.push(worker);
     }
+    this.urgentNotices = new UrgentNotices(blockingConnection(runtime.redis), runtime.prefix, this.operations, (operation, count) => makeRoom.get(operation)?.(count));
   }
 
   private async deadLetterFailedJob(job: Job, error: Error): Promise<void> {
@@ -116,6 +134,7 @@ export class LiveWorkers {
 
   start(): void {
     for (const worker of this.workers) void worker.run();
+    void this.urgentNotices.start().catch((error: Error) => this.options.log.warn({ err: error.message }, 'not listening for urgent jobs: they wait for a free place'));
     // Dead-letter counts are an index kept beside the entries; mend it if an older version or a hand left it behind.
     void this.options.runtime.deadLetters
       .reconcile()
@@ -129,6 +148,7 @@ export class LiveWorkers {
 
   /** Stops taking jobs and lets the in-flight ones finish (with `force`, does not wait for them). */
   async close(force = false): Promise<void> {
+    this.urgentNotices.close();
     await Promise.all(this.workers.map((w) => w.close(force)));
   }
 }
