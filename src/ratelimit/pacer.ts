@@ -49,15 +49,16 @@ export class Pacer {
   }
 
   /**
-   * Makes room for up to `count` urgent jobs: the last waiters in line whose
-   * priority is above `urgentPriority` are told to give way, and their jobs go
-   * back to the queue, so the worker fetches the urgent ones now instead of
-   * after a backlog job is sent. The slots already reserved stay: the next
-   * goes to the urgent job once it arrives. Returns how many gave way.
+   * Makes room for up to `count` urgent jobs: the last waiters in line, if
+   * they are not urgent themselves (priority 0), are told to give way, and
+   * their jobs go back to the queue, so the worker fetches the urgent ones
+   * now instead of after a backlog job is sent. The slots already reserved
+   * stay: the next goes to the urgent job once it arrives. Returns how many
+   * gave way.
    */
-  giveWay(count: number, urgentPriority = 0): number {
+  giveWay(count: number): number {
     let given = 0;
-    while (given < count && this.waiters.length > 0 && this.waiters.at(-1)!.priority > urgentPriority) {
+    while (given < count && this.waiters.length > 0 && this.waiters.at(-1)!.priority > 0) {
       this.waiters.pop()!.resolve({ kind: 'give-way' });
       given++;
     }

@@ -45,7 +45,7 @@ export class LiveWorkers {
     for (const operation of options.operations) {
       const bucket = runtime.bucket(operation);
       const pacer = new Pacer(bucket);
-      const processJob = createProcessor({
+      const processor = createProcessor({
         account: runtime.name, operation, live, bucket, log, observer,
         stats: runtime.stats,
         outcomes: runtime.outcomes,
@@ -58,19 +58,11 @@ export class LiveWorkers {
         onFinished: (id, params, outcome) => runtime.jobFinished(operation, id, params, outcome),
         retry: config.retry,
       });
-      // Jobs this worker holds: with every place taken, an urgent job needs one of them to give way.
-      let held = 0;
-      const processor = async (job: Job, token?: string) => {
-        held++;
-        try {
-          return await processJob(job, token);
-        } finally {
-          held--;
-        }
-      };
-      makeRoom.set(operation, (count) => {
-        if (held >= options.concurrency) pacer.giveWay(count);
-      });
+      // Whether or not every place looks taken: a place freed by a finishing
+      // job has often fetched its next backlog job already (BullMQ fetches in
+      // the same script that completes), and a worker with a place to spare
+      // only refetches the job that gave way.
+      makeRoom.set(operation, (count) => pacer.giveWay(count));
       const worker = new TolerantWorker(queueName(operation), processor, {
         connection: blockingConnection(runtime.redis),
         prefix: runtime.prefix,
