@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { providerCredential } from '../src/live/client.ts';
 import { createLogger } from '../src/log.ts';
 import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
 import { maxInAnyWindow, type CallRecord } from '../src/sim/index.ts';
-import { FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, FAST_RETRIES, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { startCli } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -183,6 +184,12 @@ describe('account-level answers hold at once and heal by themselves', () => {
     ['MissingSecurityToken', 400, 'credentials'],
     ['InvalidSecurityToken.Expired', 400, 'credentials'],
     ['Forbidden', 403, 'account'],
+    ['Forbidden.RAM', 403, 'account'],
+    ['NoPermission', 403, 'account'],
+    ['InvalidAccessKeyId.NotFound', 404, 'credentials'],
+    ['InvalidAccessKeyId.Inactive', 400, 'credentials'],
+    ['IncompleteSignature', 400, 'credentials'],
+    ['InvalidTimeStamp.Format', 400, 'credentials'],
   ])('%s (HTTP %i) holds StopLiveStreamMonitor (%s) instead of dead-lettering', async (code, status, reason) => {
     h = await startHarness('icaller', { ...FAST_RETRIES, ...FAST_PROBES });
     const monitors = h.sim.createMonitors(10);
@@ -195,6 +202,28 @@ describe('account-level answers hold at once and heal by themselves', () => {
     // The cause goes away after three answers (a blip, like an STS refresh): a probe finds out.
     const row = statusOf(await h.drained(10, 30_000), 'StopLiveStreamMonitor');
     expect(row).toMatchObject({ applied: 10, deadLettered: 0, hold: null });
+  });
+
+  it('CredentialsUnavailable (the credential source fails mid-drain, as an STS endpoint can) holds the operation, then drains', async () => {
+    h = await startHarness('icredsource', { ...FAST_RETRIES, ...FAST_PROBES });
+    // The credentials library's extension point: a provider, here one whose source is down for its first 3 requests.
+    let requests = 0;
+    const source = {
+      getProviderName: () => 'flaky-sts',
+      getCredentials: async () => {
+        if (requests++ < 3) throw new Error('connect ETIMEDOUT sts.aliyuncs.com');
+        return { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET, securityToken: '', providerName: 'flaky-sts' };
+      },
+    };
+    await enqueueBans(h, 10, 'icredsource');
+    h.startWorkers({ operations: ['ForbidLiveStream'], concurrency: 2, credential: providerCredential(source) });
+    const harness = h;
+    await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null, 10_000, 'a hold');
+    expect(statusOf(await h.status(), 'ForbidLiveStream').hold).toMatchObject({ reason: 'credentials', code: 'CredentialsUnavailable' });
+    // Nothing reached the API while the source was down, and nothing was dead-lettered; a probe finds it back.
+    const row = statusOf(await h.drained(10, 30_000), 'ForbidLiveStream');
+    expect(row).toMatchObject({ applied: 10, deadLettered: 0, hold: null });
+    expect(h.sim.calls().filter((c) => c.code !== 'OK')).toEqual([]);
   });
 });
 

@@ -21,7 +21,8 @@ const OpenApiClient = (require('@alicloud/openapi-core') as typeof import('@alic
 const credentials = require('@alicloud/credentials') as typeof import('@alicloud/credentials');
 const Credential = credentials.default;
 const { ProfileCredentialsProvider } = credentials;
-type Credential = InstanceType<typeof Credential>;
+export type Credential = InstanceType<typeof Credential>;
+type CredentialsProvider = ConstructorParameters<typeof Credential>[1];
 
 export interface LiveApi {
   call<O extends Operation>(operation: O, params: ParamsByOperation[O], options?: CallOptions): Promise<LiveCallResult>;
@@ -271,9 +272,14 @@ function reportingCredentialFailures(credential: Credential): Credential {
   });
 }
 
+/** Credentials from any provider of the credentials library's kind (a profile, an STS source, a vault). */
+export function providerCredential(provider: NonNullable<CredentialsProvider>): Credential {
+  return new Credential(null, provider);
+}
+
 /** The named profile of the Alibaba Cloud credentials file, read by the credentials library. */
 export function profileCredential(profile: string): Credential {
-  return new Credential(null, ProfileCredentialsProvider.builder().withProfileName(profile).build());
+  return providerCredential(ProfileCredentialsProvider.builder().withProfileName(profile).build());
 }
 
 /** A fixed AccessKey pair (the demo and tests use one the simulator knows); production uses the default chain. */

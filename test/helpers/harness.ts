@@ -2,7 +2,7 @@ import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config.ts';
-import { AlibabaLiveClient, staticCredential } from '../../src/live/client.ts';
+import { AlibabaLiveClient, staticCredential, type Credential } from '../../src/live/client.ts';
 import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
 import { createLogger } from '../../src/log.ts';
 import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
@@ -30,7 +30,8 @@ export interface Harness {
   producer: Producer;
   deadLetters: DeadLetterQueue;
   workers?: LiveWorkers;
-  startWorkers(options?: { operations?: Operation[]; concurrency?: number; accessKeySecret?: string }): LiveWorkers;
+  /** `credential` replaces the simulator's AccessKey pair (`accessKeySecret` only changes its secret). */
+  startWorkers(options?: { operations?: Operation[]; concurrency?: number; accessKeySecret?: string; credential?: Credential }): LiveWorkers;
   status(): Promise<OperationStatus[]>;
   /** Waits until no job is waiting, delayed or active and `expected` jobs have an outcome. */
   drained(expected: number, timeoutMs?: number): Promise<OperationStatus[]>;
@@ -65,7 +66,7 @@ export async function startHarness(name: string, env: Record<string, string> = {
     startWorkers(options = {}) {
       const workers = runtime.workers({
         log: createLogger('silent'),
-        live: new AlibabaLiveClient({ ...config.live, regionId: runtime.settings.region, credential: staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
+        live: new AlibabaLiveClient({ ...config.live, regionId: runtime.settings.region, credential: options.credential ?? staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
         operations: options.operations,
         concurrency: options.concurrency,
       });
