@@ -7,9 +7,9 @@ import { urgentChannel } from './names.ts';
  * most of them waiting for a token; BullMQ fetches the next job only when one
  * of them ends, so an urgent job would wait for a backlog job's call. The
  * producer rings on a pub/sub channel when it adds urgent jobs, and each
- * worker process whose places are all taken sends that many of its waiting
- * backlog jobs back to the front of the queue (Pacer.giveWay): its free
- * places then fetch the urgent jobs, which wait for the next slot only.
+ * worker process sends that many of its waiting backlog jobs back to the
+ * front of the queue (Pacer.giveWay): the places they free fetch the urgent
+ * jobs, which wait for the next slot only.
  * A missed message (a reconnect) costs latency, never a job.
  */
 export async function announceUrgent(redis: RedisClient, prefix: string, operation: Operation, count: number): Promise<void> {
