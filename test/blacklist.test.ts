@@ -1,12 +1,15 @@
+import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.ts';
 import { AlibabaLiveClient, staticCredential } from '../src/live/client.ts';
 import { registerQueueGauges } from '../src/metrics/queue-gauges.ts';
+import { blacklistKeys } from '../src/queue/names.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
 import { startTestServer } from './helpers/http.ts';
 import { runCli } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /** The 10,000-stream blacklist: read with DescribeLiveStreamsBlockList, shown, and warned about before a batch overflows it. */
 let h: Harness | undefined;
@@ -71,6 +74,57 @@ describe('blacklist headroom', () => {
     expect(metrics).toContain('livequeue_blacklist_headroom{account="default"} 9992');
     expect(metrics).toContain('livequeue_blacklist_permanent_bans{account="default"} 3');
     expect((await runCli(['status'], env)).stdout).toContain('BLACKLIST default: 8 of 10000 streams, room for 9992, 3 permanent');
+  });
+
+  it('skips and reports a domain the API refuses, reads the others, and forgets a recorded domain that does not exist', async () => {
+    h = await startHarness('refused-domain', { LIVE_DOMAINS: 'c.example.com,gone.example.com' });
+    h.sim.seedBlacklist('c.example.com', 4);
+    h.sim.seedBlacklist('a.example.com', 2);
+    // A typo banned once (recorded), and a configured domain the account does not have: the API's answer for both.
+    const notFound = { code: 'InvalidDomain.NotFound', status: 404, message: 'The domain provided does not exist in our records.' };
+    h.sim.script({ action: 'DescribeLiveStreamsBlockList', match: { DomainName: 'typo.exmaple.com' }, ...notFound });
+    h.sim.script({ action: 'DescribeLiveStreamsBlockList', match: { DomainName: 'gone.example.com' }, ...notFound });
+    const env = envOf(h, { LIVE_DOMAINS: 'c.example.com,gone.example.com' });
+    await h.runtime.blacklist.noteDomains(['a.example.com', 'typo.exmaple.com', 'gone.example.com']);
+    const reads = (domain: string) => h!.sim.calls().filter((c) => c.action === 'DescribeLiveStreamsBlockList' && c.params.DomainName === domain).length;
+
+    const first = await runCli(['blacklist', '--refresh', '--json'], env);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      entries: 6,
+      headroom: 9_994,
+      domains: [{ domain: 'a.example.com', entries: 2 }, { domain: 'c.example.com', entries: 4 }],
+      skipped: [
+        { domain: 'gone.example.com', code: 'InvalidDomain.NotFound', message: notFound.message, forgotten: false },
+        { domain: 'typo.exmaple.com', code: 'InvalidDomain.NotFound', message: notFound.message, forgotten: true },
+      ],
+    });
+    // The recorded typo is forgotten; the configured domain stays (the configuration names it) and is reported again.
+    expect((await h.redis.smembers(blacklistKeys(h.runtime.prefix).domains)).sort()).toEqual(['a.example.com', 'gone.example.com']);
+    expect(await h.runtime.blacklist.domains()).toEqual(['a.example.com', 'c.example.com', 'gone.example.com']);
+    // A worker's periodic read: the typo is not asked for again; the configured domain is, and each skip is logged with its code.
+    let logs = '';
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+    const client = new AlibabaLiveClient({ endpoint: h.endpoint, regionId: 'cn-shanghai', timeoutMs: 2000, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
+    const stop = h.runtime.startBlacklistRefresh(client, createLogger('info', stream));
+    try {
+      await waitFor(() => logs.includes('"msg":"blacklist size read"'), 10_000, 'the periodic read');
+    } finally {
+      stop();
+    }
+    expect(logs).toMatch(/"domain":"gone\.example\.com","code":"InvalidDomain\.NotFound","forgotten":false,"msg":"blacklist of a domain not read: the API refused the domain"/);
+    expect(logs).not.toContain('typo.exmaple.com');
+    const second = (await h.runtime.blacklist.cached())!;
+    expect(second).toMatchObject({ entries: 6, skipped: [{ domain: 'gone.example.com', code: 'InvalidDomain.NotFound', forgotten: false }] });
+    expect(reads('typo.exmaple.com')).toBe(1);
+    expect(reads('gone.example.com')).toBe(2);
+    expect(reads('a.example.com')).toBe(2);
+
+    // A failure that is not about one domain (here the service's) still fails the whole read, and the last figures stay: these could not be trusted.
+    h.sim.script({ action: 'DescribeLiveStreamsBlockList', match: { DomainName: 'c.example.com' }, code: 'InternalError', status: 500, times: 1 });
+    await expect(h.runtime.blacklist.refresh(client)).rejects.toThrow('DescribeLiveStreamsBlockList for c.example.com failed: InternalError');
+    expect(await h.runtime.blacklist.cached()).toMatchObject({ entries: 6, checkedAt: second.checkedAt });
   });
 
   it('warns (CLI and HTTP) when a batch\'s bans exceed the headroom, and enqueues them all the same', async () => {

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { AlibabaLiveClient } from '../live/client.ts';
+import { classifyFailure } from '../live/error-codes.ts';
 import type { Operation } from '../live/operations.ts';
 import type { ForbidParams, ResumeParams } from '../jobs/schemas.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
@@ -22,6 +23,13 @@ export const headroomSchema = z.object({
   entries: z.number(),
   headroom: z.number(),
   domains: z.array(z.object({ domain: z.string(), entries: z.number() })),
+  /**
+   * Domains the API refused to read (a typo banned once, a domain removed
+   * from the account): left out of `entries`, each with the API's code. A
+   * recorded domain the API says does not exist is forgotten (`forgotten`);
+   * a configured one is reported on every read until the configuration changes.
+   */
+  skipped: z.array(z.object({ domain: z.string(), code: z.string(), message: z.string(), forgotten: z.boolean() })).default([]),
   checkedAt: z.string(),
   /**
    * Bans this product applied without ResumeTime that have not run out: each
@@ -46,6 +54,22 @@ export class BlacklistReadError extends Error {
     super(`DescribeLiveStreamsBlockList for ${domain} failed: ${code} (${message})`);
     this.name = 'BlacklistReadError';
   }
+}
+
+/** The API's answer for a domain the account does not have; such a domain has no blacklist to read. */
+const UNKNOWN_DOMAIN_CODES = new Set(['InvalidDomain.NotFound']);
+
+/**
+ * The API refused this one domain (a well-formed answer about the request:
+ * a parameter error, a domain it does not know, a code nobody listed), as
+ * opposed to a failure of the credentials, the account or the service, after
+ * which no figure of this read can be trusted.
+ */
+function refusedDomain(failure: { code: string; httpStatus?: number; network: boolean; bodyNotJson?: boolean; requestId?: string }): boolean {
+  if (UNKNOWN_DOMAIN_CODES.has(failure.code)) return true;
+  // What the error-code table says a job would do with this answer: a dead letter (or a refusal) is about the request alone.
+  const outcome: string = classifyFailure(failure).outcome;
+  return outcome === 'dead-letter' || outcome === 'refused';
 }
 
 /** A ban without ResumeTime lasts six months (ForbidLiveStream page). */
@@ -97,10 +121,18 @@ export class BlacklistHeadroom {
     return parsed.success ? { ...parsed.data, permanentBans } : undefined;
   }
 
-  /** Reads every domain's blacklist size now (one paced call per domain) and caches the result. */
+  /**
+   * Reads every domain's blacklist size now (one paced call per domain) and
+   * caches the result. A domain the API refuses is skipped and reported, and
+   * the others are read all the same; a failure that is not about the domain
+   * (credentials, permissions, the network, the service) fails the whole read,
+   * as its figures could not be trusted.
+   */
   async refresh(client: Pick<AlibabaLiveClient, 'describeBlockList'>): Promise<Headroom> {
     const pacer = new Pacer(this.bucket);
     const domains: Headroom['domains'] = [];
+    const skipped: Headroom['skipped'] = [];
+    const configured = new Set(this.configuredDomains);
     for (const domain of await this.domains()) {
       let page;
       for (;;) {
@@ -111,12 +143,18 @@ export class BlacklistHeadroom {
         page = await client.describeBlockList(domain, 1, 1, { sendBy: grant.sendBy });
         if (page.ok || !('notSent' in page && page.notSent)) break;
       }
-      if (!page.ok) throw new BlacklistReadError(domain, 'code' in page ? page.code : 'NotSent', 'message' in page ? page.message : '');
-      domains.push({ domain, entries: page.totalNum });
+      if (page.ok) {
+        domains.push({ domain, entries: page.totalNum });
+        continue;
+      }
+      if (!('code' in page) || !refusedDomain(page)) throw new BlacklistReadError(domain, 'code' in page ? page.code : 'NotSent', 'message' in page ? page.message : '');
+      // A domain only a batch named, and which the account does not have: no later read should ask for it again.
+      const forgotten = UNKNOWN_DOMAIN_CODES.has(page.code) && !configured.has(domain) && (await this.redis.srem(this.keys.domains, domain)) > 0;
+      skipped.push({ domain, code: page.code, message: page.message, forgotten });
     }
     const entries = domains.reduce((n, d) => n + d.entries, 0);
     const headroom: Headroom = {
-      account: this.account, cap: BLACKLIST_CAP, entries, headroom: Math.max(0, BLACKLIST_CAP - entries), domains,
+      account: this.account, cap: BLACKLIST_CAP, entries, headroom: Math.max(0, BLACKLIST_CAP - entries), domains, skipped,
       checkedAt: new Date().toISOString(), permanentBans: await this.permanentBans(),
     };
     await this.redis.set(this.keys.cache, JSON.stringify(headroom));

@@ -131,6 +131,7 @@ export class AccountRuntime {
       if (mine !== 'OK') return;
       const headroom = await this.blacklist.refresh(client);
       log.info({ account: this.name, entries: headroom.entries, headroom: headroom.headroom }, 'blacklist size read');
+      for (const { domain, code, forgotten } of headroom.skipped) log.warn({ account: this.name, domain, code, forgotten }, 'blacklist of a domain not read: the API refused the domain');
     };
     const run = () => void refresh().catch((error: Error) => log.warn({ account: this.name, err: error.message }, 'could not read the blacklist size'));
     run();
