@@ -4,7 +4,7 @@ import type { RedisSettings } from './redis.ts';
 import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, accountPrefix, hashTagOf, REGION, unknownAccountMessage } from './account/rules.ts';
-import { OPERATION_INFO, type Operation } from './live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation, type Operation, type QpsVariable } from './live/operations.ts';
 
 /**
  * All configuration, parsed once at start-up from the environment (and CLI
@@ -31,6 +31,10 @@ const hostPorts = (name: string) =>
       return { host: pair.slice(0, at), port: Number(pair.slice(at + 1)) };
     }));
 
+/** Each operation's QPS variable, with the default its API page gives. */
+const qpsSetting = (operation: Operation) => positiveNumber(OPERATION_INFO[operation].qpsVariable).default(OPERATION_INFO[operation].defaultQps);
+const qpsVariables = Object.fromEntries(OPERATIONS.map((op) => [OPERATION_INFO[op].qpsVariable, qpsSetting(op)])) as Record<QpsVariable, ReturnType<typeof qpsSetting>>;
+
 const envSchema = z.object({
   REDIS_URL: z
     .string()
@@ -55,9 +59,8 @@ const envSchema = z.object({
     .default('live.aliyuncs.com'),
   LIVE_REGION: z.string().regex(REGION, 'LIVE_REGION must be a region id such as cn-shanghai').default('cn-shanghai'),
   LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000),
-  FORBID_QPS: positiveNumber('FORBID_QPS').default(OPERATION_INFO.ForbidLiveStream.defaultQps),
-  STOP_MONITOR_QPS: positiveNumber('STOP_MONITOR_QPS').default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps),
-  RESUME_QPS: positiveNumber('RESUME_QPS').default(OPERATION_INFO.ResumeLiveStream.defaultQps),
+  // FORBID_QPS, STOP_MONITOR_QPS, RESUME_QPS: one per operation of the catalog.
+  ...qpsVariables,
   PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(15),
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').max(1000, 'WORKER_CONCURRENCY must be at most 1000').default(16),
   RETRY_ATTEMPTS: positiveInt('RETRY_ATTEMPTS').max(1000, 'RETRY_ATTEMPTS must be at most 1000').default(22),
@@ -190,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const domains = e.LIVE_DOMAINS ? e.LIVE_DOMAINS.split(',').map((d) => d.toLowerCase()) : [];
   const fromFile = e.LIVEQUEUE_ACCOUNTS_FILE ? readAccountsFile(e.LIVEQUEUE_ACCOUNTS_FILE, { region: e.LIVE_REGION, domains }) : undefined;
   if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_ACCOUNTS_FILE ${e.LIVEQUEUE_ACCOUNTS_FILE}: ${fromFile}`);
-  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: { ForbidLiveStream: e.FORBID_QPS, StopLiveStreamMonitor: e.STOP_MONITOR_QPS, ResumeLiveStream: e.RESUME_QPS }, region: e.LIVE_REGION, domains }];
+  const accounts = fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: perOperation((op) => e[OPERATION_INFO[op].qpsVariable]), region: e.LIVE_REGION, domains }];
   const named = raw.LIVE_ACCOUNT === undefined ? undefined : e.LIVE_ACCOUNT;
   if (named !== undefined && !accounts.some((a) => a.name === named)) {
     throw new ConfigError(`${unknownAccountMessage(named, accounts)}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);

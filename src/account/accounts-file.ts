@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AccountConfig } from '../config.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './rules.ts';
-import { OPERATION_INFO } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation, type AccountsFileQpsField } from '../live/operations.ts';
 
 /**
  * LIVEQUEUE_ACCOUNTS_FILE: the accounts one deployment drives.
@@ -11,17 +11,18 @@ import { OPERATION_INFO } from '../live/operations.ts';
  *
  * Each account's credentials come from the named profile of the Alibaba
  * Cloud credentials file, read by @alicloud/credentials; this file holds no
- * secret. QPS and region are optional.
+ * secret. QPS and region are optional; each operation's QPS field is named in
+ * the operation catalog (live/operations.ts), its default is the API page's.
  */
-const qps = (field: string) => z.number({ error: `${field} must be a number` }).positive(`${field} must be greater than 0`).max(10_000, `${field} must be at most 10000`);
+const qps = (field: string) => z.number({ error: `${field} must be a number` }).positive(`${field} must be greater than 0`).max(10_000, `${field} must be at most 10000`).optional();
+/** forbidQps, stopMonitorQps, resumeQps: one per operation of the catalog. */
+const qpsFields = Object.fromEntries(OPERATIONS.map((op) => [OPERATION_INFO[op].accountsFileField, qps(OPERATION_INFO[op].accountsFileField)])) as Record<AccountsFileQpsField, ReturnType<typeof qps>>;
 
 const accountSchema = z.strictObject(
   {
     name: z.string({ error: 'name is required' }).regex(ACCOUNT_NAME, `name must be ${ACCOUNT_NAME_RULE}`),
     profile: z.string({ error: 'profile is required (a profile of the Alibaba Cloud credentials file)' }).min(1, 'profile must not be empty'),
-    forbidQps: qps('forbidQps').optional(),
-    stopMonitorQps: qps('stopMonitorQps').optional(),
-    resumeQps: qps('resumeQps').optional(),
+    ...qpsFields,
     region: z.string().regex(REGION, 'region must be a region id such as cn-shanghai').optional(),
     domains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'domains must be domain names'), { error: 'domains must be a list of domain names' }).optional(),
   },
@@ -58,11 +59,7 @@ export function readAccountsFile(path: string, defaults: { region: string; domai
     accounts.push({
       name: a.name,
       profile: a.profile,
-      qps: {
-        ForbidLiveStream: a.forbidQps ?? OPERATION_INFO.ForbidLiveStream.defaultQps,
-        StopLiveStreamMonitor: a.stopMonitorQps ?? OPERATION_INFO.StopLiveStreamMonitor.defaultQps,
-        ResumeLiveStream: a.resumeQps ?? OPERATION_INFO.ResumeLiveStream.defaultQps,
-      },
+      qps: perOperation((op) => a[OPERATION_INFO[op].accountsFileField] ?? OPERATION_INFO[op].defaultQps),
       region: a.region ?? defaults.region,
       domains: (a.domains ?? defaults.domains).map((d) => d.toLowerCase()),
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigOverrides } from '../config.ts';
+import { OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
 import { UsageError } from './errors.ts';
 
 /** Flags every command accepts; each overrides the environment variable of the same meaning. */
@@ -9,9 +10,11 @@ export const CONFIG_FLAGS: readonly { flag: string; variable: keyof ConfigOverri
   { flag: '--account <name>', variable: 'LIVE_ACCOUNT', help: 'the account to act on (LIVE_ACCOUNT); `worker` takes it more than once' },
   { flag: '--endpoint <endpoint>', variable: 'LIVE_ENDPOINT', help: 'Live API endpoint (LIVE_ENDPOINT), e.g. http://127.0.0.1:8787' },
   { flag: '--live-region <region>', variable: 'LIVE_REGION', help: 'region id sent with every call (LIVE_REGION)' },
-  { flag: '--forbid-qps <n>', variable: 'FORBID_QPS', help: 'ForbidLiveStream calls per second for the account (FORBID_QPS)' },
-  { flag: '--stop-monitor-qps <n>', variable: 'STOP_MONITOR_QPS', help: 'StopLiveStreamMonitor calls per second (STOP_MONITOR_QPS)' },
-  { flag: '--resume-qps <n>', variable: 'RESUME_QPS', help: 'ResumeLiveStream calls per second, for batch undo (RESUME_QPS)' },
+  // --forbid-qps, --stop-monitor-qps, --resume-qps: one per operation of the catalog.
+  ...OPERATIONS.map((op) => {
+    const { qpsFlag, qpsVariable, does } = OPERATION_INFO[op];
+    return { flag: `${qpsFlag} <n>`, variable: qpsVariable, help: `${op} calls per second for the account; ${does} (${qpsVariable})` };
+  }),
   { flag: '--log-level <level>', variable: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (LOG_LEVEL)' },
 ];
 
@@ -48,4 +51,28 @@ export function configFor(command: Command, extra: ConfigOverrides = {}, manyAcc
     if (value !== undefined) overrides[variable] = value;
   }
   return loadConfig(process.env, overrides);
+}
+
+/**
+ * A command's own option values, for a command whose options share a name
+ * with a flag of the program (`simulate --forbid-qps` is the simulator's
+ * quota, the program's --forbid-qps the account's). Commander hands an option
+ * the program knows to the program wherever it is written, so the command's
+ * own would keep its default; here a value the user gave under that name
+ * counts as the command's, wherever it stands on the command line.
+ */
+export function ownOptions<T>(command: Command): T {
+  const opts: Record<string, unknown> = { ...command.opts() };
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (command.getOptionValueSource(key) === 'cli') continue;
+    for (let ancestor = command.parent; ancestor; ancestor = ancestor.parent) {
+      const same = ancestor.options.find((o) => o.long === option.long);
+      if (same && ancestor.getOptionValueSource(same.attributeName()) === 'cli') {
+        opts[key] = ancestor.getOptionValue(same.attributeName());
+        break;
+      }
+    }
+  }
+  return opts as T;
 }

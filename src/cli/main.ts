@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.ts';
+import { OPERATIONS } from '../live/operations.ts';
 import { CredentialsUnavailableError } from '../live/client.ts';
 import { UnknownAccountError } from '../account/runtime.ts';
 import { InputFileError } from '../jobs/input.ts';
@@ -20,14 +21,14 @@ import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
 
 const program = new Command('livequeue')
-  .description('Rate-limited job queue for ApsaraVideo Live: ForbidLiveStream and StopLiveStreamMonitor at the full QPS the API allows, never faster.')
+  .description(`Rate-limited job queue for ApsaraVideo Live: ${OPERATIONS.join(', ')} at the full QPS the API allows, never faster.`)
   .showHelpAfterError()
   .exitOverride();
 addConfigFlags(program);
 program.addHelpText('after', `
 Examples:
   $ livequeue demo                                  # local end-to-end run on the built-in simulator
-  $ livequeue worker --concurrency 16               # drain both operations until Ctrl-C
+  $ livequeue worker --concurrency 16               # drain every operation until Ctrl-C
   $ livequeue enqueue forbid --file bans.jsonl      # ban every stream in the file
   $ livequeue status --watch
   $ livequeue dlq list --code QuotaExceeded.Blacklist

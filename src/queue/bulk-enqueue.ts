@@ -1,4 +1,4 @@
-import type { Operation } from '../live/operations.ts';
+import { OPERATION_INFO, type Operation } from '../live/operations.ts';
 import type { FieldError } from '../jobs/schemas.ts';
 import type { InputRecord } from '../jobs/input.ts';
 import type { Priority } from './job-options.ts';
@@ -31,7 +31,7 @@ export interface EnqueueTarget {
 export function blacklistBans(operation: Operation, records: readonly { params: unknown }[], results: readonly EnqueueResult[]): { count: number; domains: Set<string> } {
   const domains = new Set<string>();
   let count = 0;
-  if (operation !== 'ForbidLiveStream') return { count, domains };
+  if (!OPERATION_INFO[operation].addsToBlacklist) return { count, domains };
   results.forEach((result, i) => {
     const params = records[i]!.params as { Oneshot?: unknown; DomainName?: unknown };
     if (result.status !== 'enqueued' || params.Oneshot === 'yes') return;

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
-import { API_VERSION, OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
+import { API_VERSION, OPERATION_INFO, OPERATIONS, type Operation } from '../live/operations.ts';
 
 /**
- * The API actions the simulator answers: the two the queue drives, and the
- * blacklist's read (DescribeLiveStreamsBlockList) and undo (ResumeLiveStream).
+ * The API actions the simulator answers: every operation the queue drives
+ * (the catalog's), and the blacklist's read (DescribeLiveStreamsBlockList).
  */
-export const ACTIONS = [...OPERATIONS, 'DescribeLiveStreamsBlockList', 'ResumeLiveStream'] as const;
+export const ACTIONS = [...OPERATIONS, 'DescribeLiveStreamsBlockList'] as const;
 export type Action = (typeof ACTIONS)[number];
 export { API_VERSION };
 
@@ -62,6 +62,10 @@ export const scriptRuleSchema = z
   .strict();
 export type ScriptRule = z.input<typeof scriptRuleSchema>;
 
+/** Each operation's quota, by default its API page's (the catalog's defaultQps). */
+const qpsOf = (operation: Operation) => positiveInt.default(OPERATION_INFO[operation].defaultQps);
+const operationQps = Object.fromEntries(OPERATIONS.map((op) => [op, qpsOf(op)])) as Record<Operation, ReturnType<typeof qpsOf>>;
+
 export const optionsSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
@@ -75,10 +79,8 @@ export const optionsSchema = z
     /** Per AccessKey and per action, in a strict rolling second. */
     qps: z
       .object({
-        ForbidLiveStream: positiveInt.default(OPERATION_INFO.ForbidLiveStream.defaultQps),
-        StopLiveStreamMonitor: positiveInt.default(OPERATION_INFO.StopLiveStreamMonitor.defaultQps),
+        ...operationQps,
         DescribeLiveStreamsBlockList: positiveInt.default(50),
-        ResumeLiveStream: positiveInt.default(30),
       })
       .strict()
       .prefault({}),

@@ -7,6 +7,7 @@ import { Faults, type FaultSettings } from './faults.ts';
 import { handleCall, type GatewayParts } from './gateway.ts';
 import { Monitors } from './monitors.ts';
 import {
+  ACTIONS,
   faultsInputSchema,
   isAction,
   optionsSchema,
@@ -35,10 +36,11 @@ export interface SimStats {
 }
 
 /**
- * A local ApsaraVideo Live API serving ForbidLiveStream and StopLiveStreamMonitor
- * as their pages describe: signed requests (ACS3-HMAC-SHA256), per-AccessKey
- * flow control in a strict rolling second, the blacklist and monitor state
- * behind each operation, and injectable faults for rehearsing incidents.
+ * A local ApsaraVideo Live API serving the operations the queue drives, and
+ * DescribeLiveStreamsBlockList, as their pages describe: signed requests
+ * (ACS3-HMAC-SHA256), per-AccessKey flow control in a strict rolling second,
+ * the blacklist and monitor state behind each operation, and injectable
+ * faults for rehearsing incidents.
  */
 export class LiveApiSimulator {
   readonly #options: ResolvedOptions;
@@ -175,10 +177,7 @@ export class LiveApiSimulator {
     });
     return {
       actions: {
-        ForbidLiveStream: perAction('ForbidLiveStream'),
-        StopLiveStreamMonitor: perAction('StopLiveStreamMonitor'),
-        DescribeLiveStreamsBlockList: perAction('DescribeLiveStreamsBlockList'),
-        ResumeLiveStream: perAction('ResumeLiveStream'),
+        ...(Object.fromEntries(ACTIONS.map((action) => [action, perAction(action)])) as Record<Action, ReturnType<typeof perAction>>),
         [OTHER]: perAction(OTHER),
       },
       blacklist: { size: this.blacklistSize(), cap: this.#options.blacklistCap },

@@ -1,4 +1,4 @@
-import type { Operation } from '../live/operations.ts';
+import { OPERATION_INFO, type Operation } from '../live/operations.ts';
 import type { Hold, Holds } from '../queue/holds.ts';
 
 export interface HoldState {
@@ -44,7 +44,7 @@ export class HoldView {
       const now = Date.now();
       const [hold, blacklist] = await Promise.all([
         this.holds.current(this.operation),
-        this.operation === 'ForbidLiveStream' ? this.holds.blacklistHold() : undefined,
+        OPERATION_INFO[this.operation].addsToBlacklist ? this.holds.blacklistHold() : undefined,
       ]);
       const state = { hold, blacklistHeldUntil: blacklist?.until };
       this.cached = { state, at: now };

@@ -134,9 +134,9 @@ export function registerDemo(program: Command): void {
       });
       const run = async () => {
         process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
-        process.stdout.write(`quota: ForbidLiveStream ${qps.ForbidLiveStream} QPS, StopLiveStreamMonitor ${qps.StopLiveStreamMonitor} QPS (simulator throttles above that in any rolling second)\n\n`);
-
         const work = demoWork(sim, bans, monitorStops);
+        const quota = OPERATIONS.filter((op) => work[op].length > 0).map((op) => `${op} ${qps[op]} QPS`).join(', ');
+        process.stdout.write(`quota: ${quota} (simulator throttles above that in any rolling second)\n\n`);
         const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
         for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
           const results = await producer.enqueueBatch(operation, work[operation]);

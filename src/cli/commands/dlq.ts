@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { OPERATION_SLUGS, operationFromSlug, OPERATION_INFO, type Operation } from '../../live/operations.ts';
+import { OPERATION_SLUGS, operationFromSlug, OPERATION_INFO, slugList, type Operation } from '../../live/operations.ts';
 import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../queue/dead-letter.ts';
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
@@ -31,7 +31,7 @@ function filterOf(flags: DlqFlags): DeadLetterFilter {
   let operation: Operation | undefined;
   if (flags.operation) {
     operation = operationFromSlug(flags.operation);
-    if (!operation) throw new UsageError(`--operation: unknown operation "${flags.operation}" (use forbid, stop-monitor)`);
+    if (!operation) throw new UsageError(`--operation: unknown operation "${flags.operation}" (use ${slugList()})`);
   }
   return { operation, code: flags.code, ids: flags.id };
 }

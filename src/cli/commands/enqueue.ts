@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { formatFromPath, INPUT_FORMATS, InputFileError, readRecords, type InputFormat, type InputRecord } from '../../jobs/input.ts';
-import type { Operation } from '../../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, slugList, type Operation } from '../../live/operations.ts';
 import { enqueueRecords, type BulkSummary } from '../../queue/bulk-enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
 import { configFor } from '../context.ts';
@@ -122,39 +122,65 @@ function commonFlags(command: Command): Command {
     .option('--json', 'print the summary as one JSON object');
 }
 
-export function registerEnqueue(program: Command): void {
-  const enqueue = program.command('enqueue').description('Enqueue jobs from a file (JSON Lines, CSV, or plain text for monitor ids).');
+/** What each operation's `enqueue <slug>` adds to the common flags: its description, own flags and examples. */
+interface EnqueueCommand {
+  description: string;
+  flags?: (command: Command) => Command;
+  /** Parameters a line does not give, from the command's own flags. */
+  defaults?: (flags: EnqueueFlags) => Record<string, string>;
+  examples: string;
+}
 
-  commonFlags(enqueue.command('forbid'))
-    .description('Ban the streams in a file: one stream a line with DomainName, AppName, StreamName and optional LiveStreamType, Oneshot, ResumeTime, RegionId.')
-    .option('--oneshot', 'only interrupt streams (Oneshot=yes) where a line does not say')
-    .option('--resume-time <time>', 'ResumeTime (yyyy-MM-ddTHH:mm:ssZ, UTC) where a line does not say')
-    .option('--region <region>', 'RegionId where a line does not say')
-    .addHelpText('after', `
-Examples:
+/** One subcommand per operation of the catalog, named by its slug: the compiler asks for a new operation's. */
+const ENQUEUE_COMMANDS: Readonly<Record<Operation, EnqueueCommand>> = {
+  ForbidLiveStream: {
+    description: 'Ban the streams in a file: one stream a line with DomainName, AppName, StreamName and optional LiveStreamType, Oneshot, ResumeTime, RegionId.',
+    flags: (command) => command
+      .option('--oneshot', 'only interrupt streams (Oneshot=yes) where a line does not say')
+      .option('--resume-time <time>', 'ResumeTime (yyyy-MM-ddTHH:mm:ssZ, UTC) where a line does not say')
+      .option('--region <region>', 'RegionId where a line does not say'),
+    defaults: (flags) => ({
+      ...(flags.oneshot ? { Oneshot: 'yes' } : {}),
+      ...(flags.resumeTime ? { ResumeTime: flags.resumeTime } : {}),
+      ...(flags.region ? { RegionId: flags.region } : {}),
+    }),
+    examples: `
   $ livequeue enqueue forbid --file bans.jsonl
       {"DomainName":"demo.aliyundoc.com","AppName":"liveApp","StreamName":"s1","ResumeTime":"2030-01-01T00:00:00Z"}
   $ livequeue enqueue forbid --file bans.csv --oneshot --priority urgent
       DomainName,AppName,StreamName
       demo.aliyundoc.com,liveApp,s1
-  $ cat bans.jsonl | livequeue enqueue forbid --file - --json
-Exit code: 0 when every line was valid, 1 when some were invalid (valid lines are enqueued all the same).`)
-    .action(async (flags: EnqueueFlags, command: Command) => {
-      const defaults: Record<string, string> = {};
-      if (flags.oneshot) defaults.Oneshot = 'yes';
-      if (flags.resumeTime) defaults.ResumeTime = flags.resumeTime;
-      if (flags.region) defaults.RegionId = flags.region;
-      await enqueueFile(command, 'ForbidLiveStream', flags, defaults);
-    });
-
-  commonFlags(enqueue.command('stop-monitor'))
-    .description('Stop the monitoring sessions in a file: one MonitorId a line (plain text, JSONL with MonitorId, or CSV).')
-    .addHelpText('after', `
-Examples:
+  $ cat bans.jsonl | livequeue enqueue forbid --file - --json`,
+  },
+  StopLiveStreamMonitor: {
+    description: 'Stop the monitoring sessions in a file: one MonitorId a line (plain text, JSONL with MonitorId, or CSV).',
+    examples: `
   $ livequeue enqueue stop-monitor --file monitors.txt
       445409ec-7eaa-461d-8f29-4bec2eb9a1b2
-  $ livequeue enqueue stop-monitor --file monitors.csv --priority urgent`)
-    .action(async (flags: EnqueueFlags, command: Command) => {
-      await enqueueFile(command, 'StopLiveStreamMonitor', flags, {});
-    });
+  $ livequeue enqueue stop-monitor --file monitors.csv --priority urgent`,
+  },
+  ResumeLiveStream: {
+    description: 'Lift the bans of the streams in a file by hand (`livequeue batch undo` lifts a whole batch): one stream a line with DomainName, AppName, StreamName and optional RegionId.',
+    flags: (command) => command.option('--region <region>', 'RegionId where a line does not say'),
+    defaults: (flags): Record<string, string> => (flags.region ? { RegionId: flags.region } : {}),
+    examples: `
+  $ livequeue enqueue resume-stream --file lifts.jsonl
+      {"DomainName":"demo.aliyundoc.com","AppName":"liveApp","StreamName":"s1"}`,
+  },
+};
+
+export function registerEnqueue(program: Command): void {
+  const enqueue = program.command('enqueue').description(`Enqueue jobs from a file (JSON Lines, CSV, or plain text for monitor ids): ${slugList()}.`);
+
+  for (const operation of OPERATIONS) {
+    const spec = ENQUEUE_COMMANDS[operation];
+    const command = commonFlags(enqueue.command(OPERATION_INFO[operation].slug)).description(spec.description);
+    (spec.flags ?? ((c: Command) => c))(command)
+      .addHelpText('after', `
+Examples:${spec.examples}
+Exit code: 0 when every line was valid, 1 when some were invalid (valid lines are enqueued all the same).`)
+      .action(async (flags: EnqueueFlags, self: Command) => {
+        await enqueueFile(self, operation, flags, spec.defaults?.(flags) ?? {});
+      });
+  }
 }

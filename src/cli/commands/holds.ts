@@ -1,6 +1,6 @@
 import { Command, Argument } from 'commander';
 import type { Config } from '../../config.ts';
-import { OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
+import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
 import { Holds } from '../../queue/holds.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';
@@ -44,7 +44,7 @@ export function registerHoldCommands(program: Command): void {
       for (const { account, hold, releasedBans } of results) {
         const lifted = hold ? `lifted the ${hold.reason} hold (${hold.code}, since ${new Date(hold.since).toISOString()})` : 'no hold was in place';
         const who = config.accounts.length > 1 || opts.allAccounts ? ` (account ${account})` : '';
-        process.stdout.write(`resumed ${slug}${who}: ${lifted}${operation === 'ForbidLiveStream' ? `; released ${releasedBans} bans held for the blacklist` : ''}\n`);
+        process.stdout.write(`resumed ${slug}${who}: ${lifted}${OPERATION_INFO[operation].addsToBlacklist ? `; released ${releasedBans} bans held for the blacklist` : ''}\n`);
       }
     });
 }

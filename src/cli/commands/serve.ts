@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
+import { OPERATION_SLUGS } from '../../live/operations.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('HTTP API until SIGINT/SIGTERM: enqueue (POST /v1/forbid, /v1/stop-monitor), job state (GET /v1/jobs/:id), the dead-letter queue (/v1/dlq), /healthz, /metrics and the dashboard at /ui.')
+    .description(`HTTP API until SIGINT/SIGTERM: enqueue (POST ${OPERATION_SLUGS.map((slug) => `/v1/${slug}`).join(', ')}), job state (GET /v1/jobs/:id), the dead-letter queue (/v1/dlq), /healthz, /metrics and the dashboard at /ui.`)
     .option('--port <n>', 'port to listen on (HTTP_PORT, default 8080; 0 picks a free one)')
     .option('--host <address>', 'address to listen on (HTTP_HOST; default 0.0.0.0 with LIVEQUEUE_API_TOKEN, else 127.0.0.1)')
     .addHelpText('after', `

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { untilStopSignal } from '../../signals.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation } from '../../live/operations.ts';
+import { ownOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
 interface SimulateFlags {
   port: string;
-  forbidQps: string;
-  stopMonitorQps: string;
+  /** One QPS flag per operation of the catalog (--forbid-qps ...), by attribute name. */
+  [qpsFlag: string]: string | undefined;
   latency: string;
   internalErrorRate: string;
   dropRate: string;
@@ -48,12 +50,14 @@ function number(flag: string, value: string, min: number, max: number): number {
 }
 
 export function registerSimulate(program: Command): void {
-  program
+  const simulate = program
     .command('simulate')
     .description('Start the built-in ApsaraVideo Live API simulator (signature checks, per-AccessKey QPS, blacklist, monitors, faults).')
-    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', '8787')
-    .option('--forbid-qps <n>', 'ForbidLiveStream QPS per AccessKey', '20')
-    .option('--stop-monitor-qps <n>', 'StopLiveStreamMonitor QPS per AccessKey', '10')
+    .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', '8787');
+  // The quota of each operation of the catalog, under the flag that sets the account's QPS elsewhere.
+  const qpsOptions = perOperation((op) => new Option(`${OPERATION_INFO[op].qpsFlag} <n>`, `${op} QPS per AccessKey`).default(String(OPERATION_INFO[op].defaultQps)));
+  for (const op of OPERATIONS) simulate.addOption(qpsOptions[op]);
+  simulate
     .option('--latency <min-max>', 'backend latency in ms, e.g. 10-30', '10-30')
     .option('--internal-error-rate <p>', 'share of calls answered InternalError (0..1)', '0')
     .option('--drop-rate <p>', 'share of connections dropped before the effect (0..1)', '0')
@@ -67,7 +71,9 @@ The simulator accepts the AccessKey in ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLO
 Examples:
   $ ALIBABA_CLOUD_ACCESS_KEY_ID=sim ALIBABA_CLOUD_ACCESS_KEY_SECRET=sim-secret livequeue simulate --port 8787
   $ curl -X POST localhost:8787/__sim/faults -d '{"outage":{"durationMs":30000}}'`)
-    .action(async (flags: SimulateFlags) => {
+    .action(async (_flags: SimulateFlags, command: Command) => {
+      // The program knows the same flags (the account's QPS): what the user wrote is the simulator's.
+      const flags = ownOptions<SimulateFlags>(command);
       const [min, max] = flags.latency.split('-').map((v) => number('--latency', v, 0, 60_000));
       const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
       const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
@@ -76,7 +82,7 @@ Examples:
       const sim = simulatorOrUsageError(() => new LiveApiSimulator({
         port,
         accessKeys: flags.accessKeysFile ? readAccessKeys(flags.accessKeysFile) : id && secret ? { [id]: secret } : undefined,
-        qps: { ForbidLiveStream: number('--forbid-qps', flags.forbidQps, 1, 100_000), StopLiveStreamMonitor: number('--stop-monitor-qps', flags.stopMonitorQps, 1, 100_000) },
+        qps: perOperation((op) => number(OPERATION_INFO[op].qpsFlag, flags[qpsOptions[op].attributeName()]!, 1, 100_000)),
         latencyMs: { min: min ?? 0, max: max ?? min ?? 0 },
         faults: {
           internalErrorRate: number('--internal-error-rate', flags.internalErrorRate, 0, 1),

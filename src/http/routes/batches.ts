@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPERATIONS, operationFromSlug, OPERATION_SLUGS } from '../../live/operations.ts';
+import { OPERATIONS, operationFromSlug, SLUG_CHOICES } from '../../live/operations.ts';
 import { BatchNotUndoableError, batchIdSchema, CancelAllNotConfirmedError, UnknownBatchError } from '../../queue/batches.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
@@ -18,7 +18,7 @@ const undoSchema = cancelSchema.extend({ resumesEnqueued: int, undoneBefore: int
 const cancelAllBodySchema = z.strictObject({
   all: z.literal(true, { error: 'all must be true: this route cancels every pending job of the account' }),
   confirm: z.number({ error: 'confirm must be the pending count you expect (GET it from a first call without confirm)' }).int().min(0).optional(),
-  operation: z.enum(OPERATION_SLUGS as [string, ...string[]]).optional(),
+  operation: z.enum(SLUG_CHOICES).optional(),
 });
 const cancelAllSchema = z.object({ cancelled: z.partialRecord(z.enum(OPERATIONS), int) });
 const notConfirmedSchema = errorBodySchema.extend({ pending: int });

@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { operationFromSlug, OPERATION_INFO, OPERATIONS } from '../../live/operations.ts';
+import { operationFromSlug, SLUG_CHOICES } from '../../live/operations.ts';
 import { deadLetterEntrySchema, type DeadLetterFilter } from '../../queue/dead-letter.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 
-const SLUGS = OPERATIONS.map((op) => OPERATION_INFO[op].slug) as [string, ...string[]];
-const operationSchema = z.enum(SLUGS, { error: `operation must be one of ${SLUGS.join(', ')}` }).transform((slug) => operationFromSlug(slug)!);
+const operationSchema = z.enum(SLUG_CHOICES, { error: `operation must be one of ${SLUG_CHOICES.join(', ')}` }).transform((slug) => operationFromSlug(slug)!);
 
 const listQuerySchema = z.object({
   operation: operationSchema.optional(),

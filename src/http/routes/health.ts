@@ -6,7 +6,11 @@ import type { ApiContext } from '../context.ts';
 const REDIS_TIMEOUT_MS = 2_000;
 
 const healthSchema = z.object({
-  /** ok: Redis answers and every operation has a worker; degraded: some operation has none; unavailable: Redis does not answer. */
+  /**
+   * ok: Redis answers and every operation of the catalog has a worker (a bare `livequeue worker` drains them all);
+   * degraded: some operation has none, so its jobs wait (workers started with --operations cover only part);
+   * unavailable: Redis does not answer.
+   */
   status: z.enum(['ok', 'degraded', 'unavailable']),
   redis: z.enum(['up', 'down']),
   /** Worker connections BullMQ sees per operation queue, across all processes and machines. */

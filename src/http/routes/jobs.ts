@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Queue } from 'bullmq';
-import { OPERATIONS, type Operation } from '../../live/operations.ts';
+import { JOB_ID_PATTERN, OPERATIONS, slugList, type Operation } from '../../live/operations.ts';
 import { findJob, jobViewSchema } from '../../queue/job-state.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
@@ -9,7 +9,7 @@ import { errorBodySchema } from '../errors.ts';
 const paramsSchema = z.object({
   /** Under /v1/accounts/:account; the account itself was resolved before validation. */
   account: z.string().optional(),
-  id: z.string().regex(/^(forbid|stop-monitor)\.[A-Za-z0-9_.-]+$/, 'id must be a job id: forbid.<account>.<hash> or stop-monitor.<account>.<MonitorId>'),
+  id: z.string().regex(JOB_ID_PATTERN, `id must be a job id: <operation>.<account>.<hash or MonitorId>, the operation one of ${slugList()}`),
 });
 
 export function jobRoutes(): FastifyPluginAsyncZod {
