@@ -98,7 +98,7 @@ describe('batches', () => {
       const plain = await server.request('/v1/forbid', { method: 'POST', json: [{ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'http-x' }] });
       expect(((await plain.json()) as { batch: string }).batch).toMatch(/^\d{8}T/);
       expect(await (await server.request('/v1/batches/http-run')).json()).toMatchObject({ jobs: 3, waiting: 3 });
-      expect(await (await server.request('/v1/batches/http-run/cancel', { method: 'POST' })).json()).toMatchObject({ cancelled: 3, inFlight: 0 });
+      expect(await (await server.request('/v1/batches/http-run/cancel', { method: 'POST', json: {} })).json()).toMatchObject({ cancelled: 3, inFlight: 0 });
       expect(await h.producer.queue('ForbidLiveStream').count()).toBe(1);
       expect((await server.request('/v1/batches/nope')).status).toBe(404);
       // Other errors still get the server's own answers: a bad id is a 400 naming the rule.
@@ -204,10 +204,10 @@ describe('batch undo', () => {
     expect((await runCli(['batch', 'undo', 'nope'], env)).code).toBe(2);
     const server = await startTestServer(h.config);
     try {
-      const http = await server.request('/v1/batches/stops/undo', { method: 'POST' });
+      const http = await server.request('/v1/batches/stops/undo', { method: 'POST', json: {} });
       expect(http.status).toBe(409);
       expect(await http.json()).toMatchObject({ error: 'not-undoable' });
-      expect((await server.request('/v1/batches/nope/undo', { method: 'POST' })).status).toBe(404);
+      expect((await server.request('/v1/batches/nope/undo', { method: 'POST', json: {} })).status).toBe(404);
       // Lifts can be enqueued by hand too, checked like any job.
       const lift = await server.request('/v1/resume-stream', { method: 'POST', json: [{ DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'by-hand' }, { DomainName: DOMAIN, AppName: 'liveApp', StreamName: 'x', Oneshot: 'yes' }] });
       expect(lift.status).toBe(400);

@@ -9,7 +9,7 @@ import { createLogger } from '../src/log.ts';
 import { FAST_RETRIES, startHarness, type Harness } from './helpers/harness.ts';
 import { API_TOKEN, HTTP_ENV, startTestServer, type TestServer } from './helpers/http.ts';
 import { parseMetrics, valueOf } from './helpers/prometheus.ts';
-import { REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
+import { deleteKeys, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /**
  * The HTTP API in-process against real Redis and the simulator: auth,
@@ -69,6 +69,30 @@ describe('auth', () => {
     expect((await server.request('/v1/dlq', { auth: false, headers: { authorization: `Basic ${basic}` } })).status).toBe(200);
     const wrongBasic = Buffer.from(`anyone:not-the-token-at-all`).toString('base64');
     expect((await server.request('/v1/dlq', { auth: false, headers: { authorization: `Basic ${wrongBasic}` } })).status).toBe(401);
+  });
+
+  it('refuses every near miss of the token, as Bearer and as Basic: the whole token is compared, not a prefix', async () => {
+    const last = API_TOKEN.at(-1)!;
+    const nearMisses = {
+      'last character changed': `${API_TOKEN.slice(0, -1)}${last === 'x' ? 'y' : 'x'}`,
+      'first character changed': `${API_TOKEN[0] === 'x' ? 'y' : 'x'}${API_TOKEN.slice(1)}`,
+      'a prefix (all but the last character)': API_TOKEN.slice(0, -1),
+      'a prefix (its first 8 characters)': API_TOKEN.slice(0, 8),
+      'the token plus one character': `${API_TOKEN}x`,
+      'the token plus more characters': `${API_TOKEN}-and-more`,
+    };
+    const basic = (token: string) => `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}`;
+    for (const [name, token] of Object.entries(nearMisses)) {
+      expect(token).not.toBe(API_TOKEN);
+      for (const authorization of [`Bearer ${token}`, basic(token)]) {
+        const response = await server.request('/v1/dlq', { auth: false, headers: { authorization } });
+        expect(response.status, `${name}, ${authorization.split(' ')[0]}`).toBe(401);
+      }
+    }
+    // The real token, both ways: the same request succeeds.
+    for (const authorization of [`Bearer ${API_TOKEN}`, basic(API_TOKEN)]) {
+      expect((await server.request('/v1/dlq', { auth: false, headers: { authorization } })).status).toBe(200);
+    }
   });
 
   it('leaves /healthz and /metrics open', async () => {
@@ -184,11 +208,82 @@ describe('enqueue -> job state -> outcome', () => {
     expect(await json(await server.request('/v1/dlq?code=InternalError'))).toEqual({ total: 0, entries: [], malformed: [] });
     const replay = await server.request('/v1/dlq/replay', { method: 'POST', json: { ids: [missingId] } });
     expect(replay.status).toBe(200);
-    expect(await json(replay)).toEqual({ replayed: 1 });
+    expect(await json(replay)).toMatchObject({ replayed: 1 });
     expect(await json(await server.request('/v1/jobs/' + missingId))).toMatchObject({ state: 'prioritized', attemptsMade: 0 });
     expect(await json(await server.request('/v1/dlq'))).toEqual({ total: 0, entries: [], malformed: [] });
 
     expect(await server.request('/v1/jobs/forbid.default.0123456789abcdef0123456789abcdef').then((r) => r.status)).toBe(404);
+  });
+});
+
+describe('cross-site requests', () => {
+  const names = (response: { json(): Promise<unknown> }) => response.json().then((b) => (b as { error: string }).error);
+
+  it('a state-changing request must be JSON: a body-less POST, a form, text or a beacon gets 415 and changes nothing', async () => {
+    const enqueued = await server.request('/v1/forbid', { method: 'POST', json: { batch: 'csrf-json', jobs: [ban('csrf-1'), ban('csrf-2')] } });
+    expect(enqueued.status).toBe(202);
+    const attempts: [string, RequestInit][] = [
+      ['/v1/batches/csrf-json/cancel', { method: 'POST' }],
+      ['/v1/batches/csrf-json/undo', { method: 'POST' }],
+      ['/v1/batches/csrf-json/cancel', { method: 'POST', body: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+      ['/v1/batches/csrf-json/undo', { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } }],
+      ['/v1/batches/cancel', { method: 'POST', body: '--b\r\ncontent-disposition: form-data; name="all"\r\n\r\ntrue\r\n--b--', headers: { 'content-type': 'multipart/form-data; boundary=b' } }],
+      ['/v1/forbid', { method: 'POST', body: JSON.stringify(ban('csrf-3')), headers: { 'content-type': 'text/plain;charset=UTF-8' } }],
+      ['/v1/dlq/replay', { method: 'POST', body: '{"all":true}', headers: { 'content-type': 'application/jsonx' } }],
+      // The dashboard's routes are PUTs.
+      ['/ui/api/queues/pause', { method: 'PUT' }],
+    ];
+    for (const [path, init] of attempts) {
+      const response = await server.request(path, init);
+      expect(response.status, `${init.method} ${path} ${JSON.stringify(init.headers ?? {})}`).toBe(415);
+      const body = await json(response);
+      expect(body).toEqual({ error: 'json-required', message: expect.stringContaining('content-type: application/json') });
+      expect(body.message).toContain('send {} when the route takes no body');
+    }
+    expect(await json(await server.request('/v1/batches/csrf-json'))).toMatchObject({ jobs: 2, waiting: 2, cancelled: 0 });
+    // The same routes as our clients call them: JSON, {} when there is nothing to say (charset allowed).
+    const cancel = await server.request('/v1/batches/csrf-json/cancel', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(cancel.status).toBe(200);
+    expect(await json(cancel)).toMatchObject({ cancelled: 2 });
+  });
+
+  it('a state-changing request from another origin\'s page gets 403; the server\'s own origin, or none, is answered', async () => {
+    const own = new URL(server.url);
+    // The scheme is not compared: behind a TLS proxy the page is https and the server plain http.
+    const foreign = ['http://evil.example', `http://evil.example:${own.port}`, `http://${own.hostname}:${Number(own.port) + 1}`, `http://localhost.evil.example:${own.port}`, 'null', 'not a url', `file://${own.host}`];
+    for (const origin of foreign) {
+      const response = await server.request('/v1/batches/csrf-origin/cancel', { method: 'POST', json: {}, headers: { origin } });
+      expect(response.status, origin).toBe(403);
+      expect(await names(response)).toBe('cross-origin');
+      const enqueue = await server.request('/v1/forbid', { method: 'POST', json: ban('csrf-origin'), headers: { origin } });
+      expect(enqueue.status, origin).toBe(403);
+    }
+    expect(await h.producer.queue('ForbidLiveStream').getJob((await json(await server.request('/v1/forbid', { method: 'POST', json: ban('csrf-origin') }))).results[0].jobId)).toBeDefined();
+    // The dashboard's own page (same origin), with the default port written out or not.
+    expect((await server.request('/v1/batches/nope/cancel', { method: 'POST', json: {}, headers: { origin: own.origin } })).status).toBe(404);
+    const proxied = await server.app.inject({ method: 'POST', url: '/v1/batches/nope/undo', payload: {}, headers: { authorization: `Bearer ${API_TOKEN}`, host: 'queue.example.com:443', origin: 'https://queue.example.com' } });
+    expect(proxied.statusCode).toBe(404);
+    // A reading request is not refused for its origin.
+    expect((await server.request('/v1/dlq', { headers: { origin: 'http://evil.example' } })).status).toBe(200);
+    await h.producer.queue('ForbidLiveStream').obliterate({ force: true });
+  });
+
+  it('without a token (loopback only), a body-less POST from a page is refused as well', async () => {
+    const config = testConfig(uniquePrefix('http-csrf-open'), { HTTP_HOST: '127.0.0.1' });
+    const open = await startTestServer(config);
+    try {
+      const enqueued = await open.request('/v1/forbid', { method: 'POST', auth: false, json: { batch: 'open', jobs: [ban('open-1')] } });
+      expect(enqueued.status).toBe(202);
+      // What a page on another site can make the browser send to 127.0.0.1: a simple request, a form.
+      expect((await open.request('/v1/batches/open/cancel', { method: 'POST', auth: false })).status).toBe(415);
+      expect((await open.request('/v1/batches/open/undo', { method: 'POST', auth: false, body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' } })).status).toBe(403);
+      expect((await open.request('/v1/batches/open/undo', { method: 'POST', auth: false, json: {}, headers: { origin: 'http://evil.example' } })).status).toBe(403);
+      expect(await (await open.request('/v1/batches/open', { auth: false })).json()).toMatchObject({ waiting: 1, cancelled: 0 });
+      expect((await open.request('/v1/batches/open/cancel', { method: 'POST', auth: false, json: {} })).status).toBe(200);
+    } finally {
+      await open.close();
+      await deleteKeys(h.redis, config.prefix);
+    }
   });
 });
 
@@ -268,7 +363,8 @@ describe('slow clients', () => {
   });
 
   it('`livequeue serve` stops within SHUTDOWN_TIMEOUT_MS however long a client stalls', async () => {
-    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: uniquePrefix('serve-stall'), HTTP_PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '1000' });
+    const prefix = uniquePrefix('serve-stall');
+    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: prefix, HTTP_PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '1000' });
     try {
       await waitForOutput(serve, (o) => /"url":"http:\/\/127\.0\.0\.1:\d+"/.test(o));
       const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(serve.output())![1]!;
@@ -282,6 +378,9 @@ describe('slow clients', () => {
       await stalled;
     } finally {
       serve.child.kill('SIGKILL');
+      await serve.exited;
+      // The server opened the queues (their meta keys); nothing of this run stays behind.
+      await deleteKeys(h.redis, prefix);
     }
   });
 });

@@ -47,3 +47,59 @@ export function requireLoopbackHost(): (request: FastifyRequest, reply: FastifyR
     return reply.code(403).send({ error: 'forbidden-host', message: 'without LIVEQUEUE_API_TOKEN only requests to 127.0.0.1, localhost or [::1] are answered' });
   };
 }
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Whether `origin` (scheme://host[:port]) names the host this request was sent to (or the one a proxy forwarded). */
+function isOwnOrigin(origin: string, request: FastifyRequest): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false; // "null" (a sandboxed frame, a file) or garbage
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  const forwarded = request.headers['x-forwarded-host'];
+  const hosts = [request.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
+  return hosts.some((host) => {
+    if (!host) return false;
+    try {
+      // Parsed with the origin's scheme, so a default port written out (":443") compares equal.
+      return new URL(`${url.protocol}//${host.trim()}`).host === url.host;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Cross-site request forgery: a page the operator visits can make the
+ * browser send a request to this server (on 127.0.0.1, or with the Basic
+ * credentials it remembers for the dashboard), and several state-changing
+ * routes take no body at all (`POST /v1/batches/:id/cancel`, `/undo`). A
+ * browser only sends `content-type: application/json` to another origin
+ * after a CORS preflight, which this server never grants; forms and
+ * `navigator.sendBeacon` cannot send it. So every POST, PUT, PATCH and
+ * DELETE must say `application/json` (415 otherwise; a route without a body
+ * takes `{}`), and one whose `Origin` names another site is refused (403).
+ */
+export function requireSameOriginJson(): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  return async (request, reply) => {
+    if (!STATE_CHANGING.has(request.method)) return undefined;
+    const origin = request.headers.origin;
+    if (origin !== undefined && !isOwnOrigin(origin, request)) {
+      return reply.code(403).send({
+        error: 'cross-origin',
+        message: `${request.method} from a page of another origin is refused: state-changing requests are answered only without an Origin header or from this server's own origin`,
+      });
+    }
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return reply.code(415).send({
+        error: 'json-required',
+        message: `${request.method} needs content-type: application/json (send {} when the route takes no body), so that a web page cannot send it from another site`,
+      });
+    }
+    return undefined;
+  };
+}

@@ -9,7 +9,7 @@ import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
 import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
-import { requireLoopbackHost, requireToken } from './auth.ts';
+import { requireLoopbackHost, requireSameOriginJson, requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -34,7 +34,8 @@ export interface HttpServerOptions {
 /**
  * The HTTP API, /metrics, /healthz and the dashboard, ready to listen. Every
  * route but /healthz and /metrics needs the API token when one is configured
- * (without one, the caller binds to 127.0.0.1 only). Closing the server
+ * (without one, the caller binds to 127.0.0.1 only), and every state-changing
+ * request must be JSON and must not come from another site's page (auth.ts). Closing the server
  * closes the queue objects it made; the connection stays the caller's.
  */
 export async function buildHttpServer({ config, redis, log }: HttpServerOptions): Promise<FastifyInstance> {
@@ -78,6 +79,7 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
   const { apiToken } = config.http;
   await app.register(async (api) => {
     api.addHook('onRequest', apiToken ? requireToken(apiToken) : requireLoopbackHost());
+    api.addHook('onRequest', requireSameOriginJson());
     const accountRoutes = async (scope: FastifyInstance) => {
       await scope.register(enqueueRoutes((account, operation, result, count) => enqueued.inc({ account, operation, result }, count)));
       await scope.register(jobRoutes());
