@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput } from './helpers/processes.ts';
-import { newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
+import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 
 /** The real `livequeue` command, run as a child process against real Redis and the simulator. */
 let h: Harness;
@@ -21,7 +21,10 @@ beforeAll(async () => {
   h = await startHarness('cli', { RETRY_ATTEMPTS: '2', RETRY_BASE_DELAY_MS: '20', RETRY_MAX_DELAY_MS: '50' });
   env = { REDIS_URL, QUEUE_PREFIX: h.config.prefix, LIVE_ENDPOINT: h.endpoint, ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, LOG_LEVEL: 'warn' };
 });
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('livequeue enqueue', () => {
   it('enqueues a JSONL file, reports invalid lines by number with the field-level reason, exits 1', async () => {
@@ -170,7 +173,22 @@ describe('enqueue input files that cannot be read as records', () => {
     writeFileSync(path, content);
     return path;
   };
-  const cliEnv = () => ({ REDIS_URL, QUEUE_PREFIX: uniquePrefix('input-files'), LOG_LEVEL: 'silent' });
+  // Each case its own prefix; a refused input still opens the queues (their meta) and records its batch: all deleted after.
+  const prefixes: string[] = [];
+  const cliEnv = () => {
+    const prefix = uniquePrefix('input-files');
+    prefixes.push(prefix);
+    return { REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' };
+  };
+  afterAll(async () => {
+    const redis = newRedis();
+    try {
+      for (const prefix of prefixes) await deleteKeys(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
   const ban = { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'a1' };
 
   it.each([
