@@ -3,7 +3,8 @@ import type { RedisClient } from '../redis.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { resumeParamsOf, type ForbidParams } from '../jobs/schemas.ts';
 import { BATCH_TTL_SECONDS } from './batch-rules.ts';
-import { batchKeys, jobBatchKey, jobId } from './names.ts';
+import { BatchLedger, type JobEnd } from './batch-ledger.ts';
+import { banOwnerKey, batchKeys, jobBatchKey, jobId } from './names.ts';
 import type { Outcomes } from './outcomes.ts';
 import type { Producer } from './producer.ts';
 
@@ -16,12 +17,22 @@ export { BATCH_ID, BATCH_ID_RULE, batchIdSchema, newBatchId } from './batch-rule
  * seen and, when it was a mistake, stopped (cancel) and taken back (undo).
  *
  * Jobs that were already pending (duplicates) belong to the batch that added
- * them. A batch is kept for BATCH_TTL_SECONDS. The bans it applied are kept
- * that long too (undo needs their parameters); how its other finished jobs
- * ended is known for as long as their outcomes are (OUTCOME_TTL_SECONDS).
+ * them. A batch owns its own acts, not streams: job ids are one per stream,
+ * so the same stream is banned, lifted and banned again by different batches
+ * over time. Each job is tied to the batch that enqueued it while it is
+ * queued; its end is recorded for that batch; the standing ban of a stream
+ * belongs to the batch whose ban was applied last (batch-ledger.ts). Cancel
+ * and undo act only on what their batch did and still stands.
+ *
+ * A batch, its outcomes and the bans it applied are kept for
+ * BATCH_TTL_SECONDS. A batch recorded before outcomes were kept per batch
+ * (no `version` in its meta) is read as it was then, from the account-wide
+ * outcomes (OUTCOME_TTL_SECONDS).
  */
 const CHUNK = 500;
 const PENDING_STATES = ['waiting', 'delayed', 'prioritized'] as const;
+/** 2: outcomes and standing bans are recorded per batch. */
+const BATCH_VERSION = '2';
 
 export interface BatchCounts {
   batch: string;
@@ -38,6 +49,13 @@ export interface BatchCounts {
   cancelled: number;
   /** Finished longer ago than OUTCOME_TTL_SECONDS: how they ended is no longer kept. */
   unknown: number;
+  /**
+   * Jobs of this batch whose stream is another act's now: enqueued again by a
+   * later batch, or (for bans counted in applied) banned again by a later
+   * batch after a lift, or lifted other than by this batch's undo. Counted in
+   * their own state above as well; cancel and undo leave them.
+   */
+  superseded: number;
   /** Applied bans lifted again by `batch undo` (ResumeLiveStream applied). */
   undone: number;
   /** ResumeLiveStream enqueued by an undo and not finished yet. */
@@ -56,6 +74,8 @@ export interface CancelResult {
   inFlight: number;
   /** Finished, or cancelled before. */
   untouched: number;
+  /** Of the untouched: the stream is queued, or was last enqueued, under a later batch, whose job it is. */
+  superseded: number;
 }
 
 export interface UndoResult extends CancelResult {
@@ -67,6 +87,11 @@ export interface UndoResult extends CancelResult {
   interruptOnly: number;
   /** Bans the API said existed already: someone else made them, so undo leaves them. */
   alreadyApplied: number;
+  /**
+   * Bans this batch applied that are no longer its own: banned again by a
+   * later batch after a lift, or lifted since. Undo leaves them.
+   */
+  supersededBans: number;
 }
 
 export interface CancelAllResult {
@@ -111,16 +136,28 @@ export class CancelAllNotConfirmedError extends Error {
   }
 }
 
-const isPending = (state: string) => (PENDING_STATES as readonly string[]).includes(state);
+const isPending = (state: string) => (PENDING_STATES as readonly string[]).includes(state) || state === 'waiting-children';
+
+interface BatchMeta {
+  operation: Operation;
+  createdAt: number;
+  undoAt?: number;
+  /** Recorded before outcomes and standing bans were kept per batch. */
+  legacy: boolean;
+}
 
 export class Batches {
+  private readonly ledger: BatchLedger;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly account: string,
     private readonly producer: Producer,
     private readonly outcomes: Outcomes,
-  ) {}
+  ) {
+    this.ledger = new BatchLedger(redis, prefix);
+  }
 
   private queue(operation: Operation): Queue {
     return this.producer.queue(operation);
@@ -141,120 +178,154 @@ export class Batches {
       .exec()) as [[null, number], [null, string]];
     if (recorded !== operation) throw new BatchOperationMismatchError(batch, recorded as Operation, operation);
     const write = this.redis.multi();
-    if (created === 1) write.hset(keys.meta, 'createdAt', Date.now());
+    if (created === 1) write.hset(keys.meta, 'createdAt', Date.now(), 'version', BATCH_VERSION);
     for (let i = 0; i < jobIds.length; i += CHUNK) write.sadd(keys.jobs, ...jobIds.slice(i, i + CHUNK));
     for (const key of [keys.meta, keys.jobs]) write.expire(key, BATCH_TTL_SECONDS);
     await write.exec();
   }
 
   /**
-   * Called by the worker when a job ends applied or already-applied. A ban
-   * the batch applied is kept for undo (and lifted at once if an undo was
-   * asked while it was in flight); a ResumeLiveStream that worked counts as
-   * undone for its batch.
+   * Called by the worker when a job ends applied or already-applied: the end
+   * is recorded for the batch the job was tied to (batch-ledger.lua). A ban
+   * applied is kept for undo and now owns the stream's standing ban (and is
+   * lifted at once if an undo of its batch was asked while it was in
+   * flight); a lift applied ends whoever owned the ban, and counts as undone
+   * for the batch whose undo enqueued it.
    */
   async finished(operation: Operation, id: string, params: unknown, outcome: 'applied' | 'already-applied'): Promise<void> {
-    const batch = await this.redis.getdel(jobBatchKey(this.prefix, id));
-    if (batch === null) return;
-    const keys = batchKeys(this.prefix, batch);
     if (operation === 'ResumeLiveStream') {
-      await this.redis.multi().sadd(keys.undone, id).expire(keys.undone, BATCH_TTL_SECONDS).exec();
+      const ban = jobId('ForbidLiveStream', this.account, params as ForbidParams);
+      await this.ledger.settle(id, outcome, { ban: { id: ban, change: 'clear' }, undone: true });
       return;
     }
-    // A ban that existed already was someone else's: undo leaves it.
-    if (operation !== 'ForbidLiveStream' || outcome !== 'applied') return;
-    // Written before undoAt is read, while undo sets undoAt before it reads
-    // the applied bans: one of the two always sees the other.
-    const replies = await this.redis
-      .multi()
-      .hset(keys.applied, id, JSON.stringify(params))
-      .expire(keys.applied, BATCH_TTL_SECONDS)
-      .hexists(keys.meta, 'undoAt')
-      .exec();
-    if (replies?.[2]?.[1] === 1) await this.enqueueResumes(batch, [[id, JSON.stringify(params)]]);
+    // A ban that existed already was someone else's: undo leaves it, and so does the ledger.
+    if (operation !== 'ForbidLiveStream' || outcome !== 'applied') {
+      await this.ledger.settle(id, outcome);
+      return;
+    }
+    // A Oneshot=yes ban only interrupted a session: it lists nothing, so it owns no standing ban.
+    const lists = (params as ForbidParams).Oneshot !== 'yes';
+    // The ban is kept before undoAt is read, while undo sets undoAt before it
+    // reads the applied bans: one of the two always sees the other.
+    const { batch, undoAsked } = await this.ledger.settle(id, outcome, { params, ...(lists ? { ban: { id, change: 'take' as const } } : {}) });
+    if (batch !== undefined && undoAsked) await this.enqueueResumes(batch, [[id, JSON.stringify(params)]]);
+  }
+
+  /** Called as a job is dead-lettered: the end is recorded for its batch, which it stays tied to (a replay runs under it). */
+  async deadLettered(id: string): Promise<void> {
+    await this.ledger.settle(id, 'dead-lettered', { keepTie: true });
   }
 
   async show(batch: string): Promise<BatchCounts> {
-    const { operation, createdAt, undoAt } = await this.meta(batch);
+    const { operation, createdAt, undoAt, legacy } = await this.meta(batch);
     const keys = batchKeys(this.prefix, batch);
-    const [ids, cancelledIds, appliedIds, claimed, undone] = await Promise.all([
+    const [ids, cancelledIds, appliedBans, claimedIds, undone, own] = await Promise.all([
       this.redis.smembers(keys.jobs),
       this.redis.smembers(keys.cancelled),
-      this.redis.hkeys(keys.applied),
+      this.redis.hgetall(keys.applied),
       this.redis.smembers(keys.undo),
       this.redis.scard(keys.undone),
+      this.redis.hgetall(keys.outcomes),
     ]);
     const cancelled = new Set(cancelledIds);
-    const applied = new Set(appliedIds);
+    const claimed = new Set(claimedIds);
     const counts: BatchCounts = {
       batch, operation, createdAt: new Date(createdAt).toISOString(), jobs: ids.length,
-      waiting: 0, active: 0, applied: 0, alreadyApplied: 0, deadLettered: 0, cancelled: 0, unknown: 0,
+      waiting: 0, active: 0, applied: 0, alreadyApplied: 0, deadLettered: 0, cancelled: 0, unknown: 0, superseded: 0,
       undone, undoPending: 0, undoFailed: 0,
       ...(undoAt ? { undoRequestedAt: new Date(undoAt).toISOString() } : {}),
     };
     const queue = this.queue(operation);
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      const [outcomes, states] = await Promise.all([
-        Promise.all(chunk.map((id) => (applied.has(id) ? undefined : this.outcomes.get(id)))),
-        Promise.all(chunk.map((id) => (applied.has(id) || cancelled.has(id) ? 'settled' : queue.getJobState(id)))),
-      ]);
+      const { ties, states } = await this.whereQueued(queue, batch, chunk);
+      const owners = operation === 'ForbidLiveStream' ? await this.redis.mget(chunk.map((id) => banOwnerKey(this.prefix, id))) : [];
+      const ends = await this.endsOf(chunk, own, appliedBans, legacy);
       chunk.forEach((id, j) => {
-        const outcome = applied.has(id) ? 'applied' : outcomes[j]?.outcome;
-        const state = states[j]!;
-        if (outcome === 'applied') counts.applied++;
-        else if (outcome === 'already-applied') counts.alreadyApplied++;
-        else if (outcome === 'dead-lettered') counts.deadLettered++;
-        else if (cancelled.has(id)) counts.cancelled++;
-        else if (isPending(state) || state === 'waiting-children') counts.waiting++;
+        const tie = ties[j];
+        const state = states[j];
+        const end = ends[j];
+        // Queued under this batch (again, after a replay) comes first; then how its own job ended.
+        if (state !== undefined && isPending(state)) counts.waiting++;
         else if (state === 'active') counts.active++;
+        else if (end === 'applied') counts.applied++;
+        else if (end === 'already-applied') counts.alreadyApplied++;
+        else if (end === 'dead-lettered') counts.deadLettered++;
+        else if (cancelled.has(id)) counts.cancelled++;
+        // Failed outside the processor: on its way to the dead-letter queue (the worker's failed-job sweep).
+        else if (state === 'failed') counts.deadLettered++;
         else counts.unknown++;
+        const ban = appliedBans[id];
+        const lists = ban !== undefined && (JSON.parse(ban) as ForbidParams).Oneshot !== 'yes';
+        const owner = owners[j] ?? null;
+        const banGone = lists && end === 'applied' && !claimed.has(id) && owner !== batch && !(legacy && owner === null);
+        if ((tie !== null && tie !== batch) || banGone) counts.superseded++;
       });
     }
     // A claimed ban's ResumeLiveStream either worked (undone), was dead-lettered, or is on its way.
-    const resumeIds = await this.resumeIdsOf(batch, claimed);
-    const resumeOutcomes = await Promise.all(resumeIds.map((id) => this.outcomes.get(id)));
-    counts.undoFailed = resumeOutcomes.filter((o) => o?.outcome === 'dead-lettered').length;
-    counts.undoPending = Math.max(0, claimed.length - undone - counts.undoFailed);
+    const resumeIds = await this.resumeIdsOf(batch, [...claimed]);
+    const { states: resumeStates } = await this.whereQueued(this.queue('ResumeLiveStream'), batch, resumeIds);
+    const resumeEnds = await this.endsOf(resumeIds, own, {}, legacy);
+    counts.undoFailed = resumeIds.filter((_, j) => resumeEnds[j] === 'dead-lettered' && !(resumeStates[j] !== undefined && (isPending(resumeStates[j]!) || resumeStates[j] === 'active'))).length;
+    counts.undoPending = Math.max(0, claimed.size - undone - counts.undoFailed);
     return counts;
   }
 
   /**
-   * Removes every job of the batch that no worker has taken: BullMQ removes
-   * only unlocked jobs, so no call is ever made for a removed one, and a job
-   * already taken finishes.
+   * Each job's tie (the batch it is queued under, or last was) and, for those
+   * tied to `batch`, where it is in the queue now.
+   */
+  private async whereQueued(queue: Queue, batch: string, ids: readonly string[]): Promise<{ ties: (string | null)[]; states: (string | undefined)[] }> {
+    if (ids.length === 0) return { ties: [], states: [] };
+    const ties = await this.redis.mget(ids.map((id) => jobBatchKey(this.prefix, id)));
+    const states = await Promise.all(ids.map((id, j) => (ties[j] === batch ? queue.getJobState(id) : undefined)));
+    return { ties, states };
+  }
+
+  /** How this batch's own job of each id ended: recorded for the batch, or (a batch from before) the account-wide outcome. */
+  private async endsOf(ids: readonly string[], own: Record<string, string>, applied: Record<string, string>, legacy: boolean): Promise<(JobEnd | undefined)[]> {
+    const recorded = ids.map((id) => (own[id] as JobEnd | undefined) ?? (applied[id] !== undefined ? 'applied' : undefined));
+    if (!legacy) return recorded;
+    const fallback = await Promise.all(ids.map((id, j) => (recorded[j] ? undefined : this.outcomes.get(id))));
+    return recorded.map((end, j) => end ?? fallback[j]?.outcome);
+  }
+
+  /**
+   * Removes every job of the batch that no worker has taken, and that is
+   * still this batch's: each id's owner and state are checked and the job
+   * removed in one atomic step (cancel.lua), so no call is ever made for a
+   * removed job, a job already taken finishes, and a stream a later batch
+   * enqueued again is left to that batch.
    */
   async cancel(batch: string): Promise<CancelResult> {
     const { operation } = await this.meta(batch);
     const keys = batchKeys(this.prefix, batch);
     const queue = this.queue(operation);
-    const [ids, cancelledIds] = await Promise.all([this.redis.smembers(keys.jobs), this.redis.smembers(keys.cancelled)]);
-    const already = new Set(cancelledIds);
-    const result: CancelResult = { batch, cancelled: 0, inFlight: 0, untouched: 0 };
+    const ids = await this.redis.smembers(keys.jobs);
+    const result: CancelResult = { batch, cancelled: 0, inFlight: 0, untouched: 0, superseded: 0 };
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK).filter((id) => !already.has(id));
-      result.untouched += Math.min(CHUNK, ids.length - i) - chunk.length;
-      const states = await Promise.all(chunk.map((id) => queue.getJobState(id)));
-      const pending = chunk.filter((_, j) => isPending(states[j]!));
-      const gone = await this.remove(queue, pending);
-      if (gone.length > 0) await this.markCancelled(new Map([[batch, gone]]));
-      const active = states.filter((s) => s === 'active').length;
-      result.cancelled += gone.length;
-      // Not removed: taken by a worker between the two reads (locked), or active already.
-      result.inFlight += active + (pending.length - gone.length);
-      result.untouched += chunk.length - pending.length - active;
+      for (const answer of await this.ledger.cancel(queue, batch, ids.slice(i, i + CHUNK))) {
+        if (answer === 'cancelled') result.cancelled++;
+        else if (answer === 'in-flight') result.inFlight++;
+        else {
+          result.untouched++;
+          if (answer === 'other') result.superseded++;
+        }
+      }
     }
     return result;
   }
 
   /**
    * Takes a batch of bans back: cancels what is pending, then enqueues
-   * ResumeLiveStream for every ban the batch applied. Each ban is claimed
-   * once (a set in Redis), so undoing twice never resumes twice; a ban still
-   * in flight now is lifted by the worker as soon as it lands (finished()).
+   * ResumeLiveStream for every ban the batch applied that still stands as
+   * its own. Each ban is claimed once, and only while the batch owns it
+   * (undo-claim.lua), so undoing twice never resumes twice and a ban a later
+   * batch made is never lifted; a ban still in flight now is lifted by the
+   * worker as soon as it lands (finished()).
    */
   async undo(batch: string): Promise<UndoResult> {
-    const { operation } = await this.meta(batch);
+    const { operation, legacy } = await this.meta(batch);
     if (operation !== 'ForbidLiveStream') throw new BatchNotUndoableError(batch, operation);
     const keys = batchKeys(this.prefix, batch);
     await this.redis.hsetnx(keys.meta, 'undoAt', Date.now());
@@ -264,23 +335,27 @@ export class Batches {
     let resumesEnqueued = 0;
     let undoneBefore = 0;
     let interruptOnly = 0;
+    let supersededBans = 0;
     for (let i = 0; i < entries.length; i += CHUNK) {
-      const result = await this.enqueueResumes(batch, entries.slice(i, i + CHUNK));
+      const result = await this.enqueueResumes(batch, entries.slice(i, i + CHUNK), legacy);
       resumesEnqueued += result.enqueued;
       undoneBefore += result.claimedBefore;
       interruptOnly += result.interruptOnly;
+      supersededBans += result.superseded;
     }
-    return { ...cancelled, resumesEnqueued, undoneBefore, interruptOnly, alreadyApplied: await this.alreadyApplied(batch, new Set(Object.keys(applied))) };
+    return { ...cancelled, resumesEnqueued, undoneBefore, interruptOnly, alreadyApplied: await this.alreadyApplied(batch, legacy), supersededBans };
   }
 
-  /** Jobs of the batch the API said were done already; only jobs the batch did not apply are looked up. */
-  private async alreadyApplied(batch: string, applied: ReadonlySet<string>): Promise<number> {
+  /** Jobs of the batch the API said were done already. */
+  private async alreadyApplied(batch: string, legacy: boolean): Promise<number> {
     const keys = batchKeys(this.prefix, batch);
-    const [ids, cancelled] = await Promise.all([this.redis.smembers(keys.jobs), this.redis.smembers(keys.cancelled)]);
-    const skip = new Set(cancelled);
-    const others = ids.filter((id) => !applied.has(id) && !skip.has(id));
-    const outcomes = await Promise.all(others.map((id) => this.outcomes.get(id)));
-    return outcomes.filter((o) => o?.outcome === 'already-applied').length;
+    const [ids, own, applied] = await Promise.all([this.redis.smembers(keys.jobs), this.redis.hgetall(keys.outcomes), this.redis.hgetall(keys.applied)]);
+    let count = 0;
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const ends = await this.endsOf(ids.slice(i, i + CHUNK), own, applied, legacy);
+      count += ends.filter((end) => end === 'already-applied').length;
+    }
+    return count;
   }
 
   /** Pending jobs of the account, by operation: what `cancel --all` would remove. */
@@ -291,8 +366,9 @@ export class Batches {
 
   /**
    * Removes every pending job of the account's operations, whichever batch
-   * added it. Refused unless `confirm` covers the pending count, so nobody
-   * empties the queues by a slip of the keyboard.
+   * added it (each is counted as cancelled for its batch). Refused unless
+   * `confirm` covers the pending count, so nobody empties the queues by a
+   * slip of the keyboard.
    */
   async cancelAll(confirm: number | undefined, operations: readonly Operation[] = OPERATIONS): Promise<CancelAllResult> {
     const pending = await this.pendingCount(operations);
@@ -302,54 +378,27 @@ export class Batches {
       const queue = this.queue(operation);
       let removed = 0;
       for (;;) {
-        const ids = (await queue.getJobs([...PENDING_STATES], 0, CHUNK - 1)).flatMap((job) => (job?.id ? [job.id] : []));
-        const gone = await this.remove(queue, ids);
-        if (gone.length > 0) await this.markCancelled(await this.batchesOf(gone));
-        removed += gone.length;
+        const ids = await queue.getRanges([...PENDING_STATES], 0, CHUNK - 1, true);
+        const gone = (await this.ledger.cancel(queue, undefined, ids)).filter((answer) => answer === 'cancelled').length;
+        removed += gone;
         // A page with nothing removable left (all taken by workers meanwhile) ends the sweep.
-        if (gone.length === 0) break;
+        if (gone === 0) break;
       }
       result.cancelled[operation] = removed;
     }
     return result;
   }
 
-  private async remove(queue: Queue, ids: readonly string[]): Promise<string[]> {
-    const removed = await Promise.all(ids.map((id) => queue.remove(id)));
-    return ids.filter((_, j) => removed[j] === 1);
-  }
-
-  private async batchesOf(ids: readonly string[]): Promise<Map<string, string[]>> {
-    const batches = await this.redis.mget(ids.map((id) => jobBatchKey(this.prefix, id)));
-    const byBatch = new Map<string, string[]>();
-    ids.forEach((id, i) => {
-      const batch = batches[i];
-      if (batch) byBatch.set(batch, [...(byBatch.get(batch) ?? []), id]);
-    });
-    return byBatch;
-  }
-
-  private async markCancelled(byBatch: Map<string, string[]>): Promise<void> {
-    const write = this.redis.multi();
-    for (const [batch, ids] of byBatch) {
-      const { cancelled } = batchKeys(this.prefix, batch);
-      write.sadd(cancelled, ...ids).expire(cancelled, BATCH_TTL_SECONDS);
-      write.del(...ids.map((id) => jobBatchKey(this.prefix, id)));
-    }
-    await write.exec();
-  }
-
-  /** Enqueues ResumeLiveStream for the bans not claimed before; each entry is [ban job id, its parameters as JSON]. */
-  private async enqueueResumes(batch: string, entries: readonly [string, string][]): Promise<{ enqueued: number; claimedBefore: number; interruptOnly: number }> {
+  /**
+   * Enqueues ResumeLiveStream for the bans the batch may still lift, each
+   * claimed once; each entry is [ban job id, its parameters as JSON].
+   */
+  private async enqueueResumes(batch: string, entries: readonly [string, string][], legacy = false): Promise<{ enqueued: number; claimedBefore: number; interruptOnly: number; superseded: number }> {
     const keys = batchKeys(this.prefix, batch);
     const bans = entries.map(([id, json]) => ({ id, params: JSON.parse(json) as ForbidParams }));
     const liftable = bans.filter((b) => b.params.Oneshot !== 'yes');
-    if (liftable.length === 0) return { enqueued: 0, claimedBefore: 0, interruptOnly: bans.length };
-    const claim = this.redis.multi();
-    for (const b of liftable) claim.sadd(keys.undo, b.id);
-    claim.expire(keys.undo, BATCH_TTL_SECONDS);
-    const replies = (await claim.exec()) ?? [];
-    const claimed = liftable.filter((_, i) => replies[i]?.[1] === 1);
+    const answers = await this.ledger.claimUndo(batch, liftable.map((b) => b.id), legacy);
+    const claimed = liftable.filter((_, i) => answers[i] === 'claimed');
     if (claimed.length > 0) {
       const records = claimed.map((b) => ({ params: resumeParamsOf(b.params) }));
       try {
@@ -360,7 +409,12 @@ export class Batches {
         throw error;
       }
     }
-    return { enqueued: claimed.length, claimedBefore: liftable.length - claimed.length, interruptOnly: bans.length - liftable.length };
+    return {
+      enqueued: claimed.length,
+      claimedBefore: answers.filter((a) => a === 'before').length,
+      interruptOnly: bans.length - liftable.length,
+      superseded: answers.filter((a) => a === 'superseded').length,
+    };
   }
 
   /** The ResumeLiveStream job ids for claimed bans (same stream, same digest: see names.ts jobId). */
@@ -370,10 +424,10 @@ export class Batches {
     return params.flatMap((json) => (json ? [jobId('ResumeLiveStream', this.account, resumeParamsOf(JSON.parse(json) as ForbidParams))] : []));
   }
 
-  private async meta(batch: string): Promise<{ operation: Operation; createdAt: number; undoAt?: number }> {
+  private async meta(batch: string): Promise<BatchMeta> {
     const raw = await this.redis.hgetall(batchKeys(this.prefix, batch).meta);
     const operation = OPERATIONS.find((op) => op === raw.operation);
     if (!operation) throw new UnknownBatchError(batch);
-    return { operation, createdAt: Number(raw.createdAt ?? 0), ...(raw.undoAt ? { undoAt: Number(raw.undoAt) } : {}) };
+    return { operation, createdAt: Number(raw.createdAt ?? 0), ...(raw.undoAt ? { undoAt: Number(raw.undoAt) } : {}), legacy: raw.version === undefined };
   }
 }

@@ -1,10 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Job } from 'bullmq';
+import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { DEAD_LETTER_QUEUE, deadLetterIndexKey } from './names.ts';
-import { jobOptions, PRIORITIES } from './job-options.ts';
+import { BatchLedger, queueKeyPrefix } from './batch-ledger.ts';
+import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from './names.ts';
+import { jobOptions, PRIORITIES, priorityOf } from './job-options.ts';
+
+const REMOVE_FINISHED = readFileSync(new URL('./remove-finished.lua', import.meta.url), 'utf8');
+const RELEASE_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    livequeueRemoveFinished(queueKeyPrefix: string, leaseKey: string, jobId: string, token: string): Result<string, Context>;
+    livequeueReleaseLease(leaseKey: string, token: string): Result<number, Context>;
+  }
+}
+
+/**
+ * How long a process may take to move one failed job to the dead-letter
+ * queue (write the entry, remove the job) before another may take over.
+ */
+const FAILED_MOVE_LEASE_MS = 10_000;
 
 /**
  * The dead set: jobs that can never succeed as sent, kept with everything
@@ -53,6 +74,19 @@ export interface MalformedEntry {
   problem: string;
 }
 
+export interface ReplayResult {
+  /** Entries put back on their queue (and removed from the dead set). */
+  replayed: number;
+  /**
+   * Entries left in the dead set because a job of the same id (the same
+   * stream or monitor) is pending or running already: that job does the work.
+   */
+  alreadyQueued: string[];
+}
+
+/** What `takeFailed` did with a job of a queue's failed set: the entry it wrote, or why it wrote none. */
+export type FailedMove = { moved: true; entry: DeadLetterEntry } | { moved: false; why: 'leased' | 'not-failed' };
+
 /**
  * Counts are kept as entries come and go, in one set of entry ids per
  * operation, so `status` and `/metrics` cost the same with 0 or 100,000
@@ -62,6 +96,7 @@ export interface MalformedEntry {
  */
 export class DeadLetterQueue {
   readonly queue: Queue;
+  private readonly ledger: BatchLedger;
 
   constructor(
     private readonly redis: RedisClient,
@@ -70,9 +105,16 @@ export class DeadLetterQueue {
     private readonly targets: (operation: Operation) => Queue,
   ) {
     this.queue = new Queue(DEAD_LETTER_QUEUE, { connection: redis, prefix });
+    this.ledger = new BatchLedger(redis, prefix);
+    if (!redis.livequeueRemoveFinished) redis.defineCommand('livequeueRemoveFinished', { numberOfKeys: 2, lua: REMOVE_FINISHED });
+    if (!redis.livequeueReleaseLease) redis.defineCommand('livequeueReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
   }
 
-  /** Records an entry, replacing an older entry of the same job. */
+  /**
+   * Records an entry, replacing an older entry of the same job, and the
+   * job's end for the batch it belongs to. Writing the same entry twice (two
+   * processes finishing the same move) leaves one entry.
+   */
   async add(entry: DeadLetterEntry): Promise<void> {
     await this.queue.remove(entry.id);
     await this.queue.add(entry.operation, entry, { jobId: entry.id });
@@ -82,6 +124,80 @@ export class DeadLetterQueue {
       else index.srem(deadLetterIndexKey(this.prefix, operation), entry.id);
     }
     await index.exec();
+    // The job stays tied to its batch: a replay runs under it again.
+    await this.ledger.settle(entry.id, 'dead-lettered', { keepTie: true });
+  }
+
+  /**
+   * Moves a job left in its queue's failed set to the dead set, as reason
+   * `worker-failure` with its failedReason, then removes it from the queue.
+   * A job ends there when its handling broke outside the processor (it
+   * stalled too often, or the worker was killed between the failure and the
+   * move). The move is two steps, so the entry is written first and the job
+   * removed after, only if it is still failed: a process killed in between
+   * leaves the job failed for the next sweep, never lost. A lease keeps two
+   * processes (every worker sweeps) from moving the same job at once; the
+   * job is read only once it is held.
+   */
+  async takeFailed(operation: Operation, id: string): Promise<FailedMove> {
+    const lease = failedMoveLeaseKey(this.prefix, id);
+    const token = randomUUID();
+    if ((await this.redis.set(lease, token, 'PX', FAILED_MOVE_LEASE_MS, 'NX')) !== 'OK') return { moved: false, why: 'leased' };
+    try {
+      const queue = this.targets(operation);
+      const replies = (await this.redis
+        .multi()
+        .zscore(queue.toKey('failed'), id)
+        .hmget(queue.toKey(id), 'data', 'priority', 'failedReason', 'ats', 'atm', 'processedOn', 'finishedOn', 'progress')
+        .exec()) as [[null, string | null], [null, (string | null)[]]];
+      if (replies[0][1] === null) return { moved: false, why: 'not-failed' };
+      const [data, priority, failedReason, started, made, processedOn, finishedOn, progress] = replies[1][1];
+      const now = Date.now();
+      const firstFailedAt = Number(parseJson<{ firstFailedAt?: unknown }>(progress)?.firstFailedAt);
+      const entry: DeadLetterEntry = {
+        id,
+        operation,
+        // As stored, valid or not: a payload that is not JSON is kept as its text.
+        params: parseJson(data) ?? data,
+        priority: priorityOf(Number(priority ?? 0) || undefined),
+        reason: 'worker-failure',
+        code: 'WorkerFailure',
+        message: failedReason || 'the job failed outside the processor',
+        attempts: Number(started ?? made ?? 0),
+        firstFailedAt: Number.isFinite(firstFailedAt) && firstFailedAt > 0 ? firstFailedAt : Number(processedOn ?? now),
+        lastFailedAt: Number(finishedOn ?? now),
+      };
+      await this.add(entry);
+      const removed = await this.redis.livequeueRemoveFinished(queueKeyPrefix(queue), lease, id, token);
+      return removed === 'removed-failed' ? { moved: true, entry } : { moved: false, why: 'not-failed' };
+    } finally {
+      await this.redis.livequeueReleaseLease(lease, token);
+    }
+  }
+
+  /**
+   * Frees a job id held by a job that is over but still in its queue, so a
+   * new job of the same id (the same stream or monitor) can be added: a
+   * failed job is dead-lettered first (takeFailed: nothing is lost), a
+   * completed one removed. Answers 'queued' when a job of that id is pending
+   * or running (the id is taken), 'dead-lettered' when a failed job was
+   * moved to the dead set, else 'free'.
+   */
+  async freeJobId(operation: Operation, id: string): Promise<'free' | 'dead-lettered' | 'queued'> {
+    const queue = this.targets(operation);
+    const lease = failedMoveLeaseKey(this.prefix, id);
+    let movedHere = false;
+    // Another process holds the move for at most its lease; then the job is gone or ours to move.
+    const deadline = Date.now() + FAILED_MOVE_LEASE_MS + 1000;
+    for (;;) {
+      const answer = await this.redis.livequeueRemoveFinished(queueKeyPrefix(queue), lease, id, '');
+      if (answer === 'queued') return 'queued';
+      if (answer === 'absent' || answer.startsWith('removed-')) return movedHere ? 'dead-lettered' : 'free';
+      if (Date.now() > deadline) throw new Error(`job ${id} stays in its failed set: another process has been moving it to the dead-letter queue for more than ${FAILED_MOVE_LEASE_MS} ms`);
+      // 'failed': move it here; 'leased': another process is moving it, wait for it.
+      if (answer === 'failed') movedHere = (await this.takeFailed(operation, id)).moved || movedHere;
+      else await sleep(25);
+    }
   }
 
   /** O(1): read from the index. */
@@ -158,22 +274,42 @@ export class DeadLetterQueue {
     return { entries, total: await this.count(filter.operation), malformed };
   }
 
+  /** As replayEntries: how many were replayed. */
+  async replay(filter: DeadLetterFilter, retry: RetrySchedule): Promise<number> {
+    return (await this.replayEntries(filter, retry)).replayed;
+  }
+
   /**
    * Puts matching entries back on their queues with fresh attempts and
-   * removes them from the dead set. Returns how many were replayed.
+   * removes them from the dead set. An entry whose job id is pending or
+   * running again (the same stream enqueued since) is not replayed: BullMQ
+   * would keep the queued job and drop the replay, so it stays in the dead
+   * set and is named in `alreadyQueued`. A job of that id left over in its
+   * queue's failed or completed set does not count as queued: it is moved to
+   * the dead set (failed) or removed (completed), and the entry replayed.
    */
-  async replay(filter: DeadLetterFilter, retry: RetrySchedule): Promise<number> {
-    let replayed = 0;
+  async replayEntries(filter: DeadLetterFilter, retry: RetrySchedule): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, alreadyQueued: [] };
     for await (const job of this.jobs(filter)) {
-      const entry = entryOf(job);
+      let entry = entryOf(job);
       // An entry that is not valid cannot be replayed: it stays, and `dlq list` names it.
       if ('problem' in entry) continue;
-      // Added under the same id: if the job is pending again meanwhile, BullMQ keeps the pending one.
+      const freed = await this.freeJobId(entry.operation, entry.id);
+      if (freed === 'queued') {
+        result.alreadyQueued.push(entry.id);
+        continue;
+      }
+      // A failed job of the same id was just dead-lettered: its entry, the newer, replaced this one.
+      if (freed === 'dead-lettered') {
+        const newer = await this.queue.getJob(entry.id);
+        const parsed = newer ? entryOf(newer) : entry;
+        if (!('problem' in parsed)) entry = parsed;
+      }
       await this.targets(entry.operation).add(entry.operation, entry.params, jobOptions(entry.id, entry.priority, retry));
       await this.removeEntry(job);
-      replayed++;
+      result.replayed++;
     }
-    return replayed;
+    return result;
   }
 
   /** Deletes matching entries for good. Returns how many were removed. */
@@ -217,6 +353,15 @@ export class DeadLetterQueue {
       if (page.length < PAGE) break;
     }
     yield* found;
+  }
+}
+
+function parseJson<T = unknown>(raw: string | null | undefined): T | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return undefined;
   }
 }
 

@@ -58,16 +58,43 @@ export interface BatchKeys {
   undo: string;
   /** Set: ids of the ResumeLiveStream jobs that lifted a ban of the batch. */
   undone: string;
+  /**
+   * Hash: job id -> how the batch's own job ended (applied, already-applied,
+   * dead-lettered), for its bans and for the lifts its undo enqueued. Written
+   * when the job ends, for the batch it was tied to (jobBatchKey), so a later
+   * batch's job under the same id never lends this batch its outcome.
+   */
+  outcomes: string;
 }
 
+/** Written at prefix:batch-<kind>:<batch>; batch-ledger.lua and cancel.lua build the same names. */
 export function batchKeys(prefix: string, batch: string): BatchKeys {
   const key = (kind: string) => `${prefix}:batch-${kind}:${batch}`;
-  return { meta: `${prefix}:batch:${batch}`, jobs: key('jobs'), cancelled: key('cancelled'), applied: key('applied'), undo: key('undo'), undone: key('undone') };
+  return { meta: `${prefix}:batch:${batch}`, jobs: key('jobs'), cancelled: key('cancelled'), applied: key('applied'), undo: key('undo'), undone: key('undone'), outcomes: key('outcomes') };
 }
 
-/** The batch a pending job belongs to; read (and deleted) when the job finishes. */
+/**
+ * The batch a job belongs to while it is queued; deleted when it ends applied
+ * or already applied, or is cancelled. A dead-lettered job keeps it, so that a
+ * replay runs under the same batch; a new enqueue of the stream replaces it.
+ */
 export function jobBatchKey(prefix: string, jobId: string): string {
   return `${prefix}:job-batch:${jobId}`;
+}
+
+/**
+ * The batch whose call made the standing ban of a stream (keyed by the ban's
+ * job id): set when a batch's ban is applied, taken over by the next ban
+ * applied for the stream, cleared when a lift is applied. `batch undo` lifts
+ * only the bans its batch still owns (undo-claim.lua).
+ */
+export function banOwnerKey(prefix: string, banJobId: string): string {
+  return `${prefix}:ban-owner:${banJobId}`;
+}
+
+/** Held (briefly) by whoever moves a job left in a queue's failed set to the dead-letter queue. */
+export function failedMoveLeaseKey(prefix: string, jobId: string): string {
+  return `${prefix}:failed-move:${jobId}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { parseParams, type FieldError, type ParamsByOperation } from '../jobs/sc
 import { jobBatchKey, jobId, queueName } from './names.ts';
 import { jobOptions, type Priority } from './job-options.ts';
 import { BATCH_TTL_SECONDS } from './batch-rules.ts';
+import { DeadLetterQueue } from './dead-letter.ts';
 import { announceUrgent } from './urgent-notices.ts';
 
 export interface EnqueueRecord {
@@ -27,6 +28,8 @@ export type EnqueueResult =
  */
 export class Producer {
   private readonly queues: Record<Operation, Queue>;
+  /** Made on first use: only a job left over in a failed set needs it. */
+  private deadLetters?: DeadLetterQueue;
 
   constructor(
     private readonly redis: RedisClient,
@@ -70,17 +73,29 @@ export class Producer {
     // BullMQ silently ignores an add whose id exists; ask first so the caller
     // learns which records were duplicates. A race with another producer only
     // means a duplicate is counted as enqueued; the job is pending either way.
+    // A job that is over but still in its queue (failed, or completed) does
+    // not make a duplicate: its id would otherwise block the stream for good.
     const queue = this.queues[operation];
-    const exists = this.redis.pipeline();
-    for (const v of valid) exists.exists(`${this.config.prefix}:${queue.name}:${v.id}`);
-    const answers = (await exists.exec()) ?? [];
-    const fresh = valid.filter((v, i) => {
-      const [error, count] = answers[i] ?? [new Error('no answer'), 0];
+    const probe = this.redis.pipeline();
+    for (const v of valid) probe.exists(queue.toKey(v.id)).zscore(queue.toKey('failed'), v.id).zscore(queue.toKey('completed'), v.id);
+    const answers = (await probe.exec()) ?? [];
+    const answer = (i: number) => {
+      const [error, value] = answers[i] ?? [new Error('no answer'), null];
       if (error) throw error;
-      if (count === 1) results[v.index] = { status: 'duplicate', jobId: v.id };
-      return count !== 1;
-    });
-    if (batch !== undefined && fresh.length > 0) await this.recordInBatch(batch, fresh.map((v) => v.id));
+      return value;
+    };
+    const fresh: typeof valid = [];
+    for (const [i, v] of valid.entries()) {
+      const [exists, failed, completed] = [answer(3 * i), answer(3 * i + 1), answer(3 * i + 2)];
+      // A failed leftover is dead-lettered before its id is reused, not just
+      // removed: its failure (a worker killed mid-move, a job that kept
+      // stalling) stays on record and its batch learns how it ended.
+      let taken = exists === 1;
+      if (taken && (failed !== null || completed !== null)) taken = (await this.leftovers().freeJobId(operation, v.id)) === 'queued';
+      if (taken) results[v.index] = { status: 'duplicate', jobId: v.id };
+      else fresh.push(v);
+    }
+    if (fresh.length > 0) await this.recordInBatch(batch, fresh.map((v) => v.id));
     await queue.addBulk(
       fresh.map((v) => ({ name: operation, data: v.params, opts: jobOptions(v.id, v.priority, this.config.retry) })),
     );
@@ -89,11 +104,29 @@ export class Producer {
     return results;
   }
 
-  /** Ties each job to its batch, so the worker that finishes it can tell the batch (Batches.finished). */
-  private async recordInBatch(batch: string, ids: readonly string[]): Promise<void> {
+  /**
+   * Ties each job to its batch, so the worker that finishes it can tell the
+   * batch (Batches.finished). A job enqueued without a batch has none: a tie
+   * an earlier job of the same id left (a dead-lettered one keeps its tie for
+   * a replay) is removed, so that job's batch never claims this one.
+   */
+  private async recordInBatch(batch: string | undefined, ids: readonly string[]): Promise<void> {
     const write = this.redis.multi();
-    for (const id of ids) write.set(jobBatchKey(this.config.prefix, id), batch, 'EX', BATCH_TTL_SECONDS);
+    for (const id of ids) {
+      if (batch === undefined) write.del(jobBatchKey(this.config.prefix, id));
+      else write.set(jobBatchKey(this.config.prefix, id), batch, 'EX', BATCH_TTL_SECONDS);
+    }
     await write.exec();
+  }
+
+  private leftovers(): DeadLetterQueue {
+    if (!this.deadLetters) {
+      const dlq = new DeadLetterQueue(this.redis, this.config.prefix, (operation) => this.queues[operation]);
+      // Its connection errors are the operation queues' errors: whoever listens to those hears them.
+      dlq.queue.on('error', (error) => this.queues.ForbidLiveStream.emit('error', error));
+      this.deadLetters = dlq;
+    }
+    return this.deadLetters;
   }
 
   queue(operation: Operation): Queue {
@@ -101,6 +134,6 @@ export class Producer {
   }
 
   async close(): Promise<void> {
-    await Promise.all(OPERATIONS.map((op) => this.queues[op].close()));
+    await Promise.all([...OPERATIONS.map((op) => this.queues[op].close()), this.deadLetters?.close()]);
   }
 }

@@ -1,15 +1,16 @@
-import type { Job, Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { LiveApi } from '../live/client.ts';
 import type { Operation } from '../live/operations.ts';
 import type { AccountRuntime } from '../account/runtime.ts';
 import { blockingConnection } from '../redis.ts';
 import type { OutageLog } from './outage-log.ts';
-import { BACKOFF_TYPE, priorityOf } from '../queue/job-options.ts';
+import { BACKOFF_TYPE } from '../queue/job-options.ts';
 import { queueName } from '../queue/names.ts';
 import { UrgentNotices } from '../queue/urgent-notices.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
+import { FailedSweep } from './failed-sweep.ts';
 import { HoldView } from './holds.ts';
 import type { WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
@@ -36,6 +37,8 @@ export class LiveWorkers {
   readonly workers: Worker[] = [];
   readonly operations: readonly Operation[];
   private readonly urgentNotices: UrgentNotices;
+  /** Moves jobs left in the failed sets to the dead-letter queue: at start, every minute, and after each 'failed' event. */
+  private readonly failedSweep: FailedSweep;
 
   constructor(private readonly options: LiveWorkersOptions) {
     const { runtime, live, log, observer } = options;
@@ -95,37 +98,21 @@ export class LiveWorkers {
       worker.on('failed', (job, error) => {
         // The processor dead-letters every failure it understands; a job that
         // still ends "failed" (it stalled too often, or the worker itself broke)
-        // goes to the dead-letter queue too, so that nothing is left stuck.
-        if (!job || error instanceof RetryableCallError) return;
-        void this.deadLetterFailedJob(job, error).catch((err: Error) => log.error({ jobId: job.id, operation, err: err.message }, 'could not dead-letter a failed job'));
+        // goes to the dead-letter queue too, so that nothing is left stuck. If
+        // this process dies before it is moved, a sweep moves it (failed-sweep.ts).
+        if (!job?.id || error instanceof RetryableCallError) return;
+        void this.failedSweep.settle(operation, job.id).catch((err: Error) => log.error({ jobId: job.id, operation, err: err.message }, 'could not dead-letter a failed job; the next sweep will'));
       });
       this.workers.push(worker);
     }
     this.urgentNotices = new UrgentNotices(blockingConnection(runtime.redis), runtime.prefix, this.operations, (operation, count) => makeRoom.get(operation)?.(count));
-  }
-
-  private async deadLetterFailedJob(job: Job, error: Error): Promise<void> {
-    if ((await job.getState()) !== 'failed') return;
-    const operation = job.name as Operation;
-    const now = Date.now();
-    await this.options.runtime.deadLetters.add({
-      id: job.id!,
-      operation,
-      params: job.data,
-      priority: priorityOf(job.opts.priority),
-      reason: 'worker-failure',
-      code: 'WorkerFailure',
-      message: error.message,
-      attempts: job.attemptsStarted,
-      firstFailedAt: job.processedOn ?? now,
-      lastFailedAt: job.finishedOn ?? now,
-    });
-    await job.remove();
-    this.options.log.error({ jobId: job.id, operation, err: error.message }, 'job failed outside the processor; dead-lettered');
+    // Every operation queue of the account, not only those this process works: a failed job blocks its stream wherever it is.
+    this.failedSweep = new FailedSweep(runtime.deadLetters, (operation) => runtime.queue(operation), log);
   }
 
   start(): void {
     for (const worker of this.workers) void worker.run();
+    this.failedSweep.start();
     void this.urgentNotices.start().catch((error: Error) => this.options.log.warn({ err: error.message }, 'not listening for urgent jobs: they wait for a free place'));
     // Dead-letter counts are an index kept beside the entries; mend it if an older version or a hand left it behind.
     void this.options.runtime.deadLetters
@@ -141,6 +128,7 @@ export class LiveWorkers {
   /** Stops taking jobs and lets the in-flight ones finish (with `force`, does not wait for them). */
   async close(force = false): Promise<void> {
     this.urgentNotices.close();
+    this.failedSweep.stop();
     await Promise.all(this.workers.map((w) => w.close(force)));
   }
 }

@@ -10,6 +10,7 @@ function formatCounts(c: BatchCounts): string {
     `batch ${c.batch}: ${c.jobs} ${OPERATION_INFO[c.operation].slug} jobs, enqueued from ${c.createdAt}`,
     `  waiting ${c.waiting}  active ${c.active}  applied ${c.applied}  already-applied ${c.alreadyApplied}  dead-lettered ${c.deadLettered}  cancelled ${c.cancelled}${c.unknown ? `  finished, outcome expired ${c.unknown}` : ''}`,
   ];
+  if (c.superseded) lines.push(`  superseded ${c.superseded}: their stream is a later act's now (enqueued or banned again by another batch, or lifted since); cancel and undo leave them`);
   if (c.undoRequestedAt) lines.push(`  undo asked ${c.undoRequestedAt}: undone ${c.undone}  resume pending ${c.undoPending}  resume dead-lettered ${c.undoFailed}`);
   return lines.join('\n');
 }
@@ -20,6 +21,7 @@ function formatUndo(id: string, r: UndoResult): string {
     `  enqueued ResumeLiveStream for ${r.resumesEnqueued} applied bans${r.undoneBefore ? `; ${r.undoneBefore} were undone before` : ''}`,
     ...(r.interruptOnly ? [`  ${r.interruptOnly} Oneshot=yes bans only interrupted a session: nothing to lift`] : []),
     ...(r.alreadyApplied ? [`  ${r.alreadyApplied} bans existed before this batch (already applied): left in place`] : []),
+    ...(r.supersededBans ? [`  ${r.supersededBans} bans are no longer this batch's (banned again by a later batch, or lifted since): left alone`] : []),
     `  follow it with: livequeue batch show ${id}`,
   ].join('\n');
 }
@@ -41,7 +43,7 @@ export function registerBatch(program: Command): void {
 
   batch
     .command('show')
-    .description('Counts of the batch\'s jobs by state: waiting, active, applied, already-applied, dead-lettered, cancelled, undone.')
+    .description('Counts of the batch\'s jobs by how this batch\'s own job of each stream stands: waiting, active, applied, already-applied, dead-lettered, cancelled, undone; and superseded, those a later act took over.')
     .argument('<id>', 'the batch id printed by enqueue')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
@@ -51,7 +53,7 @@ export function registerBatch(program: Command): void {
 
   batch
     .command('cancel')
-    .description('Remove the batch\'s jobs that no worker has taken yet: no call is ever made for them; jobs in flight finish.')
+    .description('Remove the batch\'s jobs that no worker has taken yet: no call is ever made for them; jobs in flight finish, and a stream a later batch enqueued again is left to it.')
     .argument('[id]', 'the batch id printed by enqueue')
     .option('--all', 'every pending job of the account, whichever batch added it (needs --confirm)')
     .option('--confirm <count>', 'with --all: the pending count you expect; refused when more are pending', count('--confirm'))
@@ -69,15 +71,15 @@ export function registerBatch(program: Command): void {
       if (id === undefined) throw new UsageError('name the batch to cancel (its id was printed by enqueue); to cancel every pending job use --all');
       if (opts.confirm !== undefined || opts.operation !== undefined) throw new UsageError('--confirm and --operation go with --all');
       const result = await withRuntime(configFor(command), (runtime) => runtime.batches.cancel(id));
-      process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `batch ${id}: cancelled ${result.cancelled} jobs before any call; ${result.inFlight} in flight will finish; ${result.untouched} had finished or were cancelled before\n`);
+      process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `batch ${id}: cancelled ${result.cancelled} jobs before any call; ${result.inFlight} in flight will finish; ${result.untouched} had finished or were cancelled before${result.superseded ? ` (${result.superseded} of them enqueued again by a later batch since: left to it)` : ''}\n`);
     });
 
   batch
     .command('undo')
-    .description('Take a batch of bans back: cancel what is pending, then lift (ResumeLiveStream) every ban the batch applied. Running it again lifts nothing twice.')
+    .description('Take a batch of bans back: cancel what is pending, then lift (ResumeLiveStream) every ban the batch applied that still stands as its own. Running it again lifts nothing twice.')
     .argument('<id>', 'the batch id printed by enqueue')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nBans that existed before the batch (already applied) are left in place: someone else made them.\nA batch of monitor stops cannot be undone: the API cannot restart a stopped monitor.\nExample:\n  $ livequeue batch undo 20261124T093000-a1b2c3')
+    .addHelpText('after', '\nBans that existed before the batch (already applied) are left in place: someone else made them.\nSo are bans a later batch made again after a lift: they are that batch\'s.\nA batch of monitor stops cannot be undone: the API cannot restart a stopped monitor.\nExample:\n  $ livequeue batch undo 20261124T093000-a1b2c3')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
       const result = await withRuntime(configFor(command), (runtime) => runtime.batches.undo(id));
       process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatUndo(id, result)}\n`);

@@ -93,9 +93,10 @@ export function registerDlq(program: Command): void {
 
   /**
    * Replay and purge: what they touched, ids named with --id that matched no
-   * entry (exit 1), and --dry-run to see the entries first.
+   * entry (exit 1), and --dry-run to see the entries first. Replay also names
+   * the entries it left because a job of the same id is queued already.
    */
-  const act = (verb: 'replay' | 'purge', past: string, run: (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<number>) =>
+  const act = (verb: 'replay' | 'purge', past: string, run: (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<{ count: number; alreadyQueued?: string[] }>) =>
     async (flags: DlqFlags, command: Command) => {
       const filter = guardedFilter(flags, verb);
       const config = configFor(command);
@@ -104,17 +105,30 @@ export function registerDlq(program: Command): void {
         Promise.all(
           runtimes.map(async (runtime) => {
             const matching = await runtime.deadLetters.list(filter);
-            return { entries: matching, count: flags.dryRun ? matching.length : await run(runtime.deadLetters, filter, config) };
+            return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config)) };
           }),
         ),
       );
       const entries = perAccount.flatMap((a) => a.entries);
       const count = perAccount.reduce((n, a) => n + a.count, 0);
+      const queued = perAccount.flatMap((a) => a.alreadyQueued ?? []);
       const missing = (filter.ids ?? []).filter((id) => !entries.some((e) => e.id === id));
-      const summary = { [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count, ids: entries.map((e) => e.id), notFound: missing, dryRun: flags.dryRun === true };
+      const summary = {
+        [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count,
+        ids: entries.map((e) => e.id),
+        notFound: missing,
+        dryRun: flags.dryRun === true,
+        ...(verb === 'replay' && !flags.dryRun ? { alreadyQueued: queued } : {}),
+      };
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else {
         process.stdout.write(`${flags.dryRun ? `would ${verb}` : past} ${plural(count, 'entry', 'entries')}${flags.dryRun && entries.length > 0 ? `: ${entries.map((e) => e.id).join(' ')}` : ''}\n`);
+        if (queued.length > 0) {
+          process.stdout.write(
+            `not replayed, left in the dead-letter queue: ${plural(queued.length, 'entry', 'entries')} whose job is queued again already (the same stream or monitor, enqueued since); that job does the work: ${queued.join(' ')}\n` +
+              `  once it has run, \`livequeue dlq purge --id ${queued.length === 1 ? queued[0] : 'ID...'}\` removes the entry\n`,
+          );
+        }
         if (missing.length > 0) process.stderr.write(`livequeue: no dead-letter entry with id ${missing.join(', ')}\n`);
       }
       if (missing.length > 0) process.exitCode = 1;
@@ -126,8 +140,11 @@ export function registerDlq(program: Command): void {
     .option('--dry-run', 'list what would be replayed, and do nothing')
     .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  $ livequeue dlq replay --code InternalError --dry-run\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all\nExit code 1 when an --id matches no entry.')
-    .action(act('replay', 'replayed', (queue, filter, config) => queue.replay(filter, config.retry)));
+    .addHelpText('after', '\nAn entry whose job is queued again already (the same stream enqueued since) is not replayed: it stays, and is named.\nExamples:\n  $ livequeue dlq replay --code InternalError --dry-run\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all\nExit code 1 when an --id matches no entry.')
+    .action(act('replay', 'replayed', async (queue, filter, config) => {
+      const { replayed, alreadyQueued } = await queue.replayEntries(filter, config.retry);
+      return { count: replayed, alreadyQueued };
+    }));
 
   filterFlags(dlq.command('purge'))
     .description('Delete dead-lettered jobs for good.')
@@ -136,5 +153,5 @@ export function registerDlq(program: Command): void {
     .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all\nExit code 1 when an --id matches no entry.')
-    .action(act('purge', 'purged', (queue, filter) => queue.purge(filter)));
+    .action(act('purge', 'purged', async (queue, filter) => ({ count: await queue.purge(filter) })));
 }

@@ -10,11 +10,11 @@ const int = z.number().int();
 
 const countsSchema = z.object({
   batch: z.string(), operation: z.enum(OPERATIONS), createdAt: z.string(), jobs: int,
-  waiting: int, active: int, applied: int, alreadyApplied: int, deadLettered: int, cancelled: int, unknown: int,
+  waiting: int, active: int, applied: int, alreadyApplied: int, deadLettered: int, cancelled: int, unknown: int, superseded: int,
   undone: int, undoPending: int, undoFailed: int, undoRequestedAt: z.string().optional(),
 });
-const cancelSchema = z.object({ batch: z.string(), cancelled: int, inFlight: int, untouched: int });
-const undoSchema = cancelSchema.extend({ resumesEnqueued: int, undoneBefore: int, interruptOnly: int, alreadyApplied: int });
+const cancelSchema = z.object({ batch: z.string(), cancelled: int, inFlight: int, untouched: int, superseded: int });
+const undoSchema = cancelSchema.extend({ resumesEnqueued: int, undoneBefore: int, interruptOnly: int, alreadyApplied: int, supersededBans: int });
 const cancelAllBodySchema = z.strictObject({
   all: z.literal(true, { error: 'all must be true: this route cancels every pending job of the account' }),
   confirm: z.number({ error: 'confirm must be the pending count you expect (GET it from a first call without confirm)' }).int().min(0).optional(),

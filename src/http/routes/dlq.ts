@@ -37,11 +37,17 @@ export function dlqRoutes(): FastifyPluginAsyncZod {
 
     app.post(
       '/dlq/replay',
-      { schema: { body: replayBodySchema, response: { 200: z.object({ replayed: z.number().int() }), 400: errorBodySchema } } },
+      {
+        schema: {
+          body: replayBodySchema,
+          // alreadyQueued: entries left in the dead set because a job of the same id is queued again (it does the work).
+          response: { 200: z.object({ replayed: z.number().int(), alreadyQueued: z.array(z.string()) }), 400: errorBodySchema },
+        },
+      },
       async (request) => {
         const { operation, code, ids } = request.body;
         const filter: DeadLetterFilter = { operation, code, ids };
-        return { replayed: await request.runtime.deadLetters.replay(filter, request.runtime.config.retry) };
+        return request.runtime.deadLetters.replayEntries(filter, request.runtime.config.retry);
       },
     );
   };

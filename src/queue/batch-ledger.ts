@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import type { Queue } from 'bullmq';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
+import { BATCH_TTL_SECONDS } from './batch-rules.ts';
+import { banOwnerKey, batchKeys, jobBatchKey } from './names.ts';
+
+/**
+ * What batches own, kept atomically in Redis (one Lua script per act):
+ *
+ * - a job's tie to the batch that enqueued it (job-batch:<id>): a job id is
+ *   one per stream, so the same id belongs to different batches over time;
+ * - how each batch's own job ended (batch-outcomes:<batch>), written when the
+ *   job ends, for the batch it was tied to then (batch-ledger.lua);
+ * - which batch owns the standing ban of a stream (ban-owner:<id>): the last
+ *   one whose ban was applied, until a lift is applied (batch-ledger.lua);
+ * - cancel: removes only pending jobs tied to the batch, deciding and
+ *   removing in one step (cancel.lua);
+ * - undo: claims only bans the batch still owns (undo-claim.lua).
+ */
+const LEDGER = readFileSync(new URL('./batch-ledger.lua', import.meta.url), 'utf8');
+const CANCEL = readFileSync(new URL('./cancel.lua', import.meta.url), 'utf8');
+const UNDO_CLAIM = readFileSync(new URL('./undo-claim.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    livequeueBatchLedger(tieKey: string, ownerKey: string, ...args: (string | number)[]): Result<[string | null, number], Context>;
+    livequeueCancel(queueKeyPrefix: string, ...args: (string | number)[]): Result<string[], Context>;
+    livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;
+  }
+}
+
+export type JobEnd = 'applied' | 'already-applied' | 'dead-lettered';
+export type CancelAnswer = 'cancelled' | 'in-flight' | 'other' | 'finished';
+export type ClaimAnswer = 'claimed' | 'before' | 'superseded';
+
+export interface SettleOptions {
+  /** The stream's standing ban: taken by this job's applied ban, cleared by an applied lift, or left. */
+  ban?: { id: string; change: 'take' | 'clear' };
+  /** Dead-lettered jobs stay tied to their batch: a replay runs under it again. */
+  keepTie?: boolean;
+  /** An applied ban's parameters, kept for undo. */
+  params?: unknown;
+  /** A lift enqueued by an undo, counted as undone for its batch. */
+  undone?: boolean;
+}
+
+/** The key prefix of a BullMQ queue's keys ("<prefix>:<name>:"): wait, prioritized, the job hashes... */
+export function queueKeyPrefix(queue: Queue): string {
+  return queue.toKey('');
+}
+
+export class BatchLedger {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+  ) {
+    if (!redis.livequeueBatchLedger) redis.defineCommand('livequeueBatchLedger', { numberOfKeys: 2, lua: LEDGER });
+    if (!redis.livequeueCancel) redis.defineCommand('livequeueCancel', { numberOfKeys: 1, lua: CANCEL });
+    if (!redis.livequeueUndoClaim) redis.defineCommand('livequeueUndoClaim', { numberOfKeys: 1, lua: UNDO_CLAIM });
+  }
+
+  /** Records a job's end for its batch; returns the batch (if it had one) and whether an undo was asked for it. */
+  async settle(jobId: string, outcome: JobEnd, options: SettleOptions = {}): Promise<{ batch?: string; undoAsked: boolean }> {
+    const tie = jobBatchKey(this.prefix, jobId);
+    const [batch, undoAsked] = await this.redis.livequeueBatchLedger(
+      tie,
+      options.ban ? banOwnerKey(this.prefix, options.ban.id) : tie,
+      this.prefix,
+      jobId,
+      outcome,
+      options.ban?.change ?? 'keep',
+      options.keepTie ? 'stay' : 'end',
+      options.params === undefined ? '' : JSON.stringify(options.params),
+      options.undone ? '1' : '0',
+      BATCH_TTL_SECONDS,
+    );
+    return { ...(batch ? { batch } : {}), undoAsked: undoAsked === 1 };
+  }
+
+  /** Cancels the pending jobs among `ids` that are tied to `batch` (every pending one with `batch` undefined). */
+  async cancel(queue: Queue, batch: string | undefined, ids: readonly string[]): Promise<CancelAnswer[]> {
+    if (ids.length === 0) return [];
+    return (await this.redis.livequeueCancel(queueKeyPrefix(queue), this.prefix, batch ?? '', BATCH_TTL_SECONDS, ...ids)) as CancelAnswer[];
+  }
+
+  /** Claims for an undo of `batch` the bans among `ids` it still owns, each once. */
+  async claimUndo(batch: string, ids: readonly string[], legacy: boolean): Promise<ClaimAnswer[]> {
+    if (ids.length === 0) return [];
+    return (await this.redis.livequeueUndoClaim(batchKeys(this.prefix, batch).undo, this.prefix, batch, BATCH_TTL_SECONDS, legacy ? '1' : '0', ...ids)) as ClaimAnswer[];
+  }
+}
