@@ -231,6 +231,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       probeMaxMs: e.HOLD_PROBE_MAX_MS,
       // A probe waits for its slot and then for the answer (LIVE_TIMEOUT_MS).
       probeLeaseMs: e.LIVE_TIMEOUT_MS + 5_000,
+      // A held process refreshes its record at every probe (at most HOLD_PROBE_MAX_MS apart).
+      hostFaultStaleMs: 3 * e.HOLD_PROBE_MAX_MS + e.LIVE_TIMEOUT_MS,
+      // Two probe intervals: long enough for a healthy process to show itself at any useful rate.
+      hostFaultGraceMs: 2 * e.HOLD_PROBE_MS,
     },
     outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
     http: {

@@ -41,16 +41,18 @@ describe('an answer lost after the effect', () => {
 });
 
 describe('account-level failures hold instead of dead-lettering the backlog', () => {
-  it('bad credentials hold the operation; resume lifts it at once; no job is burned', async () => {
+  it('missing permissions hold the operation; resume lifts it at once; no job is burned', async () => {
     // Probes far apart, so that only `resume` can be what lifts the hold here.
     h = await startHarness('creds', { ...FAST_RETRIES, HOLD_PROBE_MS: '30000', HOLD_PROBE_MAX_MS: '30000' });
     await h.producer.enqueueBatch('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
-    const wrong = h.startWorkers({ accessKeySecret: 'not-the-secret', concurrency: 4 });
+    // The account's RAM policy lacks live:ForbidLiveStream: every host's calls fail alike.
+    h.sim.script({ action: 'ForbidLiveStream', code: 'NoPermission', status: 403, message: 'You are not authorized to do this action.' });
+    const wrong = h.startWorkers({ concurrency: 4 });
     const harness = h;
     await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
     await new Promise((r) => setTimeout(r, 500));
     const paused = statusOf(await h.status(), 'ForbidLiveStream');
-    expect(paused.hold).toMatchObject({ reason: 'credentials', code: 'SignatureDoesNotMatch', resume: 'livequeue resume forbid' });
+    expect(paused.hold).toMatchObject({ reason: 'account', code: 'NoPermission', resume: 'livequeue resume forbid' });
     expect(paused.deadLettered).toBe(0);
     expect(paused.applied).toBe(0);
     // Only the few jobs already in flight met the error; the backlog was not tried.
@@ -59,12 +61,13 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
     const registry = new Registry();
     registerQueueGauges(registry, h.redis, [h.runtime], createLogger('silent'));
     const metrics = await registry.metrics();
-    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="credentials"} 1');
+    expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="account"} 1');
     expect(metrics).toContain('livequeue_operation_held{account="default",operation="ForbidLiveStream",reason="systemic"} 0');
     expect(metrics).not.toMatch(/livequeue_operation_held\{account="default",operation="StopLiveStreamMonitor",reason="\w+"\} 1/);
     await wrong.close();
 
-    // Credentials fixed: a worker with the right key, and the operator resumes.
+    // Permissions fixed, and the operator resumes.
+    h.sim.clearRules();
     h.startWorkers({ concurrency: 4 });
     const resumeStarted = Date.now();
     await h.runtime.holds.resume('ForbidLiveStream');

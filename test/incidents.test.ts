@@ -89,9 +89,9 @@ describe('a systemic failure holds the operation instead of burning the backlog'
     expect(calls.filter((c) => c.at < outageEnd).length).toBeLessThanOrEqual(30);
   });
 
-  it('an unknown code on every call holds, and is never taken for a per-job dead letter', async () => {
-    const { held, row } = await rideOut('iunknown', { code: 'Backend.Melted', status: 400 });
-    expect(held.hold).toMatchObject({ reason: 'systemic', code: 'Backend.Melted' });
+  it('an unknown code without the API\'s own answer (a gateway page) holds, and is never taken for a per-job dead letter', async () => {
+    const { held, row } = await rideOut('iunknown', { code: 'Backend.Melted', status: 400, html: true });
+    expect(held.hold).toMatchObject({ reason: 'systemic', code: 'HTTP400' });
     expect(row).toMatchObject({ applied: 120, deadLettered: 0 });
   });
 

@@ -138,7 +138,7 @@ describe('README promises, with a worker process', () => {
     expect(rows.find((r) => r.operation === 'ForbidLiveStream')!.applied).toBeGreaterThanOrEqual(1);
   });
 
-  it('a credential failure logs one error, not one per job', async () => {
+  it('a credential failure logs one error per hold (the process\'s, then the account\'s), not one per job', async () => {
     h = await startHarness('one-error', {}, {});
     await h.producer.enqueueBatch('ForbidLiveStream', bans(40, 'creds', { Oneshot: 'yes' }));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret', HOLD_PROBE_MS: '500', HOLD_PROBE_MAX_MS: '1000' }));
@@ -147,9 +147,11 @@ describe('README promises, with a worker process', () => {
     await waitFor(async () => (await harness.status())[0]!.hold !== null, 10_000, 'the hold');
     // Several probes fail meanwhile: still one error line.
     await new Promise((r) => setTimeout(r, 3000));
-    const errors = worker.output().split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).level >= 50);
-    expect(errors).toHaveLength(1);
-    expect(JSON.parse(errors[0]!)).toMatchObject({ code: 'SignatureDoesNotMatch', reason: 'credentials', hint: expect.stringContaining('AccessKey') });
+    const errors = worker.output().split('\n').filter((l) => l.startsWith('{') && JSON.parse(l).level >= 50).map((l) => JSON.parse(l));
+    // This process holds itself first; with no other process succeeding, the account is held too.
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatchObject({ code: 'SignatureDoesNotMatch', hint: expect.stringContaining('AccessKey'), msg: expect.stringContaining('this process holds itself') });
+    expect(errors[1]).toMatchObject({ code: 'SignatureDoesNotMatch', reason: 'credentials', hint: expect.stringContaining('AccessKey'), why: 'no process of the account succeeds' });
     expect(worker.output()).not.toContain('not-the-secret');
   });
 

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { Batches } from '../queue/batches.ts';
 import { DeadLetterQueue } from '../queue/dead-letter.ts';
 import { Holds } from '../queue/holds.ts';
+import { HostFaults } from '../queue/host-faults.ts';
 import { blacklistKeys, bucketKey } from '../queue/names.ts';
 import { BlacklistHeadroom } from './blacklist-headroom.ts';
 import { Outcomes } from '../queue/outcomes.ts';
@@ -49,6 +50,7 @@ export class AccountRuntime {
   readonly outcomes: Outcomes;
   readonly stats: Stats;
   readonly holds: Holds;
+  readonly hostFaults: HostFaults;
   readonly batches: Batches;
   readonly blacklist: BlacklistHeadroom;
   private readonly buckets = new Map<Operation, TokenBucket>();
@@ -66,6 +68,7 @@ export class AccountRuntime {
     this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
+    this.hostFaults = new HostFaults(redis, this.prefix, this.name, config.holds.hostFaultStaleMs, config.holds.hostFaultGraceMs);
     this.batches = new Batches(redis, this.prefix, this.name, this.producer, this.outcomes);
     this.blacklist = new BlacklistHeadroom(
       redis,

@@ -3,24 +3,38 @@
  * decides it; the worker only looks outcomes up here. Rules are tried in order
  * and the first match wins, so specific codes come before the catch-alls.
  *
- * Every failure is about one of three things, and only the first may
+ * Every failure is about one of four things, and only the first may
  * dead-letter a job:
- * - the job (a bad parameter, a monitor that does not exist, something
- *   already done): its own outcome;
- * - the account (credentials, permissions, the host's clock, the caller's
- *   quota, the blacklist cap): the operation is held at once;
- * - the service (5xx, network, a gateway's HTML page, a gateway code, a code
- *   nobody listed): counts toward the systemic hold (see queue/holds.ts).
- * A code nobody listed is therefore never a dead letter: guessing "terminal"
- * for it would burn the backlog the day the API starts answering it.
+ * - the job (a bad parameter, a domain or monitor that does not exist,
+ *   something already done): its own outcome;
+ * - the host (its AccessKey, its signature, its clock, its credential
+ *   chain): that process holds itself first; the account is held only when
+ *   more than one process sees it, or none succeeds (worker/host-hold.ts);
+ * - the account (permissions, the caller's quota, the blacklist cap): the
+ *   operation is held at once;
+ * - the service (5xx, network, a gateway's HTML page, a gateway code): counts
+ *   toward the systemic hold (see queue/holds.ts).
+ * A code nobody listed is decided by evidence, not by the list: a
+ * well-formed answer about one request (HTTP 4xx, JSON, a RequestId) is the
+ * service refusing that request, so it uses the job's attempts and ends as a
+ * replayable dead letter; it holds the operation only when the same code
+ * spans different targets. Anything less well-formed counts as the service's.
  */
 export type CallOutcome =
   /** Per job: the effect is already in place (ban exists, monitor stopped): success. */
   | 'already-applied'
   /** Per job: can never succeed as sent: dead-letter at once. */
   | 'dead-letter'
+  /**
+   * Per job, by evidence: a code nobody listed, answered about this request.
+   * Uses the job's attempts, then dead-letters it; one code refusing
+   * different targets holds the operation (queue/hold.lua).
+   */
+  | 'refused'
   /** Per job, transient: back off and try again through the same token bucket. */
   | 'retry'
+  /** The host: this process's credentials, signature or clock. Hold the process; the account only if the fault is wider. */
+  | 'hold-host'
   /** The account: every job of the operation would fail the same way, so hold it at once and probe. */
   | 'hold-account'
   /** The 10,000-stream blacklist is full: hold the bans that add to it; interrupt-only bans go on. */
@@ -39,6 +53,8 @@ export interface FailedCall {
   network: boolean;
   /** True when the error body was not JSON (a gateway's or proxy's HTML page). */
   bodyNotJson?: boolean;
+  /** The API's id for the request: present when the service itself answered. */
+  requestId?: string;
 }
 
 interface ErrorRule {
@@ -47,7 +63,7 @@ interface ErrorRule {
   readonly outcome: CallOutcome;
   /** The answer says the account's quota is exhausted: slow the bucket down. */
   readonly throttled?: boolean;
-  /** For 'hold-account': which kind of account failure, for status and the gauge. */
+  /** For 'hold-host' and 'hold-account': which kind of failure, for status and the gauge. */
   readonly holdReason?: HoldReason;
   /** Said in the log when the hold trips: what the operator should look at. */
   readonly hint?: string;
@@ -55,6 +71,16 @@ interface ErrorRule {
 
 const code = (...names: string[]) => (f: FailedCall) => names.includes(f.code);
 const pattern = (re: RegExp) => (f: FailedCall) => re.test(f.code);
+/**
+ * The service itself answered this one request, in its own format: a 4xx
+ * status, a JSON body with a Code, and the API's RequestId. A proxy, a
+ * gateway page or a dropped connection shows none of this.
+ */
+function answeredAboutRequest(f: FailedCall): boolean {
+  const httpStatus = f.httpStatus ?? 0;
+  return httpStatus >= 400 && httpStatus < 500 && !f.network && f.bodyNotJson !== true && f.requestId !== undefined && !/^HTTP\d+$/.test(f.code);
+}
+
 const status = (...statuses: number[]) => (f: FailedCall) => f.httpStatus !== undefined && statuses.includes(f.httpStatus);
 
 /**
@@ -73,21 +99,22 @@ export const ERROR_RULES: readonly ErrorRule[] = [
   { describe: 'HTTP 408 (request timeout at the gateway)', matches: status(408), outcome: 'retry' },
   // Every call carries a fresh nonce, so a clash is a fluke of the gateway's cache: send again.
   { describe: 'SignatureNonceUsed', matches: code('SignatureNonceUsed'), outcome: 'retry' },
-  // The account.
+  // The host.
   {
     describe: "the host's clock: InvalidTimeStamp.Expired / .Format",
     matches: pattern(/^InvalidTimeStamp\..+$/),
-    outcome: 'hold-account',
+    outcome: 'hold-host',
     holdReason: 'credentials',
     hint: "the host's clock is off: every signed request carries a timestamp the API checks; fix the clock (NTP)",
   },
   {
     describe: 'credentials: AccessKey, signature, security token, credential chain',
     matches: pattern(/^(InvalidAccessKeyId(\..+)?|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken(\..+)?|MissingSecurityToken|InvalidCredentials|CredentialsUnavailable)$/),
-    outcome: 'hold-account',
+    outcome: 'hold-host',
     holdReason: 'credentials',
     hint: 'check the AccessKey (or RAM role / STS token) this worker uses',
   },
+  // The account.
   {
     describe: "the caller's permissions and quota: Forbidden*, NoPermission, IllegalOperation, UserQuotaExceed, InvalidUserId.Malformed",
     matches: pattern(/^(Forbidden(\..+)?|NoPermission(\..+)?|IllegalOperation|UserQuotaExceed|InvalidUserId\.Malformed)$/),
@@ -105,7 +132,15 @@ export const ERROR_RULES: readonly ErrorRule[] = [
   { describe: "parameter errors (MissingParameter, InvalidParameter, Invalid<Name>.Malformed, ...)", matches: pattern(PARAMETER_ERROR), outcome: 'dead-letter' },
   { describe: 'InvalidResumeTime.Malformed, InvalidMonitorId.Malformed', matches: code('InvalidResumeTime.Malformed', 'InvalidMonitorId.Malformed'), outcome: 'dead-letter' },
   { describe: 'StreamMonitorNotExist', matches: code('StreamMonitorNotExist'), outcome: 'dead-letter' },
-  { describe: 'any other code: nobody listed it, so it is not known to be about the job', matches: () => true, outcome: 'systemic' },
+  // From the Live API's published error-code list: the request names a domain, app or stream this account does not have.
+  {
+    describe: 'a domain, app or stream the account does not have: InvalidDomain.NotFound, AppInfoNotExist, Invalid<Name>.NotFound',
+    matches: pattern(/^(InvalidDomain\.NotFound|AppInfoNotExist|Invalid(App|AppName|Stream|StreamName)\.NotFound)$/),
+    outcome: 'dead-letter',
+  },
+  // Nobody listed the code: decided by the answer's form, not by the list.
+  { describe: 'any other code, answered about this request (HTTP 4xx, JSON, a RequestId)', matches: answeredAboutRequest, outcome: 'refused' },
+  { describe: 'any other answer: nobody listed it and it is not shown to be about the request', matches: () => true, outcome: 'systemic' },
 ];
 
 export interface Classification {

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { WorkerObserver } from '../worker/observer.ts';
 
@@ -27,6 +27,7 @@ export class PrometheusWorkerObserver {
   private readonly slotWait: Histogram<'account' | 'operation'>;
   private readonly missedSlots: Counter<'account' | 'operation'>;
   private readonly jobDuration: Histogram<'account' | 'operation' | 'outcome'>;
+  private readonly hostHeld: Gauge<'account'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -39,6 +40,7 @@ export class PrometheusWorkerObserver {
     this.throttles = new Counter({ name: 'livequeue_throttles_total', help: 'Throttling answers received: something else spends the same account quota', labelNames: ['account', 'operation'], registers });
     this.slotWait = new Histogram({ name: 'livequeue_slot_wait_seconds', help: 'Time a call waited for its slot in the token bucket (long waits: a backlog at the quota)', labelNames: ['account', 'operation'], buckets: SLOT_WAIT_BUCKETS, registers });
     this.missedSlots = new Counter({ name: 'livequeue_missed_slots_total', help: 'Calls not sent because they could not leave on time for their slot (a busy or paused process); each took the next slot', labelNames: ['account', 'operation'], registers });
+    this.hostHeld = new Gauge({ name: 'livequeue_process_held', help: '1 while this worker process holds itself for an account because its own credentials, signature or clock fail (other processes go on)', labelNames: ['account'], registers });
     this.jobDuration = new Histogram({ name: 'livequeue_job_duration_seconds', help: 'From enqueue to the job\'s outcome (applied, already-applied, dead-lettered)', labelNames: ['account', 'operation', 'outcome'], buckets: JOB_DURATION_BUCKETS, registers });
   }
 
@@ -50,6 +52,7 @@ export class PrometheusWorkerObserver {
       this.throttles.inc({ account, operation }, 0);
       this.missedSlots.inc({ account, operation }, 0);
     }
+    this.hostHeld.set({ account }, 0);
     return {
       call: (operation: Operation, code: string, latencyMs: number) => {
         this.calls.inc({ account, operation, code });
@@ -71,6 +74,7 @@ export class PrometheusWorkerObserver {
       slotWait: (operation: Operation, ms: number) => this.slotWait.observe({ account, operation }, ms / 1000),
       missedSlot: (operation: Operation) => this.missedSlots.inc({ account, operation }),
       finished: (operation: Operation, outcome, ms: number) => this.jobDuration.observe({ account, operation, outcome }, ms / 1000),
+      hostHeld: (held: boolean) => this.hostHeld.set({ account }, held ? 1 : 0),
     };
   }
 }

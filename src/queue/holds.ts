@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import { HOLD_REASONS, type HoldReason } from '../live/error-codes.ts';
 import type { Operation } from '../live/operations.ts';
+import { THIS_PROCESS } from '../process-identity.ts';
 import { blacklistFullKey, holdKeys } from './names.ts';
 
 /**
@@ -44,6 +45,10 @@ export interface HoldSettings {
   probeMaxMs: number;
   /** How long a probe may take before another worker may probe instead. */
   probeLeaseMs: number;
+  /** A process's host-fault record not refreshed this long is gone (the process stopped or recovered). */
+  hostFaultStaleMs: number;
+  /** How long one process may fail alone, with no other process succeeding, before the account is held. */
+  hostFaultGraceMs: number;
 }
 
 const SCRIPT = readFileSync(new URL('./hold.lua', import.meta.url), 'utf8');
@@ -51,6 +56,8 @@ const SCRIPT = readFileSync(new URL('./hold.lua', import.meta.url), 'utf8');
 const STREAK_TTL_MS = 60_000;
 /** How often workers look again at a manually held operation. */
 const MANUAL_RECHECK_MS = 5_000;
+/** Delayed jobs read per page when a resume releases bans held for the blacklist. */
+const RELEASE_PAGE = 500;
 /** Longest single gate: a worker asks again at least this often. */
 const MAX_GATE_MS = 30_000;
 
@@ -59,6 +66,8 @@ export const holdSchema = z.object({
   since: z.coerce.number(),
   code: z.string(),
   message: z.string(),
+  /** An example of what failed: the domain/app of a ban or lift, the MonitorId of a stop ('' for a manual hold). */
+  target: z.string().default(''),
   /** Calls that met the failure since the hold began (for systemic, the streak that tripped it included). */
   count: z.coerce.number(),
   /** Epoch ms of the next probe; absent for manual and blacklist holds. */
@@ -71,13 +80,16 @@ export type BlacklistHold = z.output<typeof blacklistHoldSchema>;
 
 export type FailureVerdict =
   | { verdict: 'tripped' | 'held'; nextProbeAt: number }
-  | { verdict: 'counting'; streak: number; distinctJobs: number };
+  | { verdict: 'counting'; streak: number; distinctJobs: number; distinctTargets: number };
 
-export type Gate = { state: 'open' | 'probe' } | { state: 'closed'; retryInMs: number };
+/** What a failure shows: the service's trouble, or an answer about this one request (see error-codes.ts 'refused'). */
+export type FailureEvidence = 'service' | 'answered';
+
+export type Gate = { state: 'open' | 'probe' | 'refused-target' } | { state: 'closed'; retryInMs: number };
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    livequeueHold(hold: string, streak: string, streakJobs: string, ...args: (string | number)[]): Result<unknown, Context>;
+    livequeueHold(hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
   }
 }
 
@@ -91,7 +103,7 @@ export class Holds {
     /** The account's operation queues, whose gates the holds close and open. */
     private readonly queue: (operation: Operation) => Queue,
   ) {
-    if (!redis.livequeueHold) redis.defineCommand('livequeueHold', { numberOfKeys: 3, lua: SCRIPT });
+    if (!redis.livequeueHold) redis.defineCommand('livequeueHold', { numberOfKeys: 5, lua: SCRIPT });
   }
 
   async current(operation: Operation): Promise<Hold | undefined> {
@@ -103,17 +115,23 @@ export class Holds {
 
   /** A real answer about a job arrived. Returns the hold it released, if any. */
   async healthy(operation: Operation, jobId: string): Promise<Pick<Hold, 'reason' | 'since' | 'count'> | undefined> {
-    const reply = (await this.run(operation, 'healthy', jobId)) as string[];
+    const reply = (await this.run(operation, 'healthy', jobId, THIS_PROCESS.id)) as string[];
     if (reply[0] !== 'released') return undefined;
     await this.openGate(operation);
     return { reason: reply[1] as HoldReason, since: Number(reply[2]), count: Number(reply[3]) };
   }
 
-  /** A call failed for a reason that is not the job's: `kind` is 'systemic' or the account-level reason. */
-  async failure(operation: Operation, jobId: string, kind: HoldReason, code: string, message: string): Promise<FailureVerdict> {
+  /**
+   * A call failed for a reason that may not be the job's alone: `kind` is
+   * 'systemic' or the account-level reason; `target` names what the call was
+   * about (see targetOf), so that one code refusing one domain again and
+   * again is told apart from one code refusing every domain.
+   */
+  async failure(operation: Operation, jobId: string, kind: HoldReason, failure: { code: string; message: string; target: string; evidence: FailureEvidence }): Promise<FailureVerdict> {
     const s = this.settings;
-    const reply = (await this.run(operation, 'failure', jobId, code, message.slice(0, 500), kind, s.tripAfter, s.tripDistinctJobs, s.probeMs, s.probeMaxMs, STREAK_TTL_MS)) as string[];
-    if (reply[0] === 'counting') return { verdict: 'counting', streak: Number(reply[1]), distinctJobs: Number(reply[2]) };
+    const { code, message, target, evidence } = failure;
+    const reply = (await this.run(operation, 'failure', jobId, code, message.slice(0, 500), kind, s.tripAfter, s.tripDistinctJobs, s.probeMs, s.probeMaxMs, STREAK_TTL_MS, target, evidence)) as string[];
+    if (reply[0] === 'counting') return { verdict: 'counting', streak: Number(reply[1]), distinctJobs: Number(reply[2]), distinctTargets: Number(reply[3]) };
     return { verdict: reply[0] as 'tripped' | 'held', nextProbeAt: Number(reply[1]) };
   }
 
@@ -122,11 +140,16 @@ export class Holds {
     await this.run(operation, 'throttled', jobId);
   }
 
-  /** May this job call the API now: no hold, or it is the probe? */
-  async gate(operation: Operation, jobId: string): Promise<Gate> {
-    const reply = (await this.run(operation, 'gate', jobId, this.settings.probeLeaseMs, MANUAL_RECHECK_MS)) as [string, number?];
+  /**
+   * May this job call the API now: no hold, or it is the probe? Or, under a
+   * hold a code nobody listed tripped, the code refused this job's target
+   * already ('refused-target'): the job calls on its own attempts, not as a
+   * probe (see hold.lua).
+   */
+  async gate(operation: Operation, jobId: string, target: string): Promise<Gate> {
+    const reply = (await this.run(operation, 'gate', jobId, this.settings.probeLeaseMs, MANUAL_RECHECK_MS, target)) as [string, number?];
     if (reply[0] === 'closed') return { state: 'closed', retryInMs: Number(reply[1]) };
-    return { state: reply[0] as 'open' | 'probe' };
+    return { state: reply[0] as 'open' | 'probe' | 'refused-target' };
   }
 
   /**
@@ -159,15 +182,18 @@ export class Holds {
     let releasedBans = 0;
     if (operation === 'ForbidLiveStream') {
       await this.redis.del(blacklistFullKey(this.prefix, this.account));
-      for (let start = 0; ; start += 500) {
-        const delayed = await queue.getDelayed(start, start + 499);
-        for (const job of delayed) {
-          if ((job.progress as { heldFor?: string } | undefined)?.heldFor === 'blacklist') {
-            await job.promote();
-            releasedBans++;
-          }
-        }
-        if (delayed.length < 500) break;
+      // Every page is read before any job is promoted: a promoted job leaves
+      // the delayed set, and reading page by page while promoting would skip
+      // a page's worth of held bans each time.
+      const held: Job[] = [];
+      for (let start = 0; ; start += RELEASE_PAGE) {
+        const delayed = await queue.getDelayed(start, start + RELEASE_PAGE - 1);
+        held.push(...delayed.filter((job) => (job.progress as { heldFor?: string } | undefined)?.heldFor === 'blacklist'));
+        if (delayed.length < RELEASE_PAGE) break;
+      }
+      for (const job of held) {
+        // A job taken or finished since it was read is no longer held: promote refuses it.
+        if (await job.promote().then(() => true, () => false)) releasedBans++;
       }
     }
     return { hold: parsed.success ? parsed.data : undefined, releasedBans };
@@ -191,7 +217,6 @@ export class Holds {
   }
 
   private run(operation: Operation, command: string, ...args: (string | number)[]): Promise<unknown> {
-    const [hold, streak, streakJobs] = holdKeys(this.prefix, this.account, operation);
-    return this.redis.livequeueHold(hold, streak, streakJobs, command, Date.now(), ...args);
+    return this.redis.livequeueHold(...holdKeys(this.prefix, this.account, operation), command, Date.now(), ...args);
   }
 }

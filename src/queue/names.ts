@@ -35,10 +35,26 @@ export function callsKey(prefix: string, operation: Operation, tenSecondBucket: 
   return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
 }
 
-/** The hold of an operation, and the streak of service failures that may trip it (see hold.lua). */
-export function holdKeys(prefix: string, account: string, operation: Operation): [hold: string, streak: string, streakJobs: string] {
+/** The hold of an operation, the streak of failures that may trip it, and the account's last successes per process (see hold.lua). */
+export function holdKeys(prefix: string, account: string, operation: Operation): [hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string] {
   const slug = OPERATION_INFO[operation].slug;
-  return [`${prefix}:hold:${account}:${slug}`, `${prefix}:streak:${account}:${slug}`, `${prefix}:streak-jobs:${account}:${slug}`];
+  return [
+    `${prefix}:hold:${account}:${slug}`,
+    `${prefix}:streak:${account}:${slug}`,
+    `${prefix}:streak-jobs:${account}:${slug}`,
+    `${prefix}:streak-targets:${account}:${slug}`,
+    lastSuccessKey(prefix, account),
+  ];
+}
+
+/** Process id -> when it last had a healthy answer: a host's fault stays that host's while another process succeeds. */
+export function lastSuccessKey(prefix: string, account: string): string {
+  return `${prefix}:last-success:${account}`;
+}
+
+/** Process id -> the host-local fault (credentials, signature, clock) that holds that process (worker/host-hold.ts). */
+export function hostFaultsKey(prefix: string, account: string): string {
+  return `${prefix}:host-faults:${account}`;
 }
 
 export function blacklistFullKey(prefix: string, account: string): string {

@@ -6,6 +6,7 @@ import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { DeadLetterQueue } from './dead-letter.ts';
 import type { Holds } from './holds.ts';
+import type { HostFaults } from './host-faults.ts';
 import { queueName } from './names.ts';
 import type { Stats } from './stats.ts';
 
@@ -15,6 +16,7 @@ export interface StatusSources {
   stats: Stats;
   deadLetters: DeadLetterQueue;
   holds: Holds;
+  hostFaults: Pick<HostFaults, 'list'>;
   queue(operation: Operation): Queue;
   bucket(operation: Operation): TokenBucket;
   blacklist: Pick<BlacklistHeadroom, 'cached'>;
@@ -37,6 +39,12 @@ export interface OperationStatus {
   callsLastMinute: number;
   /** Why the operation (or part of it) is held, or null when it runs freely. */
   hold: HoldStatus | null;
+  /**
+   * Worker processes that hold themselves for this account because their own
+   * credentials, signature or clock fail (the account's other processes go on).
+   * The same list on every operation row of the account.
+   */
+  heldProcesses: HeldProcessStatus[];
   /** For bans: the blacklist's size as last read (DescribeLiveStreamsBlockList), or null if never read. */
   blacklist?: { cap: number; entries: number; headroom: number; permanentBans: number; checkedAt: string } | null;
 }
@@ -48,6 +56,8 @@ export interface HoldStatus {
   /** The last code that met the hold, and its message. */
   code: string;
   message: string;
+  /** An example of what failed when the hold tripped: domain/app of a ban or lift, MonitorId of a stop. */
+  target: string;
   /** Calls that got a failure since the hold began. */
   calls: number;
   /** ISO time of the next probe call; null when nothing probes (manual) or the hold simply expires (blacklist). */
@@ -58,9 +68,29 @@ export interface HoldStatus {
   resume: string;
 }
 
+export interface HeldProcessStatus {
+  /** host:pid:tag, as the process's log lines name it. */
+  process: string;
+  host: string;
+  pid: number;
+  code: string;
+  /** ISO time the process began to hold itself. */
+  since: string;
+  /** ISO time it last reported the fault (every probe). */
+  lastSeen: string;
+}
+
 /** One snapshot of every operation of an account: queue depth, outcomes, holds and the bucket's rate. Costs O(1) Redis commands. */
 export async function readStatus(account: StatusSources): Promise<OperationStatus[]> {
   const { stats, deadLetters, holds } = account;
+  const heldProcesses: HeldProcessStatus[] = (await account.hostFaults.list()).map((f) => ({
+    process: f.process,
+    host: f.host,
+    pid: f.pid,
+    code: f.code,
+    since: new Date(f.since).toISOString(),
+    lastSeen: new Date(f.seenAt).toISOString(),
+  }));
   return Promise.all(
     OPERATIONS.map(async (operation) => {
       const [counts, outcomes, bucketState, hold, blacklist, deadLettered, headroom] = await Promise.all([
@@ -87,6 +117,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
         configuredRate: bucketState.configuredRate,
         currentRate: Math.round(bucketState.currentRate * 100) / 100,
         callsLastMinute: outcomes.callsLastMinute,
+        heldProcesses,
         ...(operation === 'ForbidLiveStream'
           ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, permanentBans: headroom.permanentBans, checkedAt: headroom.checkedAt } : null }
           : {}),
@@ -96,6 +127,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
               since: new Date(hold.since).toISOString(),
               code: hold.code,
               message: hold.message,
+              target: hold.target,
               calls: hold.count,
               nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
               resume,
@@ -106,6 +138,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
                 since: new Date(blacklist.since).toISOString(),
                 code: blacklist.code,
                 message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
+                target: '',
                 calls: 1,
                 nextProbeAt: null,
                 until: new Date(blacklist.until).toISOString(),

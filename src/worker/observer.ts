@@ -17,6 +17,8 @@ export interface WorkerObserver {
   missedSlot(operation: Operation): void;
   /** A job ended (applied, already applied, dead-lettered) this long after it was enqueued. */
   finished(operation: Operation, outcome: 'applied' | 'already-applied' | 'dead-lettered', sinceEnqueueMs: number): void;
+  /** This process holds itself (its credentials, signature or clock fail: worker/host-hold.ts), or no longer does. */
+  hostHeld(held: boolean): void;
 }
 
-export const NO_OBSERVER: WorkerObserver = { call() {}, outcome() {}, throttled() {}, slotWait() {}, missedSlot() {}, finished() {} };
+export const NO_OBSERVER: WorkerObserver = { call() {}, outcome() {}, throttled() {}, slotWait() {}, missedSlot() {}, finished() {}, hostHeld() {} };

@@ -12,6 +12,8 @@ import type { Logger } from '../log.ts';
 import { retryDelayMs } from './backoff.ts';
 import { FailedSweep } from './failed-sweep.ts';
 import { HoldView } from './holds.ts';
+import { HostHold } from './host-hold.ts';
+import { THIS_PROCESS } from '../process-identity.ts';
 import type { WorkerObserver } from './observer.ts';
 import { createProcessor, RetryableCallError } from './processor.ts';
 import { TolerantWorker } from './tolerant-worker.ts';
@@ -39,12 +41,29 @@ export class LiveWorkers {
   private readonly urgentNotices: UrgentNotices;
   /** Moves jobs left in the failed sets to the dead-letter queue: at start, every minute, and after each 'failed' event. */
   private readonly failedSweep: FailedSweep;
+  private readonly hostHold: HostHold;
+  private closing = false;
 
   constructor(private readonly options: LiveWorkersOptions) {
     const { runtime, live, log, observer } = options;
     const { config } = runtime;
     this.operations = options.operations;
     const makeRoom = new Map<Operation, (count: number) => void>();
+    this.hostHold = new HostHold({
+      account: runtime.name,
+      process: THIS_PROCESS,
+      faults: runtime.hostFaults,
+      settings: config.holds,
+      log,
+      observer,
+      pauseWorkers: () => {
+        for (const worker of this.workers) void worker.pause(true);
+      },
+      resumeWorkers: () => {
+        // A closing worker must not start fetching again.
+        if (!this.closing) for (const worker of this.workers) void worker.resume();
+      },
+    });
     for (const operation of options.operations) {
       const bucket = runtime.bucket(operation);
       const pacer = new Pacer(bucket);
@@ -54,6 +73,7 @@ export class LiveWorkers {
         outcomes: runtime.outcomes,
         holds: runtime.holds,
         holdView: new HoldView(runtime.holds, operation),
+        hostHold: this.hostHold,
         blacklistRecheckMs: config.blacklistRecheckMs,
         onBlacklistFull: options.onBlacklistFull,
         pacer,
@@ -127,6 +147,8 @@ export class LiveWorkers {
 
   /** Stops taking jobs and lets the in-flight ones finish (with `force`, does not wait for them). */
   async close(force = false): Promise<void> {
+    this.closing = true;
+    this.hostHold.close();
     this.urgentNotices.close();
     this.failedSweep.stop();
     await Promise.all(this.workers.map((w) => w.close(force)));

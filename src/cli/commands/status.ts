@@ -22,7 +22,8 @@ const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
 
 function describeHold(slug: string, hold: HoldStatus): string {
   const next = hold.nextProbeAt ? `; next probe ${hold.nextProbeAt}` : hold.until ? `; bans tried again ${hold.until}` : '';
-  return `HOLD ${slug} (${hold.reason}) since ${hold.since}: ${hold.code} x${hold.calls} (${hold.message})${next}; \`${hold.resume}\` lifts it`;
+  const example = hold.target ? `, e.g. for ${hold.target}` : '';
+  return `HOLD ${slug} (${hold.reason}) since ${hold.since}: ${hold.code} x${hold.calls} (${hold.message})${example}${next}; \`${hold.resume}\` lifts it`;
 }
 
 export function formatStatusTable(rows: readonly OperationStatus[]): string {
@@ -31,6 +32,14 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const lines = table.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
   for (const row of rows) {
     if (row.blacklist) lines.push(`BLACKLIST ${row.account}: ${row.blacklist.entries} of ${row.blacklist.cap} streams, room for ${row.blacklist.headroom}, ${row.blacklist.permanentBans} permanent (checked ${row.blacklist.checkedAt})`);
+  }
+  const shown = new Set<string>();
+  for (const row of rows) {
+    for (const p of row.heldProcesses ?? []) {
+      if (shown.has(`${row.account} ${p.process}`)) continue;
+      shown.add(`${row.account} ${p.process}`);
+      lines.push(`PROCESS HELD ${row.account}: ${p.process} (host ${p.host}, pid ${p.pid}) since ${p.since}: ${p.code}; it takes no jobs and probes now and then, other processes go on; check that host's credentials and clock`);
+    }
   }
   for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
