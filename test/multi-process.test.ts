@@ -39,7 +39,7 @@ afterAll(async () => {
 const DRAINED: readonly Operation[] = ['ForbidLiveStream', 'StopLiveStreamMonitor'];
 
 describe('several worker processes sharing the buckets', () => {
-  it('never draw a Throttling answer and keep both buckets busy', async () => {
+  it('never draw a Throttling answer, and every call goes through', async () => {
     const env = {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
@@ -68,9 +68,7 @@ describe('several worker processes sharing the buckets', () => {
       const arrivals = calls.filter((c) => c.action === op).map((c) => c.at).sort((a, b) => a - b);
       expect(stats.actions[op].byCode['Throttling.User'] ?? 0).toBe(0);
       expect(maxInAnyWindow(arrivals, 1000)).toBeLessThanOrEqual(runtime.settings.qps[op]);
-      // Busy buckets: the drain ran at no less than 90% of the quota.
-      const achieved = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1000);
-      expect(achieved).toBeGreaterThan(0.9 * runtime.settings.qps[op]);
+      // How busy the buckets stayed is a rate: `npm run bench` measures it (pacing scenario), not a test.
     }
 
     // Every process took part.
