@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { describeRedis, producerConnection, waitUntilReady } from '../redis.ts';
+import { reportMaxmemoryPolicy } from '../redis-policy.ts';
 import { DASHBOARD_PATH } from './dashboard.ts';
 import { buildHttpServer } from './server.ts';
 import { untilStopSignal } from '../signals.ts';
@@ -14,6 +15,8 @@ export async function runHttpServer(config: Config, log: Logger = createLogger(c
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error (reconnecting)'));
   try {
     await waitUntilReady(redis, config.redis);
+    // BullMQ requires noeviction: warn (without delaying the start) if Redis may delete jobs.
+    void reportMaxmemoryPolicy(redis, config.redis, log);
     const app = await buildHttpServer({ config, redis, log });
     const url = await app.listen({ host: config.http.host, port: config.http.port }).catch(async (error: unknown) => {
       await app.close();

@@ -106,6 +106,18 @@ export function registerQueueGauges(registry: Registry, redis: RedisClient, runt
     },
   });
   new Gauge({
+    name: 'livequeue_redis_maxmemory_policy',
+    help: 'Redis\'s maxmemory-policy, as 1 for that policy ("unknown" when Redis refuses CONFIG GET and INFO). BullMQ requires noeviction: any other policy lets a full Redis delete queued jobs',
+    labelNames: ['policy'],
+    registers,
+    async collect() {
+      this.reset();
+      const s = await snapshot();
+      const policy = s && [...s.status.values()].flatMap((rows) => [...rows.values()])[0]?.redisMaxmemoryPolicy;
+      if (policy) this.set({ policy }, 1);
+    },
+  });
+  new Gauge({
     name: 'livequeue_queue_jobs',
     help: 'Jobs in the operation queue by state (waiting includes prioritized)',
     labelNames: ['account', 'operation', 'state'],

@@ -4,6 +4,8 @@ import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../live/error-codes.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+import type { RedisClient } from '../redis.ts';
+import { readMaxmemoryPolicy } from '../redis-policy.ts';
 import type { DeadLetterQueue } from './dead-letter.ts';
 import type { Holds } from './holds.ts';
 import type { HostFaults } from './host-faults.ts';
@@ -20,6 +22,8 @@ export interface StatusSources {
   queue(operation: Operation): Queue;
   bucket(operation: Operation): TokenBucket;
   blacklist: Pick<BlacklistHeadroom, 'cached'>;
+  /** The account's Redis, to read its maxmemory-policy; without it the policy is "unknown". */
+  redis?: RedisClient;
 }
 
 export interface OperationStatus {
@@ -47,6 +51,11 @@ export interface OperationStatus {
   heldProcesses: HeldProcessStatus[];
   /** For bans: the blacklist's size as last read (DescribeLiveStreamsBlockList), or null if never read. */
   blacklist?: { cap: number; entries: number; headroom: number; permanentBans: number; checkedAt: string } | null;
+  /**
+   * Redis's maxmemory-policy ("unknown" when Redis refuses CONFIG GET and INFO).
+   * Anything but noeviction lets a full Redis delete queued jobs. The same on every row.
+   */
+  redisMaxmemoryPolicy: string;
 }
 
 export interface HoldStatus {
@@ -83,6 +92,7 @@ export interface HeldProcessStatus {
 /** One snapshot of every operation of an account: queue depth, outcomes, holds and the bucket's rate. Costs O(1) Redis commands. */
 export async function readStatus(account: StatusSources): Promise<OperationStatus[]> {
   const { stats, deadLetters, holds } = account;
+  const policy = readMaxmemoryPolicy(account.redis);
   const heldProcesses: HeldProcessStatus[] = (await account.hostFaults.list()).map((f) => ({
     process: f.process,
     host: f.host,
@@ -91,6 +101,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
     since: new Date(f.since).toISOString(),
     lastSeen: new Date(f.seenAt).toISOString(),
   }));
+  const redisMaxmemoryPolicy = await policy;
   return Promise.all(
     OPERATIONS.map(async (operation) => {
       const [counts, outcomes, bucketState, hold, blacklist, deadLettered, headroom] = await Promise.all([
@@ -118,6 +129,7 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
         currentRate: Math.round(bucketState.currentRate * 100) / 100,
         callsLastMinute: outcomes.callsLastMinute,
         heldProcesses,
+        redisMaxmemoryPolicy,
         ...(operation === 'ForbidLiveStream'
           ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, permanentBans: headroom.permanentBans, checkedAt: headroom.checkedAt } : null }
           : {}),

@@ -5,6 +5,7 @@ import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startWorkerMetrics } from '../metrics/worker-metrics.ts';
 import { describeRedis, workerConnection } from '../redis.ts';
+import { reportMaxmemoryPolicy } from '../redis-policy.ts';
 import { OutageLog } from './outage-log.ts';
 import { untilStopSignal } from '../signals.ts';
 
@@ -29,6 +30,8 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   const outage = new OutageLog(log);
   redis.on('error', (error) => outage.error('connection', error));
   redis.on('ready', () => outage.ready());
+  // BullMQ requires noeviction: warn at once (without delaying the start) if Redis may delete jobs.
+  void reportMaxmemoryPolicy(redis, config.redis, log);
   const runtimes = accountRuntimes(redis, config, options.accounts);
   for (const runtime of runtimes) runtime.onQueueError((error) => outage.error('queue', error));
   const clients = runtimes.map((runtime) => runtime.liveClient());

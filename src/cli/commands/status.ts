@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPERATION_INFO } from '../../live/operations.ts';
 import type { HoldStatus, OperationStatus } from '../../queue/status.ts';
+import { evictionWarning, REQUIRED_POLICY } from '../../redis-policy.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';
 
@@ -41,6 +42,8 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
       lines.push(`PROCESS HELD ${row.account}: ${p.process} (host ${p.host}, pid ${p.pid}) since ${p.since}: ${p.code}; it takes no jobs and probes now and then, other processes go on; check that host's credentials and clock`);
     }
   }
+  const policy = rows[0]?.redisMaxmemoryPolicy;
+  if (policy !== undefined && policy !== REQUIRED_POLICY) lines.push(`REDIS ${evictionWarning(policy)}`);
   for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
 }
