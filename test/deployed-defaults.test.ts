@@ -173,12 +173,12 @@ describe('the worker of docker-compose.yml, as written', () => {
     const prefix = newPrefix('deployed-compose');
     const { command, environment } = composeWorker();
     // What a user sets (secrets, the API endpoint); the rest is the compose file's.
-    const userEnv = { QUEUE_PREFIX: prefix, LIVE_ENDPOINT: sim.endpoint, ...KEYS };
+    const userEnv = { QUEUE_PREFIX: prefix, LIVE_ENDPOINT: sim.endpoint, REDIS_PASSWORD: 'compose-redis-password', ...KEYS };
     const resolved = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, interpolate(String(v), userEnv)]));
     expect(resolved).toMatchObject({ QUEUE_PREFIX: prefix, LIVE_ENDPOINT: sim.endpoint, ...KEYS });
-    // Only the addresses of the compose network change: its `redis` host is this machine's Redis,
-    // and port 9464 (one per container there) may be taken here.
-    const env = { ...resolved, REDIS_URL, METRICS_PORT: '0' };
+    // Only the compose network's Redis changes: its `redis` host (with a password) is this machine's
+    // Redis (without one), and port 9464 (one per container there) may be taken here.
+    const env = { ...resolved, REDIS_URL, REDIS_PASSWORD: '', METRICS_PORT: '0' };
     const worker = start(command, env);
     await waitForOutput(worker, (o) => o.includes('workers started'));
 

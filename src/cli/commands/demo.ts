@@ -38,7 +38,7 @@ async function reachRedis(config: Config): Promise<{ settings: RedisSettings; pr
     const { LocalRedisServer } = await import('../../local-redis.ts');
     if (!LocalRedisServer.isInstalled()) {
       throw new UsageError(
-        `no Redis answers at ${describeRedis(config.redis)} and redis-server is not installed. Start one (e.g. \`docker compose up -d redis\` or \`apt-get install redis-server\`) or set REDIS_URL.`,
+        `no Redis answers at ${describeRedis(config.redis)} and redis-server is not installed. Start one (e.g. \`apt-get install redis-server\`, or the compose file's Redis as the README's "Quick start" shows) or set REDIS_URL.`,
       );
     }
     const server = await LocalRedisServer.start();
