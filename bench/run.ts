@@ -15,6 +15,7 @@ import { accountsScenario } from './scenarios/accounts.ts';
 import { batchUndoScenario } from './scenarios/batch-undo.ts';
 import { clusterScenario } from './scenarios/cluster.ts';
 import { statusCostScenario } from './scenarios/status-cost.ts';
+import { startupScenario } from './scenarios/startup.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
 import { overheadScenario } from './scenarios/overhead.ts';
@@ -60,6 +61,7 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   'bulk-enqueue': (s) => bulkEnqueueScenario(s.enqueueLines),
   urgent: (s) => urgentScenario(s.urgentBacklog, s.urgentJobs),
   memory: (s) => memoryScenario(s.memoryJobs),
+  startup: () => startupScenario(),
 };
 
 function table(rows: readonly ResultRow[]): string {
@@ -79,8 +81,10 @@ const program = new Command('bench')
 const opts = program.opts<{ quick?: boolean; only?: string }>();
 const sizes = SIZES[opts.quick ? 'quick' : 'full'];
 const names = opts.only ? opts.only.split(',') : Object.keys(SCENARIOS);
-// Worker processes run the compiled output, as deployed.
+// Worker processes and the command run the compiled output, as deployed: the
+// package (npm run build), and the stock baselines' own scripts beside it.
 execSync('npm run build', { stdio: 'ignore', cwd: new URL('..', import.meta.url) });
+execSync('npx tsc -p tsconfig.json --noEmit false --outDir dist --rewriteRelativeImportExtensions --allowImportingTsExtensions false', { stdio: 'ignore', cwd: new URL('..', import.meta.url) });
 const rows: ResultRow[] = [];
 const started = Date.now();
 for (const name of names) {

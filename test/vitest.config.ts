@@ -5,6 +5,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
+    // The tests that start the `livequeue` command run the compiled one (dist/): rebuilt first when a source is newer.
+    globalSetup: ['test/helpers/compiled-cli.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Suites share one Redis (each under its own key prefix), and pacing tests

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+/** The `livequeue` command as installed: the package's bin, which runs the compiled JavaScript in dist/. */
+export const CLI = fileURLToPath(new URL('../../bin/livequeue.js', import.meta.url));
 const TSX_LOADER = 'tsx';
 
 export interface Proc {

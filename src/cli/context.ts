@@ -1,7 +1,18 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config, type ConfigOverrides } from '../config.ts';
+import type { Config, ConfigOverrides } from '../config.ts';
 import { OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
 import { UsageError } from './errors.ts';
+
+let configModule: typeof import('../config.ts') | undefined;
+
+/**
+ * Loads the configuration parser (zod and its schemas). The command does it
+ * before any action runs (a preAction hook), so that `configFor` stays
+ * synchronous and `--help` or a usage error never pays for it.
+ */
+export async function loadConfigModule(): Promise<void> {
+  configModule ??= await import('../config.ts');
+}
 
 /** Flags every command accepts; each overrides the environment variable of the same meaning. */
 export const CONFIG_FLAGS: readonly { flag: string; variable: keyof ConfigOverrides; help: string }[] = [
@@ -42,6 +53,7 @@ export function namedAccounts(command: Command): string[] | undefined {
 
 /** Parses the configuration once for a command: environment, then its flags. */
 export function configFor(command: Command, extra: ConfigOverrides = {}, manyAccounts = false): Config {
+  if (!configModule) throw new Error('configFor: the configuration parser is not loaded; call loadConfigModule() before the action');
   const opts = command.optsWithGlobals() as Record<string, string | undefined>;
   const overrides: ConfigOverrides = { ...extra };
   for (const { flag, variable } of CONFIG_FLAGS) {
@@ -50,7 +62,7 @@ export function configFor(command: Command, extra: ConfigOverrides = {}, manyAcc
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value !== undefined) overrides[variable] = value;
   }
-  return loadConfig(process.env, overrides);
+  return configModule.loadConfig(process.env, overrides);
 }
 
 /**

@@ -1,14 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.ts';
 import { OPERATIONS } from '../live/operations.ts';
-import { CredentialsUnavailableError } from '../live/client.ts';
-import { UnknownAccountError } from '../account/runtime.ts';
-import { InputFileError } from '../jobs/input.ts';
-import { BatchNotUndoableError, BatchOperationMismatchError, CancelAllNotConfirmedError, UnknownBatchError } from '../queue/batches.ts';
-import { BlacklistReadError } from '../account/blacklist-headroom.ts';
-import { RedisUnavailableError } from '../redis.ts';
-import { addConfigFlags } from './context.ts';
-import { UsageError } from './errors.ts';
+import { addConfigFlags, loadConfigModule } from './context.ts';
+import { toldExitCode } from './errors.ts';
+// Each command module holds its options and help; what an action needs (the
+// configuration parser, Redis, BullMQ, the API client, the HTTP server) it
+// loads when it runs, so `--help` and `--version` load none of it.
 import { registerBatch } from './commands/batch.ts';
 import { registerBlacklist } from './commands/blacklist.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -20,11 +17,27 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
 
+/** The version in the package's package.json: the nearest one up from this file (src/cli or dist/src/cli). */
+function packageVersion(): string {
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'livequeue' && pkg.version) return pkg.version;
+    } catch {
+      // No package.json here (or not ours): look further up.
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
+}
+
 const program = new Command('livequeue')
   .description(`Rate-limited job queue for ApsaraVideo Live: ${OPERATIONS.join(', ')} at the full QPS the API allows, never faster.`)
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride();
 addConfigFlags(program);
+// Every action parses the configuration (configFor): its parser is loaded once an action is about to run.
+program.hook('preAction', loadConfigModule);
 program.addHelpText('after', `
 Examples:
   $ livequeue demo                                  # local end-to-end run on the built-in simulator
@@ -51,24 +64,19 @@ function errorCode(name: string): string {
   return name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
-/** Errors whose message says all a user needs: printed as one line, never as a stack. */
-const TOLD_ERRORS = [
-  ConfigError, UsageError, RedisUnavailableError, CredentialsUnavailableError, UnknownAccountError,
-  UnknownBatchError, BatchOperationMismatchError, BatchNotUndoableError, CancelAllNotConfirmedError, BlacklistReadError, InputFileError,
-];
-
 try {
   await program.parseAsync(process.argv);
   // Keep-alive sockets and Redis connections would hold the process open; the command is done.
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (TOLD_ERRORS.some((kind) => error instanceof kind)) {
+  const told = toldExitCode(error);
+  if (told !== undefined) {
     const { message, name } = error as Error;
     process.stderr.write(`livequeue: ${message}\n`);
     // A script reading --json output gets the failure as JSON too.
     if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: errorCode(name), message })}\n`);
-    process.exit(error instanceof RedisUnavailableError ? 1 : 2);
+    process.exit(told);
   }
   throw error;
 }

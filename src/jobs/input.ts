@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import type { Operation } from '../live/operations.ts';
+import type { InputFormat } from './input-formats.ts';
 
 /**
  * Reads enqueue input files one record at a time (a million lines are never
@@ -8,8 +9,7 @@ import type { Operation } from '../live/operations.ts';
  * reported precisely; a line that cannot even be read as a record comes back
  * with an error instead of params, and reading goes on.
  */
-export const INPUT_FORMATS = ['jsonl', 'csv', 'text'] as const;
-export type InputFormat = (typeof INPUT_FORMATS)[number];
+export { formatFromPath, INPUT_FORMATS, type InputFormat } from './input-formats.ts';
 
 export interface InputRecord {
   line: number;
@@ -34,14 +34,6 @@ const CSV_HEADER_FIELDS: Readonly<Record<Operation, readonly string[]>> = {
   StopLiveStreamMonitor: ['MonitorId'],
   ResumeLiveStream: ['DomainName', 'AppName', 'StreamName'],
 };
-
-export function formatFromPath(path: string): InputFormat | undefined {
-  const lower = path.toLowerCase();
-  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson') || lower.endsWith('.json')) return 'jsonl';
-  if (lower.endsWith('.csv')) return 'csv';
-  if (lower.endsWith('.txt')) return 'text';
-  return undefined;
-}
 
 export function readRecords(input: Readable, format: InputFormat, operation: Operation): AsyncGenerator<InputRecord> {
   if (format === 'csv') return readCsv(input, operation);

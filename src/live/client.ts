@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Config as CredentialConfig } from '@alicloud/credentials';
-import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
-import * as $dara from '@darabonba/typescript';
 import { API_VERSION, type Operation } from './operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
 import { trackRequest, type TrackedRequest } from './request-tracker.ts';
@@ -13,16 +10,45 @@ import { trackRequest, type TrackedRequest } from './request-tracker.ts';
  * worker can look them up in the error-code table. The generated
  * `@alicloud/live20161101` SDK could implement this interface instead.
  */
-// Both packages are CommonJS compiled from TypeScript with the class on
+// The SDK packages are CommonJS compiled from TypeScript with the class on
 // `exports.default`; loaders disagree on what a default import of them is,
-// so take the class from require() explicitly.
+// so take the class from require() explicitly. They are loaded when a client
+// or a credential is first made, not with this module: together they take
+// longer to load than the rest of a command that never calls the API
+// (`status`, `dlq`, `--help`), which imports this module for its types and errors.
 const require = createRequire(import.meta.url);
-const OpenApiClient = (require('@alicloud/openapi-core') as typeof import('@alicloud/openapi-core')).default;
-const credentials = require('@alicloud/credentials') as typeof import('@alicloud/credentials');
-const Credential = credentials.default;
-const { ProfileCredentialsProvider } = credentials;
-export type Credential = InstanceType<typeof Credential>;
-type CredentialsProvider = ConstructorParameters<typeof Credential>[1];
+type OpenApiModule = typeof import('@alicloud/openapi-core');
+type CredentialsModule = typeof import('@alicloud/credentials');
+type DaraModule = typeof import('@darabonba/typescript');
+interface Sdk {
+  OpenApiClient: OpenApiModule['default'];
+  OpenApiUtil: OpenApiModule['$OpenApiUtil'];
+  AlibabaCloudError: OpenApiModule['AlibabaCloudError'];
+  RuntimeOptions: DaraModule['RuntimeOptions'];
+  Credential: CredentialsModule['default'];
+  CredentialConfig: CredentialsModule['Config'];
+  ProfileCredentialsProvider: CredentialsModule['ProfileCredentialsProvider'];
+}
+let loaded: Sdk | undefined;
+function sdk(): Sdk {
+  if (!loaded) {
+    const openApi = require('@alicloud/openapi-core') as OpenApiModule;
+    const credentials = require('@alicloud/credentials') as CredentialsModule;
+    const dara = require('@darabonba/typescript') as DaraModule;
+    loaded = {
+      OpenApiClient: openApi.default,
+      OpenApiUtil: openApi.$OpenApiUtil,
+      AlibabaCloudError: openApi.AlibabaCloudError,
+      RuntimeOptions: dara.RuntimeOptions,
+      Credential: credentials.default,
+      CredentialConfig: credentials.Config,
+      ProfileCredentialsProvider: credentials.ProfileCredentialsProvider,
+    };
+  }
+  return loaded;
+}
+export type Credential = InstanceType<CredentialsModule['default']>;
+type CredentialsProvider = ConstructorParameters<CredentialsModule['default']>[1];
 
 export interface LiveApi {
   call<O extends Operation>(operation: O, params: ParamsByOperation[O], options?: CallOptions): Promise<LiveCallResult>;
@@ -185,16 +211,17 @@ export function parseEndpoint(endpoint: string): { protocol: 'http' | 'https'; h
 }
 
 export class AlibabaLiveClient implements LiveApi {
-  private readonly client: InstanceType<typeof OpenApiClient>;
+  private readonly client: InstanceType<OpenApiModule['default']>;
   private readonly protocol: string;
   private readonly credential: Credential;
 
   constructor(private readonly options: LiveClientOptions) {
     const { protocol, host } = parseEndpoint(options.endpoint);
     this.protocol = protocol.toUpperCase();
+    const { OpenApiClient, OpenApiUtil, Credential } = sdk();
     this.credential = options.credential ?? new Credential();
     this.client = new OpenApiClient(
-      new $OpenApiUtil.Config({
+      new OpenApiUtil.Config({
         credential: reportingCredentialFailures(this.credential),
         endpoint: host,
         protocol,
@@ -241,9 +268,10 @@ export class AlibabaLiveClient implements LiveApi {
     const query: Record<string, string> = { RegionId: this.options.regionId };
     for (const [key, value] of Object.entries(params)) if (value !== undefined) query[key] = String(value);
     const started = performance.now();
+    const { OpenApiUtil, RuntimeOptions } = sdk();
     try {
       const response = await this.client.callApi(
-        new $OpenApiUtil.Params({
+        new OpenApiUtil.Params({
           action,
           version: API_VERSION,
           protocol: this.protocol,
@@ -254,8 +282,8 @@ export class AlibabaLiveClient implements LiveApi {
           reqBodyType: 'formData',
           bodyType: 'json',
         }),
-        new $OpenApiUtil.OpenApiRequest({ query, headers: { 'x-acs-signature-nonce': nonce } }),
-        new $dara.RuntimeOptions({}),
+        new OpenApiUtil.OpenApiRequest({ query, headers: { 'x-acs-signature-nonce': nonce } }),
+        new RuntimeOptions({}),
       );
       const body = (response as { body?: unknown }).body;
       return { ok: true, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}, latencyMs: performance.now() - started };
@@ -282,6 +310,7 @@ export interface BlockListPage {
  * (@darabonba/typescript getBackoffDelay) compares it with delays in ms.
  */
 function toFailure(error: unknown, request: TrackedRequest, latencyMs: number): LiveCallFailure {
+  const { AlibabaCloudError } = sdk();
   if (error instanceof AlibabaCloudError && error.statusCode !== undefined) {
     const sdkHint = (error as { retryAfter?: number }).retryAfter;
     const retryAfterMs = [sdkHint, request.retryAfterMs].filter((v): v is number => typeof v === 'number' && v >= 0);
@@ -353,15 +382,16 @@ function reportingCredentialFailures(credential: Credential): Credential {
 
 /** Credentials from any provider of the credentials library's kind (a profile, an STS source, a vault). */
 export function providerCredential(provider: NonNullable<CredentialsProvider>): Credential {
-  return new Credential(null, provider);
+  return new (sdk().Credential)(null, provider);
 }
 
 /** The named profile of the Alibaba Cloud credentials file, read by the credentials library. */
 export function profileCredential(profile: string): Credential {
-  return providerCredential(ProfileCredentialsProvider.builder().withProfileName(profile).build());
+  return providerCredential(sdk().ProfileCredentialsProvider.builder().withProfileName(profile).build());
 }
 
 /** A fixed AccessKey pair (the demo and tests use one the simulator knows); production uses the default chain. */
 export function staticCredential(accessKeyId: string, accessKeySecret: string): Credential {
+  const { Credential, CredentialConfig } = sdk();
   return new Credential(new CredentialConfig({ type: 'access_key', accessKeyId, accessKeySecret }));
 }

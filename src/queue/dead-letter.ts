@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { Queue } from './bullmq.ts';
 import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';

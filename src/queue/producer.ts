@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue } from './bullmq.ts';
 import type { RedisClient } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';

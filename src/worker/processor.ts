@@ -1,4 +1,5 @@
-import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { DelayedError, WaitingError, Worker } from '../queue/bullmq.ts';
 import type { RetrySchedule } from '../config.ts';
 import { classifyFailure, type HoldReason } from '../live/error-codes.ts';
 import type { LiveApi, LiveCallFailure } from '../live/client.ts';

@@ -1,4 +1,5 @@
-import { Worker, type Job, type JobJson } from 'bullmq';
+import type { Job, JobJson } from 'bullmq';
+import { Worker } from '../queue/bullmq.ts';
 
 /** Stands in for a payload that is not even JSON, so the processor can dead-letter it. */
 export const UNREADABLE_PAYLOAD = 'unreadablePayload';

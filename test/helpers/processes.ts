@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+/** The `livequeue` command as installed: the package's bin, which runs the compiled JavaScript (see compiled-cli.ts). */
+export const CLI = fileURLToPath(new URL('../../bin/livequeue.js', import.meta.url));
 
 export interface RunningProcess {
   child: ChildProcess;

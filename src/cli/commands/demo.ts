@@ -1,13 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import type { Config } from '../../config.ts';
 import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
-import { createLogger } from '../../log.ts';
 import type { EnqueueRecord } from '../../queue/producer.ts';
 import type { OperationStatus } from '../../queue/status.ts';
 import type { AccountRuntime } from '../../account/runtime.ts';
-import { deleteKeysWithPrefix, describeRedis, producerConnection, singleNode, waitUntilReady, workerConnection, type RedisSettings } from '../../redis.ts';
+import type { RedisSettings } from '../../redis.ts';
 import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -27,6 +25,7 @@ function stopRequested(): Promise<string> {
 
 /** The configured Redis, or a private redis-server when none answers and one is installed. */
 async function reachRedis(config: Config): Promise<{ settings: RedisSettings; private: boolean; stop: () => Promise<void> }> {
+  const { describeRedis, producerConnection, singleNode, waitUntilReady } = await import('../../redis.ts');
   const probe = producerConnection(config.redis);
   probe.on('error', () => {});
   try {
@@ -67,6 +66,7 @@ function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Re
 }
 
 async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, number>): Promise<OperationStatus[]> {
+  const { default: cliProgress } = await import('cli-progress');
   const done = (s: OperationStatus) => s.applied + s.alreadyApplied + s.deadLettered;
   const tty = process.stdout.isTTY;
   const bars = tty ? new cliProgress.MultiBar({ format: '{name} [{bar}] {value}/{total} | applied {applied} | already {already} | dead {dead} | {rate}/s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
@@ -106,10 +106,12 @@ export function registerDemo(program: Command): void {
 
       const base = configFor(command);
       // Loaded on use: every command pays only for its own modules.
-      const [{ LiveApiSimulator }, { AccountRuntime }, { AlibabaLiveClient, staticCredential }] = await Promise.all([
+      const [{ LiveApiSimulator }, { AccountRuntime }, { AlibabaLiveClient, staticCredential }, { createLogger }, { deleteKeysWithPrefix, describeRedis, workerConnection }] = await Promise.all([
         import('../../sim/index.ts'),
         import('../../account/runtime.ts'),
         import('../../live/client.ts'),
+        import('../../log.ts'),
+        import('../../redis.ts'),
       ]);
       const redisTarget = await reachRedis(base);
       // The demo keeps to its own keys so it never touches real queues on the same Redis.

@@ -1,15 +1,14 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
-import { formatFromPath, INPUT_FORMATS, InputFileError, readRecords, type InputFormat, type InputRecord } from '../../jobs/input.ts';
+import type { InputRecord } from '../../jobs/input.ts';
+import { formatFromPath, INPUT_FORMATS, type InputFormat } from '../../jobs/input-formats.ts';
 import { OPERATION_INFO, OPERATIONS, slugList, type Operation } from '../../live/operations.ts';
-import { enqueueRecords, type BulkSummary } from '../../queue/bulk-enqueue.ts';
+import type { BulkSummary } from '../../queue/bulk-enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';
-import { BATCH_ID, BATCH_ID_RULE, newBatchId } from '../../queue/batches.ts';
 import type { BlacklistWarning } from '../../account/blacklist-headroom.ts';
 
 interface EnqueueFlags {
@@ -45,8 +44,9 @@ async function* countingBytes(records: AsyncIterable<InputRecord>, stream: Reada
   yield* records;
 }
 
-function progressReporter(size: number | undefined): { update: (s: BulkSummary, bytes: number) => void; stop: () => void } {
+async function progressReporter(size: number | undefined): Promise<{ update: (s: BulkSummary, bytes: number) => void; stop: () => void }> {
   if (process.stderr.isTTY && size) {
+    const { default: cliProgress } = await import('cli-progress');
     const bar = new cliProgress.SingleBar(
       { stream: process.stderr, format: 'enqueue [{bar}] {percentage}% | {read} lines | {enqueued} enqueued | {duplicates} duplicates | {invalid} invalid', hideCursor: true },
       cliProgress.Presets.shades_classic,
@@ -86,13 +86,19 @@ function printSummary(summary: BulkSummary, batch: string, warning: BlacklistWar
 
 async function enqueueFile(command: Command, operation: Operation, flags: EnqueueFlags, defaults: Record<string, string>): Promise<void> {
   const config = configFor(command);
+  // Loaded on use: `--help` and the other commands do without the readers, the batch rules and the bulk producer.
+  const [{ InputFileError, readRecords }, { BATCH_ID, BATCH_ID_RULE, newBatchId }, { enqueueRecords }] = await Promise.all([
+    import('../../jobs/input.ts'),
+    import('../../queue/batch-rules.ts'),
+    import('../../queue/bulk-enqueue.ts'),
+  ]);
   const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
   if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
   const batch = flags.batch ?? newBatchId();
   if (!BATCH_ID.test(batch)) throw new UsageError(`--batch must be ${BATCH_ID_RULE} (got "${batch}")`);
   const { summary, warning } = await withRuntime(config, async (runtime) => {
     const { stream, size } = openInput(flags.file);
-    const progress = progressReporter(size);
+    const progress = await progressReporter(size);
     let bytes = 0;
     try {
       const result = await enqueueRecords(runtime, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
