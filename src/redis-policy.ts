@@ -1,18 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
+import { evictionWarning, REQUIRED_POLICY, type MaxmemoryPolicy } from './eviction-warning.ts';
 import type { Logger } from './log.ts';
 import { describeRedis, type RedisClient, type RedisSettings } from './redis.ts';
-
-/**
- * Redis's `maxmemory-policy`. BullMQ requires `noeviction`: under any other
- * policy a full Redis deletes keys to make room, and the keys it picks can be
- * queued jobs, their locks, the rate-limit buckets or the dead letters, gone
- * without an error anywhere. With `noeviction` a full Redis refuses writes
- * instead, which every producer and worker reports.
- */
-export const REQUIRED_POLICY = 'noeviction';
-
-/** A policy name as Redis gives it, or "unknown" when Redis would not say. */
-export type MaxmemoryPolicy = string;
 
 /**
  * One node's policy: CONFIG GET first; managed services often refuse CONFIG
@@ -48,14 +37,6 @@ export async function readMaxmemoryPolicy(redis: RedisClient | undefined): Promi
   const policies = await Promise.all(nodes.map((node) => policyOf(node).catch(() => undefined)));
   const known = policies.filter((p): p is string => p !== undefined);
   return known.find((p) => p !== REQUIRED_POLICY) ?? (known.length > 0 && known.length === policies.length ? REQUIRED_POLICY : 'unknown');
-}
-
-/** What to say about a policy other than noeviction: one line, naming it and what to set. */
-export function evictionWarning(policy: MaxmemoryPolicy): string {
-  return policy === 'unknown'
-    ? `could not read Redis's maxmemory-policy (CONFIG GET and INFO refused): make sure it is ${REQUIRED_POLICY}, or a full Redis may delete queued jobs`
-    : `Redis maxmemory-policy is ${policy}, not ${REQUIRED_POLICY}: when Redis is full it deletes keys, and queued jobs, their locks and the rate-limit buckets can vanish without an error. ` +
-        `Set maxmemory-policy ${REQUIRED_POLICY} (redis.conf, CONFIG SET, or the provider's parameter settings); BullMQ requires it`;
 }
 
 /**

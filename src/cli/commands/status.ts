@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPERATION_INFO } from '../../live/operations.ts';
 import type { HoldStatus, OperationStatus } from '../../queue/status.ts';
-import { evictionWarning, REQUIRED_POLICY } from '../../redis-policy.ts';
+import { evictionWarning, REQUIRED_POLICY } from '../../eviction-warning.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';
 
