@@ -59,7 +59,8 @@ export class LocalRedisServer {
   /** Kills the server the hard way, as a crash or a restarted pod would. */
   async kill(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
+    // A process killed by a signal has a signalCode and no exitCode: both mean it is gone.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
