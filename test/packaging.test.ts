@@ -10,6 +10,7 @@ import { ACCESS_KEY_ID, ACCESS_KEY_SECRET } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { freePort } from './helpers/http.ts';
 import { uniquePrefix } from './helpers/redis.ts';
+import { SCRIPTS } from '../src/redis-scripts.ts';
 import { startNode } from './helpers/redis-servers.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -23,6 +24,8 @@ import { waitFor } from './helpers/wait.ts';
  * the README's way to a local Redis working as written.
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The .lua files under `dir`, relative to it. */
+const luaFiles = (dir: string): string[] => (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.lua'));
 const read = (name: string) => readFileSync(join(ROOT, name), 'utf8');
 const dockerfile = read('Dockerfile');
 const compose = read('docker-compose.yml');
@@ -130,9 +133,13 @@ describe('the container image', () => {
       const build = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8' });
       expect(build.status, build.stdout + build.stderr).toBe(0);
       // What the final stage copies and runs.
-      for (const file of ['dist/src/cli/main.js', 'dist/workers/worker.js', 'dist/workers/simulator.js', 'dist/workers/healthcheck.js', 'dist/src/ratelimit/bucket.lua', 'dist/src/queue/hold.lua']) {
+      for (const file of ['dist/src/cli/main.js', 'dist/workers/worker.js', 'dist/workers/simulator.js', 'dist/workers/healthcheck.js', ...Object.values(SCRIPTS).map((s) => `dist/src/${s.file}`)]) {
         expect(existsSync(join(dir, file)), file).toBe(true);
       }
+      // The build copies every Lua file under src/: each is a command of the one list the loader defines, and nothing else is copied.
+      const listed = Object.values(SCRIPTS).map((s) => s.file).sort();
+      expect(luaFiles(join(ROOT, 'src')).sort()).toEqual(listed);
+      expect(luaFiles(join(dir, 'dist/src')).sort()).toEqual(listed);
       expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/src/cli/main.js"]');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { defineScripts } from '../redis-scripts.ts';
 import type { Queue } from 'bullmq';
-import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { BATCH_TTL_SECONDS } from './batch-rules.ts';
 import { banOwnerKey, batchKeys, jobBatchKey } from './names.ts';
@@ -18,17 +17,6 @@ import { banOwnerKey, batchKeys, jobBatchKey } from './names.ts';
  *   removing in one step (cancel.lua);
  * - undo: claims only bans the batch still owns (undo-claim.lua).
  */
-const LEDGER = readFileSync(new URL('./batch-ledger.lua', import.meta.url), 'utf8');
-const CANCEL = readFileSync(new URL('./cancel.lua', import.meta.url), 'utf8');
-const UNDO_CLAIM = readFileSync(new URL('./undo-claim.lua', import.meta.url), 'utf8');
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueBatchLedger(tieKey: string, ownerKey: string, ...args: (string | number)[]): Result<[string | null, number], Context>;
-    livequeueCancel(queueKeyPrefix: string, ...args: (string | number)[]): Result<string[], Context>;
-    livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;
-  }
-}
 
 export type JobEnd = 'applied' | 'already-applied' | 'dead-lettered';
 export type CancelAnswer = 'cancelled' | 'in-flight' | 'other' | 'finished';
@@ -55,9 +43,7 @@ export class BatchLedger {
     private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    if (!redis.livequeueBatchLedger) redis.defineCommand('livequeueBatchLedger', { numberOfKeys: 2, lua: LEDGER });
-    if (!redis.livequeueCancel) redis.defineCommand('livequeueCancel', { numberOfKeys: 1, lua: CANCEL });
-    if (!redis.livequeueUndoClaim) redis.defineCommand('livequeueUndoClaim', { numberOfKeys: 1, lua: UNDO_CLAIM });
+    defineScripts(redis);
   }
 
   /** Records a job's end for its batch; returns the batch (if it had one) and whether an undo was asked for it. */

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { defineScripts } from '../redis-scripts.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import { Queue } from './bullmq.ts';
-import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
@@ -11,16 +10,6 @@ import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { BatchLedger, queueKeyPrefix } from './batch-ledger.ts';
 import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from './names.ts';
 import { jobOptions, PRIORITIES, priorityOf } from './job-options.ts';
-
-const REMOVE_FINISHED = readFileSync(new URL('./remove-finished.lua', import.meta.url), 'utf8');
-const RELEASE_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueRemoveFinished(queueKeyPrefix: string, leaseKey: string, jobId: string, token: string): Result<string, Context>;
-    livequeueReleaseLease(leaseKey: string, token: string): Result<number, Context>;
-  }
-}
 
 /**
  * How long a process may take to move one failed job to the dead-letter
@@ -107,8 +96,7 @@ export class DeadLetterQueue {
   ) {
     this.queue = new Queue(DEAD_LETTER_QUEUE, { connection: redis, prefix });
     this.ledger = new BatchLedger(redis, prefix);
-    if (!redis.livequeueRemoveFinished) redis.defineCommand('livequeueRemoveFinished', { numberOfKeys: 2, lua: REMOVE_FINISHED });
-    if (!redis.livequeueReleaseLease) redis.defineCommand('livequeueReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    defineScripts(redis);
   }
 
   /**

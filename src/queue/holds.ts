@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { defineScripts } from '../redis-scripts.ts';
 import type { Job, Queue } from 'bullmq';
-import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import { HOLD_REASONS, type HoldReason } from '../live/error-codes.ts';
@@ -51,7 +50,6 @@ export interface HoldSettings {
   hostFaultGraceMs: number;
 }
 
-const SCRIPT = readFileSync(new URL('./hold.lua', import.meta.url), 'utf8');
 /** A streak that sees no call for this long is forgotten. */
 const STREAK_TTL_MS = 60_000;
 /** How often workers look again at a manually held operation. */
@@ -87,12 +85,6 @@ export type FailureEvidence = 'service' | 'answered';
 
 export type Gate = { state: 'open' | 'probe' | 'refused-target' } | { state: 'closed'; retryInMs: number };
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueHold(hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
-  }
-}
-
 /** The holds of one account's operations. */
 export class Holds {
   constructor(
@@ -103,7 +95,7 @@ export class Holds {
     /** The account's operation queues, whose gates the holds close and open. */
     private readonly queue: (operation: Operation) => Queue,
   ) {
-    if (!redis.livequeueHold) redis.defineCommand('livequeueHold', { numberOfKeys: 5, lua: SCRIPT });
+    defineScripts(redis);
   }
 
   async current(operation: Operation): Promise<Hold | undefined> {

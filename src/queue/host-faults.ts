@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { Result } from 'ioredis';
+import { defineScripts } from '../redis-scripts.ts';
 import { z } from 'zod';
 import type { RedisClient } from '../redis.ts';
 import type { ProcessIdentity } from '../process-identity.ts';
@@ -10,7 +9,6 @@ import { hostFaultsKey, lastSuccessKey } from './names.ts';
  * themselves because their own credentials, signature or clock fail, and
  * whether a fault is wider than one host (see host-faults.lua).
  */
-const SCRIPT = readFileSync(new URL('./host-faults.lua', import.meta.url), 'utf8');
 
 export const hostFaultSchema = z.object({
   host: z.string(),
@@ -23,12 +21,6 @@ export const hostFaultSchema = z.object({
 export type HostFault = z.output<typeof hostFaultSchema> & { process: string };
 
 export type HostFaultVerdict = { scope: 'local'; since: number } | { scope: 'account'; why: 'several-processes' | 'no-process-succeeds'; since: number };
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueHostFaults(faults: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
-  }
-}
 
 /** The code's family: InvalidTimeStamp.Expired and InvalidTimeStamp.Format are one kind of fault. */
 export function faultFamily(code: string): string {
@@ -45,7 +37,7 @@ export class HostFaults {
     /** How long one failing process waits for another to succeed before the account is held. */
     private readonly graceMs: number,
   ) {
-    if (!redis.livequeueHostFaults) redis.defineCommand('livequeueHostFaults', { numberOfKeys: 2, lua: SCRIPT });
+    defineScripts(redis);
   }
 
   async report(process: ProcessIdentity, code: string): Promise<HostFaultVerdict> {

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { Result } from 'ioredis';
+import { defineScripts } from '../redis-scripts.ts';
 import type { RedisClient } from '../redis.ts';
 import type { Operation } from '../live/operations.ts';
 import { callsKey, statsKey } from './names.ts';
@@ -15,20 +14,13 @@ export type Counts = Record<Counter, number> & { callsLastMinute: number };
 
 const BUCKET_MS = 10_000;
 const BUCKETS_PER_MINUTE = 6;
-const SCRIPT = readFileSync(new URL('./stats.lua', import.meta.url), 'utf8');
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number): Result<number, Context>;
-  }
-}
 
 export class Stats {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
-    if (!redis.livequeueStats) redis.defineCommand('livequeueStats', { numberOfKeys: 2, lua: SCRIPT });
+    defineScripts(redis);
   }
 
   /** Counts one outcome and, when the API was called, the call. */

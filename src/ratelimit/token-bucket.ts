@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import type { Result } from 'ioredis';
+import { defineScripts } from '../redis-scripts.ts';
 import type { RedisClient } from '../redis.ts';
 
-const SCRIPT = readFileSync(new URL('./bucket.lua', import.meta.url), 'utf8');
 
 /** How one bucket paces and adapts; see bucket.lua for the algorithm. */
 export interface BucketSettings {
@@ -66,12 +64,6 @@ export interface BucketState {
 
 const IDLE_TTL_MS = 60_000;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    livequeueBucket(key: string, ...args: (string | number)[]): Result<unknown, Context>;
-  }
-}
-
 /**
  * One (account, operation) bucket in Redis. Every worker process on every
  * machine that uses the same key shares it; all decisions are made atomically
@@ -85,7 +77,7 @@ export class TokenBucket {
     readonly key: string,
     readonly settings: BucketSettings,
   ) {
-    if (!redis.livequeueBucket) redis.defineCommand('livequeueBucket', { numberOfKeys: 1, lua: SCRIPT });
+    defineScripts(redis);
   }
 
   async reserve(wanted: number): Promise<Reservation> {
