@@ -23,7 +23,7 @@ export const LAYERS: readonly { name: string; nodes: readonly string[] }[] = [
   // Records, operations, settings: plain data and rules.
   { name: 'domain', nodes: ['jobs', 'config'] },
   // Redis, the Alibaba Cloud API, the process and its log.
-  { name: 'adapters', nodes: ['live', 'redis', 'redis-policy', 'local-redis', 'eviction-warning', 'log', 'signals', 'process-identity'] },
+  { name: 'adapters', nodes: ['live', 'redis', 'redis-policy', 'local-redis', 'eviction-warning', 'log', 'signals', 'process-identity', 'redis-scripts'] },
   // Leaves any layer may use: they import nothing of ours.
   { name: 'leaves', nodes: ['errors', 'redact'] },
 ];
