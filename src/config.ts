@@ -5,6 +5,7 @@ import type { HoldSettings } from './queue/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, accountPrefix, hashTagOf, REGION, unknownAccountMessage } from './account/rules.ts';
 import { OPERATION_INFO, OPERATIONS, perOperation, type Operation, type QpsVariable } from './live/operations.ts';
+import { LivequeueError } from './errors.ts';
 
 /**
  * All configuration, parsed once at start-up from the environment (and CLI
@@ -164,10 +165,9 @@ export interface Config {
   logLevel: z.output<typeof envSchema>['LOG_LEVEL'];
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends LivequeueError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+    super('config', message);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { redactUrl } from './redact.ts';
+import { LivequeueError } from './errors.ts';
 
 export { redactUrl };
 
@@ -105,10 +106,14 @@ export function singleNode(url: string): RedisSettings {
   return { mode: 'single', url, tls: url.startsWith('rediss://') };
 }
 
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends LivequeueError {
   constructor(where: string, cause: unknown) {
-    super(`Redis is not reachable (${where}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'RedisUnavailableError';
+    super('redis-unavailable', `Redis is not reachable (${where}): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+
+  /** Over HTTP, without where Redis is. */
+  override get httpMessage(): string {
+    return 'Redis is not reachable; try again shortly';
   }
 }
 

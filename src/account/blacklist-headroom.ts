@@ -6,6 +6,7 @@ import type { Operation } from '../live/operations.ts';
 import type { ForbidParams, ResumeParams } from '../jobs/schemas.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+import { LivequeueError } from '../errors.ts';
 
 /**
  * How much room the account's stream blacklist has. The ForbidLiveStream
@@ -49,10 +50,9 @@ export interface BlacklistWarning {
   message: string;
 }
 
-export class BlacklistReadError extends Error {
+export class BlacklistReadError extends LivequeueError {
   constructor(domain: string, code: string, message: string) {
-    super(`DescribeLiveStreamsBlockList for ${domain} failed: ${code} (${message})`);
-    this.name = 'BlacklistReadError';
+    super('blacklist-read', `DescribeLiveStreamsBlockList for ${domain} failed: ${code} (${message})`);
   }
 }
 

@@ -19,6 +19,7 @@ import { defaultBucketSettings, TokenBucket } from '../ratelimit/token-bucket.ts
 import { LiveWorkers } from '../worker/worker.ts';
 import { NO_OBSERVER, type WorkerObserver } from '../worker/observer.ts';
 import type { OutageLog } from '../worker/outage-log.ts';
+import { LivequeueError } from '../errors.ts';
 
 /** DescribeLiveStreamsBlockList has a quota of its own: 50 QPS per account. */
 const DESCRIBE_BLOCK_LIST_QPS = 50;
@@ -177,9 +178,8 @@ export function selectedRuntime(redis: RedisClient, config: Config): AccountRunt
   return accountRuntimes(redis, config, [config.account])[0]!;
 }
 
-export class UnknownAccountError extends Error {
-  constructor(readonly account: string, config: Config) {
-    super(unknownAccountMessage(account, config.accounts));
-    this.name = 'UnknownAccountError';
+export class UnknownAccountError extends LivequeueError {
+  constructor(readonly account: string, config: { accounts: readonly { name: string }[] }) {
+    super('unknown-account', unknownAccountMessage(account, config.accounts));
   }
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { OPERATIONS } from '../live/operations.ts';
 import { addConfigFlags, loadConfigModule } from './context.ts';
-import { toldExitCode } from './errors.ts';
+import { EXIT_CODES, LivequeueError } from '../errors.ts';
 // Each command module holds its options and help; what an action needs (the
 // configuration parser, Redis, BullMQ, the API client, the HTTP server) it
 // loads when it runs, so `--help` and `--version` load none of it.
@@ -59,24 +59,18 @@ registerBlacklist(program);
 registerServe(program);
 registerSimulate(program);
 
-/** `RedisUnavailableError` -> `redis-unavailable`. */
-function errorCode(name: string): string {
-  return name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
-}
-
 try {
   await program.parseAsync(process.argv);
   // Keep-alive sockets and Redis connections would hold the process open; the command is done.
   process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  const told = toldExitCode(error);
-  if (told !== undefined) {
-    const { message, name } = error as Error;
+  if (error instanceof LivequeueError) {
+    const { code, message } = error;
     process.stderr.write(`livequeue: ${message}\n`);
     // A script reading --json output gets the failure as JSON too.
-    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: errorCode(name), message })}\n`);
-    process.exit(told);
+    if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
+    process.exit(EXIT_CODES[error.kind]);
   }
   throw error;
 }

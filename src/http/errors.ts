@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { HTTP_STATUS, LivequeueError } from '../errors.ts';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 
@@ -31,6 +32,11 @@ export function errorHandler(redis: RedisClient, bodyLimitBytes: number) {
         errors: error.validation.map((v) => ({ field: fieldOf(error.validationContext, v.instancePath, v.params), message: v.message ?? 'invalid' })),
       };
       return reply.code(400).send(body);
+    }
+    // An error that says all a user needs: its kind sets the status (a kind without one is the server's fault).
+    const told: unknown = error;
+    if (told instanceof LivequeueError && HTTP_STATUS[told.kind] !== undefined) {
+      return reply.code(HTTP_STATUS[told.kind]!).send({ error: told.httpError, message: told.httpMessage, ...told.httpFields });
     }
     if (error.statusCode === 413) {
       return reply.code(413).send({ error: 'body-too-large', message: `the body is larger than ${bodyLimitBytes} bytes (HTTP_BODY_LIMIT_BYTES)` } satisfies ErrorBody);

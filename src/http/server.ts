@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
-import { accountRuntimes, type AccountRuntime } from '../account/runtime.ts';
+import { accountRuntimes, UnknownAccountError, type AccountRuntime } from '../account/runtime.ts';
 import { requireLoopbackHost, requireSameOriginJson, requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
@@ -98,12 +98,11 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
     );
     await api.register(
       async (scope) => {
-        scope.addHook('onRequest', async (request, reply) => {
+        scope.addHook('onRequest', async (request) => {
           const name = (request.params as { account?: string }).account ?? '';
           const runtime = runtimes.get(name);
-          if (!runtime) {
-            return reply.code(404).send({ error: 'unknown-account', message: `unknown account "${name}": this deployment knows ${[...runtimes.keys()].map((n) => `"${n}"`).join(', ')}` });
-          }
+          // 404 unknown-account (errors.ts).
+          if (!runtime) throw new UnknownAccountError(name, { accounts: [...runtimes.keys()].map((n) => ({ name: n })) });
           request.runtime = runtime;
         });
         await accountRoutes(scope);

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import type { Operation } from '../live/operations.ts';
 import type { InputFormat } from './input-formats.ts';
+import { LivequeueError } from '../errors.ts';
 
 /**
  * Reads enqueue input files one record at a time (a million lines are never
@@ -21,10 +22,9 @@ export interface InputRecord {
 export const MAX_LINE_BYTES = 64 * 1024;
 
 /** The whole input is unusable (not one bad record): nothing was enqueued. */
-export class InputFileError extends Error {
+export class InputFileError extends LivequeueError {
   constructor(message: string) {
-    super(message);
-    this.name = 'InputFileError';
+    super('input-file', message);
   }
 }
 

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { API_VERSION, type Operation } from './operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
 import { trackRequest, type TrackedRequest } from './request-tracker.ts';
+import { LivequeueError } from '../errors.ts';
 
 /**
  * The Live API as the rest of the product sees it: two operations, our own
@@ -70,7 +71,7 @@ export interface LiveApi {
  * and a fixed reason recognised in that text instead; the library's error
  * itself is dropped here, so no log, hold, status or HTTP answer can carry it.
  */
-export class CredentialsUnavailableError extends Error {
+export class CredentialsUnavailableError extends LivequeueError {
   /** Which providers were tried and why they failed, in fixed words. */
   readonly detail: string;
 
@@ -83,10 +84,10 @@ export class CredentialsUnavailableError extends Error {
   ) {
     const detail = reason instanceof CredentialsUnavailableError ? reason.detail : describeCredentialFailure(reason, credential);
     super(
+      'credentials-unavailable',
       `no usable Alibaba Cloud credentials${account ? ` for account "${account}"` : ''} (${detail}); ` +
         'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a profile (ALIBABA_CLOUD_PROFILE with ~/.alibabacloud/credentials or ALIBABA_CLOUD_CREDENTIALS_FILE), or a RAM role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_ECS_METADATA); with LIVEQUEUE_ACCOUNTS_FILE, each account\'s profile',
     );
-    this.name = 'CredentialsUnavailableError';
     this.detail = detail;
   }
 }

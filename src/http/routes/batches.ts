@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { OPERATIONS, operationFromSlug, SLUG_CHOICES } from '../../live/operations.ts';
-import { BatchNotUndoableError, batchIdSchema, CancelAllNotConfirmedError, UnknownBatchError } from '../../queue/batches.ts';
+import { batchIdSchema } from '../../queue/batches.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 
@@ -26,18 +26,10 @@ const notConfirmedSchema = errorBodySchema.extend({ pending: int });
 /**
  * As `livequeue batch show|cancel|undo`: GET /batches/:id, POST /batches/:id/cancel,
  * POST /batches/:id/undo, and POST /batches/cancel {all, confirm} for every pending job.
+ * An unknown batch answers 404, one that cannot be undone or a count not confirmed 409 (http/errors.ts).
  */
 export function batchRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
-    // A batch that is unknown, or not undoable, has its own answer; anything else goes to the server's handler.
-    app.setErrorHandler((error, _request, reply) => {
-      if (error instanceof UnknownBatchError) return reply.code(404).send({ error: 'not-found', message: error.message });
-      if (error instanceof BatchNotUndoableError) return reply.code(409).send({ error: 'not-undoable', message: error.message });
-      if (error instanceof CancelAllNotConfirmedError) {
-        return reply.code(409).send({ error: 'not-confirmed', message: error.message.replace('--confirm', '"confirm":'), pending: error.pending });
-      }
-      throw error;
-    });
     const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
     app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, (request) => request.runtime.batches.show(request.params.id));
     app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id));

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseParams, type FieldError } from '../../jobs/schemas.ts';
 import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
-import { BatchOperationMismatchError, batchIdSchema, newBatchId } from '../../queue/batches.ts';
+import { batchIdSchema, newBatchId } from '../../queue/batches.ts';
 import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
 import { blacklistBans } from '../../queue/bulk-enqueue.ts';
@@ -81,12 +81,8 @@ export function enqueueRoutes(count: EnqueueCounter = () => {}): FastifyPluginAs
         async (request, reply) => {
           const { runtime } = request;
           const batch = request.body.batch ?? newBatchId();
-          try {
-            await runtime.batches.record(batch, operation, []);
-          } catch (error) {
-            if (error instanceof BatchOperationMismatchError) return reply.code(409).send({ error: 'batch-conflict', message: error.message });
-            throw error;
-          }
+          // A batch of another operation: 409 batch-conflict (http/errors.ts).
+          await runtime.batches.record(batch, operation, []);
           const jobs = request.body.jobs.map((job) => readJob(operation, job));
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
           const enqueued = await runtime.producer.enqueueBatch(operation, records, batch);
