@@ -9,7 +9,8 @@ import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { BatchLedger, queueKeyPrefix } from './batch-ledger.ts';
 import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from './names.ts';
-import { jobOptions, PRIORITIES, priorityOf } from './job-options.ts';
+import { jobOptions, PRIORITIES } from './job-options.ts';
+import { deadLetterEntry } from './dead-letter-entry.ts';
 
 /**
  * How long a process may take to move one failed job to the dead-letter
@@ -142,20 +143,12 @@ export class DeadLetterQueue {
       if (replies[0][1] === null) return { moved: false, why: 'not-failed' };
       const [data, priority, failedReason, started, made, processedOn, finishedOn, progress] = replies[1][1];
       const now = Date.now();
-      const firstFailedAt = Number(parseJson<{ firstFailedAt?: unknown }>(progress)?.firstFailedAt);
-      const entry: DeadLetterEntry = {
-        id,
-        operation,
+      const entry = deadLetterEntry(
         // As stored, valid or not: a payload that is not JSON is kept as its text.
-        params: parseJson(data) ?? data,
-        priority: priorityOf(Number(priority ?? 0) || undefined),
-        reason: 'worker-failure',
-        code: 'WorkerFailure',
-        message: failedReason || 'the job failed outside the processor',
-        attempts: Number(started ?? made ?? 0),
-        firstFailedAt: Number.isFinite(firstFailedAt) && firstFailedAt > 0 ? firstFailedAt : Number(processedOn ?? now),
-        lastFailedAt: Number(finishedOn ?? now),
-      };
+        { id, operation, params: parseJson(data) ?? data, priority: Number(priority ?? 0) || undefined, progress: parseJson(progress), attempts: Number(started ?? made ?? 0) },
+        { reason: 'worker-failure', code: 'WorkerFailure', message: failedReason || 'the job failed outside the processor' },
+        { lastFailedAt: Number(finishedOn ?? now), unrecordedFirstFailure: Number(processedOn ?? now) },
+      );
       await this.add(entry);
       const removed = await this.redis.livequeueRemoveFinished(queueKeyPrefix(queue), lease, id, token);
       return removed === 'removed-failed' ? { moved: true, entry } : { moved: false, why: 'not-failed' };

@@ -1,23 +1,23 @@
 import type { Job } from 'bullmq';
 import { DelayedError, WaitingError, Worker } from '../queue/bullmq.ts';
 import type { RetrySchedule } from '../config.ts';
-import { classifyFailure, type HoldReason } from '../live/error-codes.ts';
-import type { LiveApi, LiveCallFailure } from '../live/client.ts';
+import { classifyFailure } from '../live/error-codes.ts';
+import type { LiveApi, LiveCallFailure, LiveCallSuccess } from '../live/client.ts';
 import { OPERATION_INFO, type Operation } from '../live/operations.ts';
 import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import { targetOf } from '../jobs/targets.ts';
-import type { DeadLetterQueue, DeadLetterEntry } from '../queue/dead-letter.ts';
-import { priorityOf } from '../queue/job-options.ts';
+import type { DeadLetterQueue } from '../queue/dead-letter.ts';
+import { deadLetterEntry, recordedFirstFailure, type DeadLetterCause } from '../queue/dead-letter-entry.ts';
 import { accountOfJobId } from '../queue/names.ts';
 import type { Outcomes } from '../queue/outcomes.ts';
-import type { Holds } from '../queue/holds.ts';
+import type { FailureVerdict, Holds } from '../queue/holds.ts';
 import type { Counter, Stats } from '../queue/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { Logger } from '../log.ts';
 import type { HoldView } from './holds.ts';
 import type { HostHold } from './host-hold.ts';
-import { retryDelayMs } from './backoff.ts';
+import { decide, nextQuestion, type Action, type Facts, type Question } from './decide.ts';
 import { isUnreadablePayload } from './tolerant-worker.ts';
 import type { WorkerObserver } from './observer.ts';
 
@@ -52,9 +52,30 @@ type CallKind = 'none' | 'failed' | 'answered';
 
 /** When the job first failed: kept on the job across retries, or now. */
 function firstFailedAt(job: Job, now: number): number {
-  const recorded = (job.progress as JobProgress | undefined)?.firstFailedAt;
-  return typeof recorded === 'number' ? recorded : now;
+  return recordedFirstFailure(job.progress) ?? now;
 }
+
+/** What the processor knows of a job's call once it was made. */
+interface Called {
+  /** The job's parameters, as validated. */
+  params: unknown;
+  attempt: number;
+  addsToBlacklist: boolean;
+  /** The call was the operation's probe (it may have become one while waiting for its slot). */
+  probe: boolean;
+  /** The call was this process's probe of its own hold. */
+  localProbe: boolean;
+}
+
+type LogContext = ReturnType<typeof contextOf>;
+
+/** What every log line about a failed call names. */
+function contextOf(operation: Operation, job: Job, failure: LiveCallFailure, attempt: number) {
+  return { jobId: job.id, operation, code: failure.code, requestId: failure.requestId, attempt, latencyMs: Math.round(failure.latencyMs) };
+}
+
+/** Why a job goes back to waiting while this process holds itself. */
+const HOST_HELD = 'this process holds itself: left for another process';
 
 export interface ProcessorDeps {
   /** The account whose credentials and bucket this processor uses. */
@@ -80,31 +101,27 @@ export interface ProcessorDeps {
   observer: WorkerObserver;
 }
 
-/**
- * One job: validate -> pass the operation's hold -> wait for a token -> call
- * -> act on the answer as the error-code table says. Waiting for the token,
- * and waiting out a hold, cost no retry attempt; retries come back through
- * the same bucket.
- */
-export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string) => Promise<JobOutcome> {
-  const { operation, live, pacer, bucket, deadLetters, stats, outcomes, holds, holdView, hostHold, log, observer } = deps;
+/** One account's operation: each job's path, from its checks to what its answer means. */
+class JobProcessor {
+  constructor(private readonly deps: ProcessorDeps) {}
 
   /** Puts the job back to wait until `until` without using an attempt. */
-  const delay = async (job: Job, token: string | undefined, until: number, progress: JobProgress): Promise<never> => {
+  private async delay(job: Job, token: string | undefined, until: number, progress: JobProgress): Promise<never> {
     await job.updateProgress({ ...(job.progress as JobProgress | undefined), ...progress } as object);
     await job.moveToDelayed(until, token);
     throw new DelayedError();
-  };
+  }
 
   /**
    * Back to the queue, unchanged and without using an attempt, behind the
    * queue-wide gate: no worker takes the operation's jobs until `ms` have
    * passed (the next probe) or the hold is released.
    */
-  const waitForHold = async (ms: number): Promise<never> => {
+  private async waitForHold(ms: number): Promise<never> {
+    const { operation, holds } = this.deps;
     await holds.closeGate(operation, ms);
     throw Worker.RateLimitError();
-  };
+  }
 
   /**
    * Back to the front of its priority in the queue, unchanged and without
@@ -112,193 +129,231 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
    * (Pacer.giveWay), or so that another process takes it while this one holds
    * itself (HostHold).
    */
-  const backToWaiting = async (job: Job, token: string | undefined, why: string): Promise<never> => {
+  private async backToWaiting(job: Job, token: string | undefined, why: string): Promise<never> {
+    const { operation, log } = this.deps;
     await job.moveToWait(token);
     log.debug({ jobId: job.id, operation }, why);
     throw new WaitingError();
-  };
+  }
 
   /** A real answer about the job arrived: the service, the account and this host's credentials work. */
-  const healthy = async (job: Job): Promise<void> => {
+  private async healthy(job: Job): Promise<void> {
+    const { operation, holds, holdView, hostHold, log } = this.deps;
     await hostHold.succeeded();
     const released = await holds.healthy(operation, job.id!);
     if (!released) return;
     holdView.invalidate();
     log.warn({ operation, reason: released.reason, heldForMs: Date.now() - released.since, failedCalls: released.count }, `${operation} hold released: a call succeeded again`);
-  };
+  }
 
   /** Keeps the final outcome queryable after the job leaves the queue. */
-  const finish = async (job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind): Promise<JobOutcome> => {
+  private async finish(job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind): Promise<JobOutcome> {
+    const { operation, stats, outcomes, observer } = this.deps;
     // The commands leave together: one round trip on every job's path.
     await Promise.all([
       stats.record(operation, counter, call !== 'none'),
       outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
-      call === 'answered' ? healthy(job) : undefined,
-      result.outcome === 'dead-lettered' ? undefined : deps.onFinished(job.id!, job.data, result.outcome),
+      call === 'answered' ? this.healthy(job) : undefined,
+      result.outcome === 'dead-lettered' ? undefined : this.deps.onFinished(job.id!, job.data, result.outcome),
     ]);
     observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
     observer.finished(operation, result.outcome, Date.now() - job.timestamp);
     return result;
-  };
+  }
 
-  const deadLetter = async (
-    job: Job,
-    entry: Omit<DeadLetterEntry, 'id' | 'operation' | 'params' | 'priority' | 'attempts' | 'firstFailedAt' | 'lastFailedAt'>,
-    attempts: number,
-    call: CallKind,
-  ) => {
+  private async deadLetter(job: Job, cause: DeadLetterCause, attempts: number, call: CallKind) {
+    const { operation, deadLetters, log } = this.deps;
     const now = Date.now();
-    await deadLetters.add({
-      id: job.id!,
-      operation,
-      params: job.data,
-      priority: priorityOf(job.opts.priority),
-      attempts,
-      firstFailedAt: firstFailedAt(job, now),
-      lastFailedAt: now,
-      ...entry,
-    });
-    log.warn({ jobId: job.id, operation, code: entry.code, requestId: entry.requestId, attempt: attempts, reason: entry.reason }, 'dead-lettered');
-    return finish(job, { outcome: 'dead-lettered', code: entry.code, requestId: entry.requestId }, attempts, 'deadLettered', call);
-  };
+    const entry = deadLetterEntry(
+      { id: job.id!, operation, params: job.data, priority: job.opts.priority, progress: job.progress, attempts },
+      cause,
+      { lastFailedAt: now, unrecordedFirstFailure: now },
+    );
+    await deadLetters.add(entry);
+    log.warn({ jobId: job.id, operation, code: cause.code, requestId: cause.requestId, attempt: attempts, reason: cause.reason }, 'dead-lettered');
+    return this.finish(job, { outcome: 'dead-lettered', code: cause.code, requestId: cause.requestId }, attempts, 'deadLettered', call);
+  }
 
-  /** Slot, call, and what the answer means: the part of a job's path after every gate let it through. */
-  async function callAndDecide(job: Job, token: string | undefined, params: unknown, attempt: number, addsToBlacklist: boolean, accountProbe: boolean, localProbe: boolean): Promise<JobOutcome> {
+  /**
+   * Waits for a slot and calls. A call that could not leave on time was
+   * never sent: it takes the next slot. Gives way, or waits for a hold, when
+   * one came up while the job waited.
+   */
+  private async callInSlot(job: Job, token: string | undefined, params: unknown, accountProbe: boolean, localProbe: boolean): Promise<{ result: LiveCallSuccess | LiveCallFailure; probe: boolean }> {
+    const { operation, live, pacer, holds, holdView, hostHold, observer } = this.deps;
     let probe = accountProbe;
-
-    // A call that could not leave on time was never sent: take the next slot.
-    let result;
-    do {
+    for (;;) {
       const waitingSince = performance.now();
       // A probe decides whether a hold lifts: it waits at the front and never gives way.
       const grant = await pacer.acquire(probe || localProbe ? 0 : (job.opts.priority ?? 0));
-      if (grant.kind === 'give-way') return backToWaiting(job, token, 'gave way to an urgent job');
+      if (grant.kind === 'give-way') return this.backToWaiting(job, token, 'gave way to an urgent job');
       observer.slotWait(operation, performance.now() - waitingSince);
       // A hold may have tripped while this job waited for its slot: do not
       // call into it. Read from the local view only: a round trip here would
       // make the call late for its slot.
       if (!probe && holdView.peek().hold) {
         const gate = await holds.gate(operation, job.id!, targetOf(operation, params));
-        if (gate.state === 'closed') return waitForHold(gate.retryInMs);
+        if (gate.state === 'closed') return this.waitForHold(gate.retryInMs);
         probe = gate.state === 'probe';
       }
       // This process began to hold itself while the job waited: its call would fail the same way.
-      if (!localProbe && hostHold.peek()) return backToWaiting(job, token, 'this process holds itself: left for another process');
-      result = await live.call(operation, params as never, { sendBy: grant.sendBy });
-      if (!result.ok && result.notSent) observer.missedSlot(operation);
-    } while (!result.ok && result.notSent);
-    observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
-
-    if (result.ok) {
-      log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs), probe: probe || undefined }, 'applied');
-      return finish(job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered');
-    }
-
-    const classified = classifyFailure(result);
-    const { outcome, throttled } = classified;
-    const context = { jobId: job.id, operation, code: result.code, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs) };
-    if (throttled) {
-      const rate = await bucket.onThrottled(result.retryAfterMs);
-      await Promise.all([stats.record(operation, 'throttled', false), probe ? holds.throttled(operation, job.id!) : undefined]);
-      observer.throttled(operation);
-      log.warn({ ...context, retryAfterMs: result.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
-    }
-
-    if (outcome === 'already-applied') {
-      log.info(context, 'already applied');
-      return finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered');
-    }
-
-    const failure = { code: result.code, message: result.message, httpStatus: result.httpStatus, requestId: result.requestId };
-    const target = targetOf(operation, params);
-    let holdKind: HoldReason | undefined;
-    let wider: string | undefined;
-    if (outcome === 'hold-host') {
-      // This host's credentials, signature or clock: this process first, the account only if the fault is wider.
-      const verdict = await hostHold.failed(result.code, { ...context, hint: classified.hint }, localProbe);
-      if (verdict.scope === 'local') return backToWaiting(job, token, 'this process holds itself: left for another process');
-      holdKind = classified.holdReason ?? 'credentials';
-      wider = verdict.why === 'several-processes' ? 'more than one process meets it' : 'no process of the account succeeds';
-    } else if (outcome === 'hold-account' || outcome === 'systemic' || outcome === 'refused') {
-      holdKind = outcome === 'hold-account' ? (classified.holdReason ?? 'account') : 'systemic';
-    }
-    if (holdKind !== undefined) {
-      const verdict = await holds.failure(operation, job.id!, holdKind, { code: result.code, message: result.message, target, evidence: outcome === 'refused' ? 'answered' : 'service' });
-      if (verdict.verdict === 'tripped') {
-        holdView.invalidate();
-        log.error(
-          { ...context, message: result.message, target, reason: holdKind, nextProbeAt: new Date(verdict.nextProbeAt).toISOString(), hint: classified.hint, ...(wider ? { why: wider } : {}) },
-          `${operation} held (${holdKind}): ${result.code}, e.g. for ${target}${wider ? `, and ${wider}` : ''}; jobs wait without using attempts and one probe call goes out now and then, each time another job; \`livequeue resume ${OPERATION_INFO[operation].slug}\` lifts it at once`,
-        );
+      if (!localProbe && hostHold.peek()) return this.backToWaiting(job, token, HOST_HELD);
+      const result = await live.call(operation, params as never, { sendBy: grant.sendBy });
+      if (result.ok || result.notSent !== true) {
+        observer.call(operation, result.ok ? 'OK' : result.code, result.latencyMs);
+        return { result, probe };
       }
-      if (verdict.verdict !== 'counting') {
-        if (probe) log.warn({ ...context, target, nextProbeAt: new Date(verdict.nextProbeAt).toISOString() }, `probe failed with ${result.code} for ${target}; the hold stays and the next probe is another job`);
-        // A refusal is this request's own answer: it uses an attempt below (and leaves the front of the queue).
-        if (outcome !== 'refused') {
-          if (!probe) return waitForHold(verdict.nextProbeAt - Date.now());
-          // A failed probe steps aside, so the next probe is another job: a hold one bad group of jobs caused ends as soon as a good one answers.
-          await holds.closeGate(operation, verdict.nextProbeAt - Date.now());
-          return delay(job, token, verdict.nextProbeAt, {});
-        }
-      }
-      // A service failure others share (more than one job since the last
-      // healthy answer) may be an outage forming: it costs no attempt. A
-      // failure only this job meets is its own and counts, so a job the
-      // service can never handle still ends in the dead-letter queue.
-      if (verdict.verdict === 'counting' && outcome !== 'refused' && verdict.distinctJobs > 1) {
-        await stats.record(operation, 'retried');
-        observer.outcome(operation, 'retry', result.code);
-        log.info({ ...context, streak: verdict.streak }, 'service failure shared with other jobs; retrying without using an attempt');
-        const now = Date.now();
-        return delay(job, token, now + retryDelayMs(deps.retry, attempt, result.retryAfterMs), { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: result.code });
-      }
-    } else {
-      if (outcome === 'hold-blacklist' && addsToBlacklist) {
-        await healthy(job);
-        const until = Date.now() + deps.blacklistRecheckMs;
-        const first = await holds.holdBlacklist({ code: result.code, message: result.message, since: Date.now() }, until);
-        holdView.invalidate();
-        if (first) {
-          log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
-          deps.onBlacklistFull?.();
-        }
-        return delay(job, token, until, { heldFor: 'blacklist' });
-      }
-      // A terminal code, or a blacklist answer to a call that does not add to the blacklist.
-      if (outcome === 'dead-letter' || outcome === 'hold-blacklist') return deadLetter(job, { reason: 'terminal', ...failure }, attempt, 'answered');
+      observer.missedSlot(operation);
     }
-
-    if (attempt >= (job.opts.attempts ?? 1)) return deadLetter(job, { reason: 'retries-exhausted', ...failure }, attempt, 'failed');
-
-    const now = Date.now();
-    const history: JobProgress = { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: result.code };
-    await Promise.all([job.updateProgress(history as object), stats.record(operation, 'retried')]);
-    observer.outcome(operation, 'retry', result.code);
-    log.info(context, 'transient failure; will retry');
-    throw new RetryableCallError(result);
   }
 
-  return async (job, token) => {
+  /** The quota is spent: slow the bucket, and tell a probe's hold the answer was no outage. */
+  private async throttled(job: Job, failure: LiveCallFailure, probe: boolean, context: LogContext): Promise<void> {
+    const { operation, bucket, stats, holds, log, observer } = this.deps;
+    const rate = await bucket.onThrottled(failure.retryAfterMs);
+    await Promise.all([stats.record(operation, 'throttled', false), probe ? holds.throttled(operation, job.id!) : undefined]);
+    observer.throttled(operation);
+    log.warn({ ...context, retryAfterMs: failure.retryAfterMs, rate }, 'throttled by the API; slowing the bucket');
+  }
+
+  /** Asks the operation's hold about a failure; says so when the hold trips, or a probe fails. */
+  private async askHold(job: Job, failure: LiveCallFailure, question: Extract<Question, { ask: 'hold' }>, called: Called, hint: string | undefined): Promise<FailureVerdict> {
+    const { operation, holds, holdView, log } = this.deps;
+    const { reason, evidence, wider } = question;
+    const target = targetOf(operation, called.params);
+    const context = contextOf(operation, job, failure, called.attempt);
+    const verdict = await holds.failure(operation, job.id!, reason, { code: failure.code, message: failure.message, target, evidence });
+    if (verdict.verdict === 'counting') return verdict;
+    if (verdict.verdict === 'tripped') {
+      holdView.invalidate();
+      log.error(
+        { ...context, message: failure.message, target, reason, nextProbeAt: new Date(verdict.nextProbeAt).toISOString(), hint, ...(wider ? { why: wider } : {}) },
+        `${operation} held (${reason}): ${failure.code}, e.g. for ${target}${wider ? `, and ${wider}` : ''}; jobs wait without using attempts and one probe call goes out now and then, each time another job; \`livequeue resume ${OPERATION_INFO[operation].slug}\` lifts it at once`,
+      );
+    }
+    if (called.probe) log.warn({ ...context, target, nextProbeAt: new Date(verdict.nextProbeAt).toISOString() }, `probe failed with ${failure.code} for ${target}; the hold stays and the next probe is another job`);
+    return verdict;
+  }
+
+  /** The facts decide needs: for a failure, gathered by asking the holds what it asks for. */
+  private async gatherFacts(job: Job, result: LiveCallSuccess | LiveCallFailure, called: Called): Promise<Facts> {
+    const { operation, hostHold } = this.deps;
+    const facts: Facts = {
+      answer: { ok: true },
+      probe: called.probe,
+      attempt: called.attempt,
+      maxAttempts: job.opts.attempts ?? 1,
+      addsToBlacklist: called.addsToBlacklist,
+      retry: this.deps.retry,
+      jitter: 0,
+      blacklistRecheckMs: this.deps.blacklistRecheckMs,
+      now: 0,
+    };
+    if (!result.ok) {
+      const classified = classifyFailure(result);
+      const context = contextOf(operation, job, result, called.attempt);
+      facts.answer = { ok: false, classification: classified, retryAfterMs: result.retryAfterMs };
+      if (classified.throttled) await this.throttled(job, result, called.probe, context);
+      for (let question = nextQuestion(facts); question; question = nextQuestion(facts)) {
+        // This host's credentials, signature or clock: this process first, the account only if the fault is wider.
+        if (question.ask === 'host') facts.hostVerdict = await hostHold.failed(result.code, { ...context, hint: classified.hint }, called.localProbe);
+        else facts.holdVerdict = await this.askHold(job, result, question, called, classified.hint);
+      }
+    }
+    return { ...facts, jitter: Math.random(), now: Date.now() };
+  }
+
+  /** Slot, call, and what the answer means: the part of a job's path after every gate let it through. */
+  private async callAndDecide(job: Job, token: string | undefined, params: unknown, attempt: number, addsToBlacklist: boolean, accountProbe: boolean, localProbe: boolean): Promise<JobOutcome> {
+    const { result, probe } = await this.callInSlot(job, token, params, accountProbe, localProbe);
+    const called: Called = { params, attempt, addsToBlacklist, probe, localProbe };
+    return this.act(job, token, decide(await this.gatherFacts(job, result, called)), result, called);
+  }
+
+  /** Carries out what decide said. */
+  private async act(job: Job, token: string | undefined, action: Action, result: LiveCallSuccess | LiveCallFailure, called: Called): Promise<JobOutcome> {
+    const { operation, holds, log } = this.deps;
+    const { attempt } = called;
+    if (action.kind === 'finish-applied') {
+      log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs), probe: called.probe || undefined }, 'applied');
+      return this.finish(job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered');
+    }
+    if (result.ok) throw new Error(`decide: an applied call cannot end as ${action.kind}`);
+    const context = contextOf(operation, job, result, attempt);
+    switch (action.kind) {
+      case 'already-applied':
+        log.info(context, 'already applied');
+        return this.finish(job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered');
+      case 'dead-letter': {
+        const { code, message, httpStatus, requestId } = result;
+        return this.deadLetter(job, { reason: action.reason, code, message, httpStatus, requestId }, attempt, action.call);
+      }
+      case 'back-to-waiting':
+        return this.backToWaiting(job, token, HOST_HELD);
+      case 'wait-for-hold':
+        return this.waitForHold(action.ms);
+      case 'step-aside':
+        await holds.closeGate(operation, action.gateMs);
+        return this.delay(job, token, action.until, {});
+      case 'hold-blacklist':
+        return this.holdForBlacklist(job, token, result, action.until, context);
+      case 'retry':
+        return this.retry(job, token, action, result, context);
+    }
+  }
+
+  /** The blacklist is full: this ban waits for the re-check, and the first to meet it says so. */
+  private async holdForBlacklist(job: Job, token: string | undefined, failure: LiveCallFailure, until: number, context: LogContext): Promise<never> {
+    const { holds, holdView, log } = this.deps;
+    await this.healthy(job);
+    const first = await holds.holdBlacklist({ code: failure.code, message: failure.message, since: Date.now() }, until);
+    holdView.invalidate();
+    if (first) {
+      log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
+      this.deps.onBlacklistFull?.();
+    }
+    return this.delay(job, token, until, { heldFor: 'blacklist' });
+  }
+
+  /** Tries again later: at no cost behind a delay, or as BullMQ's retry that uses an attempt. */
+  private async retry(job: Job, token: string | undefined, action: Extract<Action, { kind: 'retry' }>, failure: LiveCallFailure, context: LogContext): Promise<never> {
+    const { operation, stats, log, observer } = this.deps;
+    const now = Date.now();
+    const history: JobProgress = { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: failure.code };
+    if (!action.costsAttempt) {
+      await stats.record(operation, 'retried');
+      observer.outcome(operation, 'retry', failure.code);
+      log.info({ ...context, streak: action.streak }, 'service failure shared with other jobs; retrying without using an attempt');
+      return this.delay(job, token, action.until, history);
+    }
+    await Promise.all([job.updateProgress(history as object), stats.record(operation, 'retried')]);
+    observer.outcome(operation, 'retry', failure.code);
+    log.info(context, 'transient failure; will retry');
+    throw new RetryableCallError(failure);
+  }
+
+  async run(job: Job, token: string | undefined): Promise<JobOutcome> {
+    const { operation, holds, holdView, hostHold } = this.deps;
     const attempt = job.attemptsMade + 1;
     if (isUnreadablePayload(job.data)) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, 'none');
+      return this.deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: 'the payload stored in Redis is not valid JSON' }, attempt, 'none');
     }
     // A job id names its account (queue/names.ts jobId); one that names
     // another account got into this account's queue by hand: never run it
     // with this account's credentials.
     const owner = accountOfJobId(job.id!);
-    if (owner !== undefined && owner !== deps.account) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'WrongAccount', message: `job ${job.id} belongs to account "${owner}", not "${deps.account}"; it was not called` }, attempt, 'none');
+    if (owner !== undefined && owner !== this.deps.account) {
+      return this.deadLetter(job, { reason: 'invalid-payload', code: 'WrongAccount', message: `job ${job.id} belongs to account "${owner}", not "${this.deps.account}"; it was not called` }, attempt, 'none');
     }
     const parsed = parseParams(operation, job.data);
     if (!parsed.ok) {
-      return deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, 'none');
+      return this.deadLetter(job, { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) }, attempt, 'none');
     }
     const addsToBlacklist = operation === 'ForbidLiveStream' && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
     // A ban whose ResumeTime passed while it waited (a hold, a backlog) would end at once: say so instead of sending it.
     const resumeTime = (parsed.value as { ResumeTime?: string }).ResumeTime;
     if (resumeTime !== undefined && Date.parse(resumeTime) <= Date.now()) {
-      return deadLetter(job, { reason: 'terminal', code: 'ResumeTimePassed', message: `ResumeTime ${resumeTime} passed before the ban could be sent; enqueue it again with a later ResumeTime, or without one` }, attempt, 'none');
+      return this.deadLetter(job, { reason: 'terminal', code: 'ResumeTimePassed', message: `ResumeTime ${resumeTime} passed before the ban could be sent; enqueue it again with a later ResumeTime, or without one` }, attempt, 'none');
     }
 
     const held = await holdView.current();
@@ -306,20 +361,30 @@ export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string)
     const target = targetOf(operation, parsed.value);
     if (held.hold) {
       const gate = await holds.gate(operation, job.id!, target);
-      if (gate.state === 'closed') return waitForHold(gate.retryInMs);
+      if (gate.state === 'closed') return this.waitForHold(gate.retryInMs);
       probe = gate.state === 'probe';
       if (gate.state === 'open') holdView.invalidate();
     }
-    if (addsToBlacklist && held.blacklistHeldUntil) return delay(job, token, held.blacklistHeldUntil, { heldFor: 'blacklist' });
+    if (addsToBlacklist && held.blacklistHeldUntil) return this.delay(job, token, held.blacklistHeldUntil, { heldFor: 'blacklist' });
 
     const local = hostHold.gate();
-    if (local === 'closed') return backToWaiting(job, token, 'this process holds itself: left for another process');
+    if (local === 'closed') return this.backToWaiting(job, token, HOST_HELD);
     try {
-      return await callAndDecide(job, token, parsed.value, attempt, addsToBlacklist, probe, local === 'probe');
+      return await this.callAndDecide(job, token, parsed.value, attempt, addsToBlacklist, probe, local === 'probe');
     } finally {
       // A local probe that ended without an answer (a hold, a give-way) lets the next job probe.
       if (local === 'probe') hostHold.settle();
     }
-  };
+  }
+}
 
+/**
+ * One job: validate -> pass the operation's hold -> wait for a token -> call
+ * -> act on the answer as the error-code table says. Waiting for the token,
+ * and waiting out a hold, cost no retry attempt; retries come back through
+ * the same bucket.
+ */
+export function createProcessor(deps: ProcessorDeps): (job: Job, token?: string) => Promise<JobOutcome> {
+  const processor = new JobProcessor(deps);
+  return (job, token) => processor.run(job, token);
 }
