@@ -1,6 +1,26 @@
-import type { Operation } from '../live/operations.ts';
-import type { DeadLetterEntry } from './dead-letter.ts';
-import { priorityOf } from './job-options.ts';
+import { z } from 'zod';
+import { OPERATIONS, type Operation } from '../live/operations.ts';
+import { priorityOf, PRIORITIES } from './job-options.ts';
+
+/** Why a job was dead-lettered. */
+export const DEAD_LETTER_REASONS = ['terminal', 'retries-exhausted', 'invalid-payload', 'worker-failure'] as const;
+
+export const deadLetterEntrySchema = z.object({
+  id: z.string(),
+  operation: z.enum(OPERATIONS),
+  /** The job's data as it was stored, valid or not. */
+  params: z.unknown(),
+  priority: z.enum(PRIORITIES),
+  reason: z.enum(DEAD_LETTER_REASONS),
+  code: z.string(),
+  message: z.string(),
+  httpStatus: z.number().optional(),
+  requestId: z.string().optional(),
+  attempts: z.number().int().nonnegative(),
+  firstFailedAt: z.number(),
+  lastFailedAt: z.number(),
+});
+export type DeadLetterEntry = z.output<typeof deadLetterEntrySchema>;
 
 /**
  * Builds every dead-letter entry, from the processor (a failure it

@@ -4,13 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import { Queue } from './bullmq.ts';
 import type { RedisClient } from '../redis.ts';
-import { z } from 'zod';
 import type { RetrySchedule } from '../config.ts';
 import { OPERATIONS, type Operation } from '../live/operations.ts';
 import { BatchLedger, queueKeyPrefix } from './batch-ledger.ts';
 import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from './names.ts';
-import { jobOptions, PRIORITIES } from './job-options.ts';
-import { deadLetterEntry } from './dead-letter-entry.ts';
+import { jobOptions } from './job-options.ts';
+import { deadLetterEntry, deadLetterEntrySchema, type DeadLetterEntry } from './dead-letter-entry.ts';
 
 /**
  * How long a process may take to move one failed job to the dead-letter
@@ -25,24 +24,7 @@ const FAILED_MOVE_LEASE_MS = 10_000;
  * here is a job of a BullMQ queue that nothing processes, so dashboards show
  * it and it persists with the rest of Redis. The entry id is the job id.
  */
-export const DEAD_LETTER_REASONS = ['terminal', 'retries-exhausted', 'invalid-payload', 'worker-failure'] as const;
-
-export const deadLetterEntrySchema = z.object({
-  id: z.string(),
-  operation: z.enum(OPERATIONS),
-  /** The job's data as it was stored, valid or not. */
-  params: z.unknown(),
-  priority: z.enum(PRIORITIES),
-  reason: z.enum(DEAD_LETTER_REASONS),
-  code: z.string(),
-  message: z.string(),
-  httpStatus: z.number().optional(),
-  requestId: z.string().optional(),
-  attempts: z.number().int().nonnegative(),
-  firstFailedAt: z.number(),
-  lastFailedAt: z.number(),
-});
-export type DeadLetterEntry = z.output<typeof deadLetterEntrySchema>;
+export { DEAD_LETTER_REASONS, deadLetterEntrySchema, type DeadLetterEntry } from './dead-letter-entry.ts';
 
 export interface DeadLetterFilter {
   operation?: Operation;
