@@ -1,7 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
+import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -10,11 +8,11 @@ import type { Socket } from 'node:net';
  *
  * - Send deadline: a paced call must leave close to its slot. Signing and
  *   request setup usually take a millisecond, but a cold start or a GC pause
- *   can take ten, and so can opening a new connection. Our requests go
- *   through agents of our own that check it: a late request is destroyed
- *   before a byte is written and can never crowd the server's rolling
- *   second; the caller takes a new slot instead. Other requests, and every
- *   other agent of the process, are left alone.
+ *   can take ten, and so can opening a new connection. The core client's
+ *   HTTP layer keeps private agents, so the check sits on the Agent
+ *   prototype: a late request is destroyed before a byte is written and can
+ *   never crowd the server's rolling second; the caller takes a new slot
+ *   instead. Requests we do not track pass through untouched.
  * - Retry hints: on errors the core client keeps `x-acs-retry-after` but drops
  *   `x-ratelimit-user-api` / `x-ratelimit-user` (whose `TimeLeft` is a hint
  *   too); Node publishes every response on a diagnostics channel, read there.
@@ -81,40 +79,14 @@ function guardSend(request: ClientRequest): boolean {
   return true;
 }
 
-type AddRequest = (request: ClientRequest, options: unknown) => void;
+type AddRequest = (this: Agent, request: ClientRequest, options: unknown) => void;
 
-/** Keep-alive agents, like the HTTP layer's own, that refuse a request late for its slot. */
-class DeadlineHttpAgent extends HttpAgent {
-  addRequest(request: ClientRequest, options: unknown): void {
-    if (guardSend(request)) (HttpAgent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, request, options);
-  }
-}
-class DeadlineHttpsAgent extends HttpsAgent {
-  addRequest(request: ClientRequest, options: unknown): void {
-    if (guardSend(request)) (HttpsAgent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, request, options);
-  }
-}
-
-type HttpxRequest = (url: string | { protocol?: string | null }, opts?: { headers?: Record<string, unknown>; agent?: unknown }) => unknown;
-
-/**
- * The core client takes no agent: @darabonba/typescript's doAction hands
- * httpx only a fresh, unpooled agent per call (and only when a `keepAlive`
- * option reaches it, which @alicloud/openapi-core never forwards), and
- * httpx's own agents are private to it. So the one patch is on that HTTP
- * layer's request function, and all it does is hand our requests (those
- * whose nonce is tracked) our agents.
- */
+/** Covers https too: its Agent inherits addRequest from http's. */
 function installSendDeadline(): void {
-  const agents = { http: new DeadlineHttpAgent({ keepAlive: true }), https: new DeadlineHttpsAgent({ keepAlive: true }) };
-  const dara = createRequire(import.meta.url).resolve('@darabonba/typescript');
-  const httpx = createRequire(dara)('httpx') as { request: HttpxRequest };
-  const request = httpx.request;
-  httpx.request = function (url, opts) {
-    const nonce = opts?.headers?.[NONCE_HEADER];
-    if (typeof nonce !== 'string' || !tracked.has(nonce)) return request.call(this, url, opts);
-    const https = /^https:/i.test(typeof url === 'string' ? url : (url.protocol ?? ''));
-    return request.call(this, url, { ...opts, agent: https ? agents.https : agents.http });
+  const prototype = Agent.prototype as unknown as { addRequest: AddRequest };
+  const addRequest = prototype.addRequest;
+  prototype.addRequest = function (this: Agent, request, options) {
+    if (guardSend(request)) addRequest.call(this, request, options);
   };
 }
 
