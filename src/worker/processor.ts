@@ -312,7 +312,25 @@ class JobProcessor {
       log.error({ ...context, until: new Date(until).toISOString() }, 'blacklist full: bans that add to it wait and are re-checked; Oneshot=yes bans go on');
       this.deps.onBlacklistFull?.();
     }
-    return this.delay(job, token, until, { heldFor: 'blacklist' });
+    return this.delayForBlacklist(job, token, until);
+  }
+
+  /**
+   * Waits for the blacklist re-check. `resume forbid` may have released the
+   * hold while this job decided to wait (from a cached view, or mid-move) and
+   * read the delayed set before the job landed in it: the job then sees the
+   * hold gone and releases itself, instead of waiting for the re-check.
+   */
+  private async delayForBlacklist(job: Job, token: string | undefined, until: number): Promise<never> {
+    const { holds, holdView } = this.deps;
+    await job.updateProgress({ ...(job.progress as JobProgress | undefined), heldFor: 'blacklist' } as object);
+    await job.moveToDelayed(until, token);
+    if (!(await holds.blacklistHold())) {
+      holdView.invalidate();
+      // Taken or finished by now means it is no longer held: nothing to do.
+      await job.promote().catch(() => undefined);
+    }
+    throw new DelayedError();
   }
 
   /** Tries again later: at no cost behind a delay, or as BullMQ's retry that uses an attempt. */
@@ -365,7 +383,7 @@ class JobProcessor {
       probe = gate.state === 'probe';
       if (gate.state === 'open') holdView.invalidate();
     }
-    if (addsToBlacklist && held.blacklistHeldUntil) return this.delay(job, token, held.blacklistHeldUntil, { heldFor: 'blacklist' });
+    if (addsToBlacklist && held.blacklistHeldUntil) return this.delayForBlacklist(job, token, held.blacklistHeldUntil);
 
     const local = hostHold.gate();
     if (local === 'closed') return this.backToWaiting(job, token, HOST_HELD);
