@@ -10,7 +10,7 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AlibabaLiveClient, staticCredential } from '../src/live/client.ts';
-import type { Operation } from '../src/live/operations.ts';
+import type { Operation } from '../src/catalog/operations.ts';
 import { queueName } from '../src/queue/names.ts';
 
 const env = process.env;

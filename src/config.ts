@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { redactUrl } from './redact.ts';
 import type { RedisSettings } from './redis.ts';
-import type { HoldSettings } from './queue/holds.ts';
+import type { HoldSettings } from './holds/holds.ts';
 import { readAccountsFile } from './account/accounts-file.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, accountPrefix, hashTagOf, REGION, unknownAccountMessage } from './account/rules.ts';
-import { OPERATION_INFO, OPERATIONS, perOperation, type Operation, type QpsVariable } from './live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation, type Operation, type QpsVariable } from './catalog/operations.ts';
 import { LivequeueError } from './errors.ts';
 
 /**

@@ -3,14 +3,14 @@
  * It enqueues with the same checks, batches and job ids as the CLI and the
  * HTTP API; workers run as `livequeue worker`.
  */
-import { selectedRuntime, type AccountRuntime } from './account/runtime.ts';
+import { selectedRuntime, type AccountRuntime } from './app/runtime.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { FieldError } from './jobs/schemas.ts';
-import type { Operation } from './live/operations.ts';
-import { newBatchId } from './queue/batches.ts';
-import { enqueueRecords } from './queue/bulk-enqueue.ts';
+import type { Operation } from './catalog/operations.ts';
+import { newBatchId } from './batches/batches.ts';
+import type { BlacklistWarning } from './blacklist/headroom.ts';
 import type { Priority } from './queue/job-options.ts';
-import type { OperationStatus } from './queue/status.ts';
+import type { OperationStatus } from './ledger/status.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from './redis.ts';
 
 export type { Config, FieldError, Operation, OperationStatus, Priority };
@@ -29,6 +29,8 @@ export interface EnqueueSummary {
   duplicates: number;
   /** Records refused, by their index in the input, with the field and the rule. */
   invalid: { index: number; errors: FieldError[] }[];
+  /** The bans exceed the blacklist's last known headroom: they are enqueued and wait for room. */
+  blacklistWarning?: BlacklistWarning;
 }
 
 export interface Livequeue {
@@ -66,11 +68,11 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
   const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
     const list = Array.isArray(jobs) ? jobs : [jobs];
     const batch = opts.batch ?? newBatchId();
-    async function* records() {
-      for (const [i, params] of list.entries()) yield { line: i + 1, params: params as Record<string, unknown> };
-    }
-    const summary = await enqueueRecords(runtime, operation, records(), { priority: opts.priority ?? 'normal', batch });
-    return { batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.map((i) => ({ index: i.line - 1, errors: i.errors })) };
+    const priority = opts.priority ?? 'normal';
+    const { results, blacklistWarning } = await runtime.intake.enqueue(operation, list.map((params) => ({ params, priority })), batch);
+    const invalid = results.flatMap((result, index) => (result.status === 'invalid' ? [{ index, errors: result.errors }] : []));
+    const count = (status: string) => results.filter((r) => r.status === status).length;
+    return { batch, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid, ...(blacklistWarning ? { blacklistWarning } : {}) };
   };
 
   return {

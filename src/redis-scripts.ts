@@ -10,14 +10,14 @@ import type { RedisClient } from './redis.ts';
  */
 export const SCRIPTS = {
   livequeueBucket: { file: 'ratelimit/bucket.lua', numberOfKeys: 1 },
-  livequeueHold: { file: 'queue/hold.lua', numberOfKeys: 5 },
-  livequeueHostFaults: { file: 'queue/host-faults.lua', numberOfKeys: 2 },
-  livequeueStats: { file: 'queue/stats.lua', numberOfKeys: 2 },
-  livequeueBatchLedger: { file: 'queue/batch-ledger.lua', numberOfKeys: 2 },
-  livequeueCancel: { file: 'queue/cancel.lua', numberOfKeys: 1 },
-  livequeueUndoClaim: { file: 'queue/undo-claim.lua', numberOfKeys: 1 },
-  livequeueRemoveFinished: { file: 'queue/remove-finished.lua', numberOfKeys: 2 },
-  livequeueReleaseLease: { file: 'queue/release-lease.lua', numberOfKeys: 1 },
+  livequeueHold: { file: 'holds/hold.lua', numberOfKeys: 5 },
+  livequeueHostFaults: { file: 'holds/host-faults.lua', numberOfKeys: 2 },
+  livequeueStats: { file: 'ledger/stats.lua', numberOfKeys: 2 },
+  livequeueBatchLedger: { file: 'ledger/batch-ledger.lua', numberOfKeys: 2 },
+  livequeueCancel: { file: 'ledger/cancel.lua', numberOfKeys: 1 },
+  livequeueUndoClaim: { file: 'ledger/undo-claim.lua', numberOfKeys: 1 },
+  livequeueRemoveFinished: { file: 'ledger/remove-finished.lua', numberOfKeys: 2 },
+  livequeueReleaseLease: { file: 'ledger/release-lease.lua', numberOfKeys: 1 },
 } as const satisfies Record<string, { file: string; numberOfKeys: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;

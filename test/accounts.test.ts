@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountRuntimes, type AccountRuntime } from '../src/account/runtime.ts';
+import { accountRuntimes, type AccountRuntime } from '../src/app/runtime.ts';
 import { loadConfig, type Config } from '../src/config.ts';
 import { maxInAnyWindow } from '../src/sim/index.ts';
 import { startTestServer } from './helpers/http.ts';
@@ -85,7 +85,7 @@ describe('several accounts in one deployment', () => {
       // competes with the worker for the CPU while it paces (the CLI's
       // --account is exercised below).
       const [main, backup] = runtimes as [AccountRuntime, AccountRuntime];
-      await Promise.all([main.producer.enqueueBatch('ForbidLiveStream', bans(240, 'am')), backup.producer.enqueueBatch('ForbidLiveStream', bans(120, 'ab'))]);
+      await Promise.all([main.intake.add('ForbidLiveStream', bans(240, 'am')), backup.intake.add('ForbidLiveStream', bans(120, 'ab'))]);
       await drained(runtimes, ['main', 'backup'], 360);
 
       const calls = (await sim.calls(since)).filter((c) => c.action === 'ForbidLiveStream');
@@ -210,7 +210,7 @@ describe('several accounts in one deployment', () => {
       // The backup key is wrong on this host: the process holds itself for backup (probes 30 s apart, so the account is not held yet).
       await waitFor(async () => (await backup.status())[0]!.heldProcesses.length > 0, 10_000, 'backup held');
       const since = Date.now();
-      await main.producer.enqueueBatch('ForbidLiveStream', bans(240, 'hm'));
+      await main.intake.add('ForbidLiveStream', bans(240, 'hm'));
       await drained(runtimes, ['main'], 240);
       const [backupRow] = await backup.status();
       expect(backupRow).toMatchObject({ account: 'backup', applied: 0, deadLettered: 0, heldProcesses: [expect.objectContaining({ code: 'SignatureDoesNotMatch', pid: worker.child.pid })] });

@@ -10,6 +10,7 @@ import { startTestServer } from './helpers/http.ts';
 import { runCli } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
+import { startBlacklistRefresh } from '../src/blacklist/refresh.ts';
 
 /** The 10,000-stream blacklist: read with DescribeLiveStreamsBlockList, shown, and warned about before a batch overflows it. */
 let h: Harness | undefined;
@@ -107,7 +108,7 @@ describe('blacklist headroom', () => {
     const stream = new PassThrough();
     stream.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     const client = new AlibabaLiveClient({ endpoint: h.endpoint, regionId: 'cn-shanghai', timeoutMs: 2000, credential: staticCredential(ACCESS_KEY_ID, ACCESS_KEY_SECRET) });
-    const stop = h.runtime.startBlacklistRefresh(client, createLogger('info', stream));
+    const stop = startBlacklistRefresh(h.runtime, client, h.config.blacklistRefreshMs, createLogger('info', stream));
     try {
       await waitFor(() => logs.includes('"msg":"blacklist size read"'), 10_000, 'the periodic read');
     } finally {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { redactUrl } from '../src/redact.ts';
 import { minimumRetryWindowMs, retryDelayMs } from '../src/worker/backoff.ts';
-import { classifyFailure } from '../src/live/error-codes.ts';
+import { classifyFailure } from '../src/catalog/error-codes.ts';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {

@@ -28,13 +28,13 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
   beforeAll(async () => {
     h = await startHarness('dashboard', HTTP_ENV);
     // One job dead-lettered for real (a monitor that does not exist), then a ban left waiting.
-    const [dead] = await h.producer.enqueueBatch('StopLiveStreamMonitor', [{ params: { MonitorId: randomUUID() } }]);
+    const [dead] = await h.intake.add('StopLiveStreamMonitor', [{ params: { MonitorId: randomUUID() } }]);
     deadId = dead!.status === 'enqueued' ? dead!.jobId : '';
     const workers = h.startWorkers();
     await h.drained(1);
     await workers.close();
     h.workers = undefined;
-    await h.producer.enqueueBatch('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'dash-1' } }]);
+    await h.intake.add('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'dash-1' } }]);
     server = await startTestServer(h.config);
     // playwright gives every launch a fresh temporary profile (user-data-dir).
     browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { selectedRuntime } from '../src/account/runtime.ts';
-import type { DeadLetterEntry } from '../src/queue/dead-letter.ts';
+import { selectedRuntime } from '../src/app/runtime.ts';
+import type { DeadLetterEntry } from '../src/ledger/dead-letter.ts';
 import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
 import { startTestServer } from './helpers/http.ts';
 import { runCli } from './helpers/processes.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CallOutcome, HoldReason } from '../src/live/error-codes.ts';
-import type { FailureVerdict } from '../src/queue/holds.ts';
-import type { HostFaultVerdict } from '../src/queue/host-faults.ts';
+import type { CallOutcome, HoldReason } from '../src/catalog/error-codes.ts';
+import type { FailureVerdict } from '../src/holds/holds.ts';
+import type { HostFaultVerdict } from '../src/holds/host-faults.ts';
 import { decide, nextQuestion, type Action, type Facts, type Question } from '../src/worker/decide.ts';
 
 const now = 1_000_000;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERRORS, EXIT_CODES, HTTP_STATUS, LivequeueError } from '../src/errors.ts';
-import { CancelAllNotConfirmedError, UnknownBatchError } from '../src/queue/batches.ts';
+import { CancelAllNotConfirmedError, UnknownBatchError } from '../src/batches/batches.ts';
 import { RedisUnavailableError } from '../src/redis.ts';
 
 describe('the table of error codes', () => {

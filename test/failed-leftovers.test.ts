@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectedRuntime, type AccountRuntime } from '../src/account/runtime.ts';
+import { selectedRuntime, type AccountRuntime } from '../src/app/runtime.ts';
 import { createLogger } from '../src/log.ts';
 import { jobId, queueName } from '../src/queue/names.ts';
 import { FailedSweep } from '../src/worker/failed-sweep.ts';
@@ -40,7 +40,7 @@ const forbidQueue = () => h.producer.queue('ForbidLiveStream');
 /** Enqueues bans under a batch and leaves each job in the failed set, as a worker killed after the failure would. */
 async function leaveFailed(batch: string, streams: string[]): Promise<void> {
   await h.runtime.batches.record(batch, 'ForbidLiveStream', []);
-  const results = await h.producer.enqueueBatch('ForbidLiveStream', streams.map((s) => ({ params: ban(s), priority: 'urgent' as const })), batch);
+  const results = await h.intake.add('ForbidLiveStream', streams.map((s) => ({ params: ban(s), priority: 'urgent' as const })), batch);
   await h.runtime.batches.record(batch, 'ForbidLiveStream', results.map((r) => (r as { jobId: string }).jobId));
   const plain = new Worker(queueName('ForbidLiveStream'), null, { connection: redis, prefix: h.runtime.prefix });
   try {

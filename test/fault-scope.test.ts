@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { selectedRuntime, type AccountRuntime } from '../src/account/runtime.ts';
-import { classifyFailure } from '../src/live/error-codes.ts';
+import { selectedRuntime, type AccountRuntime } from '../src/app/runtime.ts';
+import { classifyFailure } from '../src/catalog/error-codes.ts';
 import { queueName } from '../src/queue/names.ts';
-import type { OperationStatus } from '../src/queue/status.ts';
+import type { OperationStatus } from '../src/ledger/status.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { freePort } from './helpers/http.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
@@ -149,7 +149,7 @@ describe('a code nobody listed is decided by evidence', () => {
   it('one job failing with 5xx more often than HOLD_TRIP_AFTER is that job\'s: dead-lettered after its attempts, never a hold', async () => {
     h = await startHarness('onesick', { RETRY_ATTEMPTS: '6', RETRY_BASE_DELAY_MS: '20', RETRY_MAX_DELAY_MS: '40', HOLD_TRIP_AFTER: '3' });
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'sick' }, code: 'InternalError', status: 500 });
-    const [sick] = await h.producer.enqueueBatch('ForbidLiveStream', [{ params: ban(DOMAIN, 'sick') }]);
+    const [sick] = await h.intake.add('ForbidLiveStream', [{ params: ban(DOMAIN, 'sick') }]);
     h.startWorkers({ operations: ['ForbidLiveStream'] });
     const rows = await h.drained(1);
     expect(statusOf(rows, 'ForbidLiveStream')).toMatchObject({ deadLettered: 1, hold: null });

@@ -24,8 +24,8 @@ describe('an answer lost after the effect', () => {
   it('retries into "already applied", not into the dead-letter queue', async () => {
     h = await startHarness('lost', FAST_RETRIES, { faults: { dropAfterEffectRate: 1 } });
     const monitors = h.sim.createMonitors(5).map((MonitorId) => ({ params: { MonitorId } }));
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(5, 'lost'));
-    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors);
+    await h.intake.add('ForbidLiveStream', bans(5, 'lost'));
+    await h.intake.add('StopLiveStreamMonitor', monitors);
     h.startWorkers();
     const sim = h.sim;
     // Every job's first call is applied and its answer lost.
@@ -44,7 +44,7 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
   it('missing permissions hold the operation; resume lifts it at once; no job is burned', async () => {
     // Probes far apart, so that only `resume` can be what lifts the hold here.
     h = await startHarness('creds', { ...FAST_RETRIES, HOLD_PROBE_MS: '30000', HOLD_PROBE_MAX_MS: '30000' });
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
+    await h.intake.add('ForbidLiveStream', bans(30, 'creds', { Oneshot: 'yes' }));
     // The account's RAM policy lacks live:ForbidLiveStream: every host's calls fail alike.
     h.sim.script({ action: 'ForbidLiveStream', code: 'NoPermission', status: 403, message: 'You are not authorized to do this action.' });
     const wrong = h.startWorkers({ concurrency: 4 });
@@ -88,11 +88,11 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
     h = await startHarness('blacklist', { ...FAST_RETRIES, BLACKLIST_RECHECK_MS: '1000' }, { blacklistCap: 3 });
     // Three bans that lift themselves in two seconds fill the blacklist.
     const soon = new Date(Date.now() + 2500).toISOString().replace(/\.\d+Z$/, 'Z');
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(3, 'short', { ResumeTime: soon }));
+    await h.intake.add('ForbidLiveStream', bans(3, 'short', { ResumeTime: soon }));
     h.startWorkers({ concurrency: 2 });
     await h.drained(3);
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(2, 'held'));
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(4, 'interrupt', { Oneshot: 'yes' }));
+    await h.intake.add('ForbidLiveStream', bans(2, 'held'));
+    await h.intake.add('ForbidLiveStream', bans(4, 'interrupt', { Oneshot: 'yes' }));
     const harness = h;
     await waitFor(async () => statusOf(await harness.status(), 'ForbidLiveStream').hold !== null);
     const held = statusOf(await h.status(), 'ForbidLiveStream');
@@ -120,7 +120,7 @@ describe('account-level failures hold instead of dead-lettering the backlog', ()
 describe('graceful shutdown', () => {
   it('lets in-flight calls finish and leaves nothing active', async () => {
     h = await startHarness('shutdown', FAST_RETRIES, { latencyMs: { min: 800, max: 800 } });
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(40, 'slow', { Oneshot: 'yes' }));
+    await h.intake.add('ForbidLiveStream', bans(40, 'slow', { Oneshot: 'yes' }));
     const workers = h.startWorkers({ concurrency: 4, operations: ['ForbidLiveStream'] });
     const sim = h.sim;
     await waitFor(() => sim.calls().length >= 3);

@@ -54,7 +54,7 @@ describe('a worker killed with SIGKILL mid-drain', () => {
   it('has its in-flight jobs taken over by another worker; every job ends applied or already applied', async () => {
     const sim = await pacedSimulator('200-300');
     h = await startHarness('sigkill', { LIVE_ENDPOINT: sim.endpoint });
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(80, 'kill'));
+    await h.intake.add('ForbidLiveStream', bans(80, 'kill'));
     const env = workerEnv(h, REDIS_URL, sim.endpoint);
     workers = [startCli(['worker'], env), startCli(['worker'], env)];
     await Promise.all(workers.map((w) => waitForOutput(w, (o) => o.includes('"msg":"applied"'))));
@@ -145,7 +145,7 @@ describe('a worker whose Redis is unreachable', () => {
 describe('a job that keeps killing its workers', () => {
   it('is dead-lettered as worker-failure after 3 stalls, with its parameters for a replay', async () => {
     h = await startHarness('stalls', {}, { latencyMs: { min: 5000, max: 5000 } });
-    const [added] = await h.producer.enqueueBatch('ForbidLiveStream', bans(1, 'poison'));
+    const [added] = await h.intake.add('ForbidLiveStream', bans(1, 'poison'));
     const id = added!.status === 'enqueued' ? added!.jobId : '';
     const env = { ...workerEnv(h, REDIS_URL), JOB_LOCK_MS: '1000', WORKER_CONCURRENCY: '1' };
     const sim = h.sim;

@@ -34,7 +34,7 @@ const bans = (n: number, prefix: string) =>
   Array.from({ length: n }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `${prefix}-${i}`, Oneshot: 'yes' } }));
 
 async function enqueueBans(harness: Harness, n: number, prefix: string): Promise<string[]> {
-  const results = await harness.producer.enqueueBatch('ForbidLiveStream', bans(n, prefix));
+  const results = await harness.intake.add('ForbidLiveStream', bans(n, prefix));
   return results.map((r) => (r.status === 'enqueued' ? r.jobId : ''));
 }
 
@@ -134,7 +134,7 @@ describe('a systemic failure holds the operation instead of burning the backlog'
 describe('per-job answers never trip the hold', () => {
   it('100 StreamMonitorNotExist in a row are 100 dead letters', async () => {
     h = await startHarness('inotexist', { ...FAST_RETRIES, STOP_MONITOR_QPS: '50' }, { qps: { StopLiveStreamMonitor: 50 } });
-    await h.producer.enqueueBatch('StopLiveStreamMonitor', Array.from({ length: 100 }, () => ({ params: { MonitorId: randomUUID() } })));
+    await h.intake.add('StopLiveStreamMonitor', Array.from({ length: 100 }, () => ({ params: { MonitorId: randomUUID() } })));
     h.startWorkers({ operations: ['StopLiveStreamMonitor'] });
     const row = statusOf(await h.drained(100, 30_000), 'StopLiveStreamMonitor');
     expect(row).toMatchObject({ deadLettered: 100, hold: null });
@@ -189,7 +189,7 @@ describe('account-level answers hold at once and heal by themselves', () => {
     h = await startHarness('icaller', { ...FAST_RETRIES, ...FAST_PROBES });
     const monitors = h.sim.createMonitors(10);
     h.sim.script({ action: 'StopLiveStreamMonitor', code, status, times: 3 });
-    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors.map((MonitorId) => ({ params: { MonitorId } })));
+    await h.intake.add('StopLiveStreamMonitor', monitors.map((MonitorId) => ({ params: { MonitorId } })));
     h.startWorkers({ operations: ['StopLiveStreamMonitor'], concurrency: 2 });
     const harness = h;
     await waitFor(async () => statusOf(await harness.status(), 'StopLiveStreamMonitor').hold !== null, 10_000, 'a hold');
@@ -278,7 +278,7 @@ describe('a ResumeTime that passes while the ban waits', () => {
     await h.runtime.holds.pause('ForbidLiveStream', 'waiting on purpose');
     const soon = new Date(Date.now() + 1500).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const later = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const results = await h.producer.enqueueBatch('ForbidLiveStream', [
+    const results = await h.intake.add('ForbidLiveStream', [
       { params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'late', ResumeTime: soon } },
       { params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'in-time', ResumeTime: later } },
     ]);

@@ -46,8 +46,8 @@ describe('metrics after a small drain', () => {
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'm-already' }, code: 'ConfigAlreadyExists', status: 400, times: 1 });
     const bans = [...Array.from({ length: PLAIN_BANS }, (_, i) => ban(`m-${i}`)), ban('m-retry'), ban('m-throttle'), ban('m-already')];
     const monitors = [...h.sim.createMonitors(2), randomUUID()].map((MonitorId) => ({ params: { MonitorId } }));
-    await h.producer.enqueueBatch('ForbidLiveStream', bans);
-    await h.producer.enqueueBatch('StopLiveStreamMonitor', monitors);
+    await h.intake.add('ForbidLiveStream', bans);
+    await h.intake.add('StopLiveStreamMonitor', monitors);
 
     // Queue depth before any worker, on the HTTP server's /metrics.
     // One more ban through the HTTP API, plus a duplicate and an invalid one: the server counts them.

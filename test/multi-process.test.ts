@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectedRuntime, type AccountRuntime } from '../src/account/runtime.ts';
-import type { Operation } from '../src/live/operations.ts';
+import { selectedRuntime, type AccountRuntime } from '../src/app/runtime.ts';
+import type { Operation } from '../src/catalog/operations.ts';
 import { maxInAnyWindow, type SimStats } from '../src/sim/index.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET } from './helpers/harness.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
@@ -55,7 +55,7 @@ describe('several worker processes sharing the buckets', () => {
     // The whole backlog at once, so all three workers draw from the buckets together.
     const bans = Array.from({ length: BANS }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `mp-${i}` } }));
     const { monitorIds } = await sim.control<{ monitorIds: string[] }>('monitors', { count: MONITOR_STOPS });
-    await Promise.all([runtime.producer.enqueueBatch('ForbidLiveStream', bans), runtime.producer.enqueueBatch('StopLiveStreamMonitor', monitorIds.map((MonitorId) => ({ params: { MonitorId } })))]);
+    await Promise.all([runtime.intake.add('ForbidLiveStream', bans), runtime.intake.add('StopLiveStreamMonitor', monitorIds.map((MonitorId) => ({ params: { MonitorId } })))]);
     await waitFor(async () => (await runtime.status()).filter((r) => DRAINED.includes(r.operation)).every((r) => r.applied + r.alreadyApplied + r.deadLettered >= (r.operation === 'ForbidLiveStream' ? BANS : MONITOR_STOPS) && r.waiting + r.delayed + r.active === 0), 60_000, 'drained');
 
     const rows = await runtime.status();

@@ -22,7 +22,7 @@ let streams = 0;
 const ban = (extra: Record<string, string> = {}) => ({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `s${++streams}`, Oneshot: 'yes', ...extra });
 
 async function enqueue(operation: 'ForbidLiveStream' | 'StopLiveStreamMonitor', params: Record<string, string>): Promise<string> {
-  const result = await h.producer.enqueue(operation, params);
+  const result = (await h.intake.add(operation, [{ params }]))[0]!;
   if (result.status !== 'enqueued') throw new Error(`not enqueued: ${JSON.stringify(result)}`);
   return result.jobId;
 }

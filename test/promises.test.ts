@@ -1,7 +1,7 @@
 import { createServer, connect, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classifyFailure } from '../src/live/error-codes.ts';
+import { classifyFailure } from '../src/catalog/error-codes.ts';
 import { AlibabaLiveClient, staticCredential } from '../src/live/client.ts';
 import { LiveApiSimulator } from '../src/sim/index.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
@@ -55,7 +55,7 @@ describe('README promises', () => {
 
   it('a finished job\'s outcome is kept for OUTCOME_TTL_SECONDS, then GET /v1/jobs/:id is 404', async () => {
     h = await startHarness('outcome-ttl', { OUTCOME_TTL_SECONDS: '1', LIVEQUEUE_API_TOKEN: 'outcome-ttl-token-0123456789' });
-    const [result] = await h.producer.enqueueBatch('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'ttl' } }]);
+    const [result] = await h.intake.add('ForbidLiveStream', [{ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'ttl' } }]);
     const id = result!.status === 'enqueued' ? result!.jobId : '';
     h.startWorkers({ operations: ['ForbidLiveStream'] });
     await h.drained(1);
@@ -121,7 +121,7 @@ describe('README promises, with a worker process', () => {
 
   it('SIGINT with a call in flight: the worker waits at most SHUTDOWN_TIMEOUT_MS, exits 0, and the job is not lost', async () => {
     h = await startHarness('sigint', { JOB_LOCK_MS: '1500' }, { latencyMs: { min: 3000, max: 3000 } });
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(1, 'inflight', { Oneshot: 'yes' }));
+    await h.intake.add('ForbidLiveStream', bans(1, 'inflight', { Oneshot: 'yes' }));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { SHUTDOWN_TIMEOUT_MS: '1000', JOB_LOCK_MS: '1500' }));
     running.push(worker);
     const sim = h.sim;
@@ -140,7 +140,7 @@ describe('README promises, with a worker process', () => {
 
   it('a credential failure logs one error per hold (the process\'s, then the account\'s), not one per job', async () => {
     h = await startHarness('one-error', {}, {});
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(40, 'creds', { Oneshot: 'yes' }));
+    await h.intake.add('ForbidLiveStream', bans(40, 'creds', { Oneshot: 'yes' }));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret', HOLD_PROBE_MS: '500', HOLD_PROBE_MAX_MS: '1000' }));
     running.push(worker);
     const harness = h;
@@ -158,7 +158,7 @@ describe('README promises, with a worker process', () => {
   it('`livequeue resume forbid` lets bans held for a full blacklist go at once, not at the next re-check', async () => {
     h = await startHarness('resume-blacklist', { BLACKLIST_RECHECK_MS: '600000' }, { blacklistCap: 3 });
     h.sim.seedBlacklist('demo.aliyundoc.com', 3);
-    await h.producer.enqueueBatch('ForbidLiveStream', bans(3, 'wait'));
+    await h.intake.add('ForbidLiveStream', bans(3, 'wait'));
     const worker = startCli(['worker', '--operations', 'forbid'], workerEnv(h, { BLACKLIST_RECHECK_MS: '600000' }));
     running.push(worker);
     const harness = h;

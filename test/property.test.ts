@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputFileError, readRecords, MAX_LINE_BYTES } from '../src/jobs/input.ts';
+import { InputFileError, readRecords, MAX_LINE_BYTES } from '../src/intake/input.ts';
 import { parseParams } from '../src/jobs/schemas.ts';
-import { enqueueRecords } from '../src/queue/bulk-enqueue.ts';
-import { selectedRuntime } from '../src/account/runtime.ts';
+import { selectedRuntime } from '../src/app/runtime.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /**
@@ -15,7 +14,7 @@ import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.
 const redis = newRedis();
 const prefix = uniquePrefix('property');
 const runtime = selectedRuntime(redis, testConfig(prefix));
-const { producer } = runtime;
+const { producer, intake } = runtime;
 afterAll(async () => {
   await runtime.close();
   await deleteKeys(redis, prefix);
@@ -49,7 +48,7 @@ describe('producer under arbitrary records', () => {
   it.each(['ForbidLiveStream', 'StopLiveStreamMonitor'] as const)('%s: valid ones enqueued, invalid ones explained, none stored', async (operation) => {
     await fc.assert(
       fc.asyncProperty(fc.array(record, { maxLength: 20 }), async (records) => {
-        const results = await producer.enqueueBatch(operation, records.map((params) => ({ params })));
+        const results = await intake.add(operation, records.map((params) => ({ params })));
         expect(results).toHaveLength(records.length);
         results.forEach((result, i) => {
           const parsed = parseParams(operation, records[i]);
@@ -73,7 +72,7 @@ describe('producer under arbitrary records', () => {
 
 async function summarize(input: Buffer | string, format: 'jsonl' | 'csv' | 'text', operation: 'ForbidLiveStream' | 'StopLiveStreamMonitor') {
   // A batch per operation: a batch holds one operation's jobs.
-  return enqueueRecords(runtime, operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), { priority: 'normal', chunkSize: 7, batch: `property-${operation}` });
+  return intake.enqueueStream(operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), `property-${operation}`, { priority: 'normal', chunkSize: 7 });
 }
 
 describe('file parser under arbitrary lines', () => {

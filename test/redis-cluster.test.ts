@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountRuntimes, type AccountRuntime } from '../src/account/runtime.ts';
+import { accountRuntimes, type AccountRuntime } from '../src/app/runtime.ts';
 import { loadConfig } from '../src/config.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from '../src/redis.ts';
 import { maxInAnyWindow } from '../src/sim/index.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountRuntimes } from '../src/account/runtime.ts';
+import { accountRuntimes } from '../src/app/runtime.ts';
 import { loadConfig } from '../src/config.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from '../src/redis.ts';
 import { runCli, startCli, type RunningProcess } from './helpers/processes.ts';

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlibabaLiveClient, providerCredential } from '../src/live/client.ts';
+import { accountWorkers } from '../src/app/account-workers.ts';
 import { createLogger } from '../src/log.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, statusOf, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput } from './helpers/processes.ts';
@@ -49,8 +50,8 @@ describe('secrets', () => {
     const params = (s: string) => ({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: s });
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'retry' }, code: 'InternalError', status: 500, times: 1 });
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'throttle' }, code: 'Throttling.User', status: 400, times: 1 });
-    await h.producer.enqueueBatch('ForbidLiveStream', ['ok', 'retry', 'throttle'].map((s) => ({ params: params(s) })));
-    await h.producer.enqueue('StopLiveStreamMonitor', { MonitorId: randomUUID() });
+    await h.intake.add('ForbidLiveStream', ['ok', 'retry', 'throttle'].map((s) => ({ params: params(s) })));
+    await h.intake.add('StopLiveStreamMonitor', [{ params: { MonitorId: randomUUID() } }]);
 
     const worker = startCli(['worker'], {
       REDIS_URL, QUEUE_PREFIX: h.config.prefix, LIVE_ENDPOINT: h.endpoint, LOG_LEVEL: 'trace',
@@ -218,8 +219,8 @@ describe('a credential source that quotes its answer in its error', () => {
       let logs = '';
       const stream = new PassThrough();
       stream.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-      await h.producer.enqueueBatch('ForbidLiveStream', Array.from({ length: 10 }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `hold-${i}` } })));
-      h.workers = h.runtime.workers({
+      await h.intake.add('ForbidLiveStream', Array.from({ length: 10 }, (_, i) => ({ params: { DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: `hold-${i}` } })));
+      h.workers = accountWorkers(h.runtime, {
         log: createLogger('trace', stream),
         live: new AlibabaLiveClient({ ...h.config.live, regionId: h.runtime.settings.region, credential }),
         operations: ['ForbidLiveStream'],

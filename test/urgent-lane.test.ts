@@ -21,7 +21,7 @@ describe('an urgent ban behind a worker full of backlog', () => {
     h = await startHarness('urgent-lane', { FORBID_QPS: '2' }, { latencyMs: { min: 5, max: 10 } });
     const harness = h;
     const backlog = 8;
-    const enqueued = await h.producer.enqueueBatch('ForbidLiveStream', Array.from({ length: backlog }, (_, i) => ({ params: ban(`backlog-${i}`) })));
+    const enqueued = await h.intake.add('ForbidLiveStream', Array.from({ length: backlog }, (_, i) => ({ params: ban(`backlog-${i}`) })));
     // Three places, all taken: one job sent per slot, two waiting for theirs.
     h.startWorkers({ operations: ['ForbidLiveStream'], concurrency: 3 });
     const bans = () => harness.sim.calls().filter((c) => c.action === 'ForbidLiveStream');
@@ -30,7 +30,7 @@ describe('an urgent ban behind a worker full of backlog', () => {
     const last = bans().at(-1)!.at;
     await waitFor(() => Date.now() >= last + 200, 1_000, 'mid-interval');
     const enqueuedAt = Date.now();
-    const urgent = await h.producer.enqueue('ForbidLiveStream', ban('urgent-0'), 'urgent');
+    const urgent = (await h.intake.add('ForbidLiveStream', [{ params: ban('urgent-0'), priority: 'urgent' }]))[0]!;
     expect(urgent.status).toBe('enqueued');
 
     await waitFor(() => bans().some((c) => c.at >= enqueuedAt), 5_000, 'a call after the urgent job');

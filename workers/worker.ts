@@ -3,7 +3,7 @@
  * the environment; see the README's configuration table.
  */
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { runWorkers } from '../src/worker/run.ts';
+import { runWorkers } from '../src/app/worker-process.ts';
 
 try {
   await runWorkers(loadConfig(process.env));

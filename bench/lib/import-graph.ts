@@ -16,14 +16,16 @@ import { dirname, join, posix, relative, sep } from 'node:path';
 export const LAYERS: readonly { name: string; nodes: readonly string[] }[] = [
   // How people and programs reach livequeue.
   { name: 'faces', nodes: ['cli', 'http', 'index'] },
-  // Wiring one process: the worker loop, a per-account runtime, metrics, the simulator.
-  { name: 'app', nodes: ['worker', 'account', 'metrics', 'sim'] },
-  // What a batch, a job, a hold or a paced call does.
-  { name: 'use cases', nodes: ['queue', 'ratelimit'] },
-  // Records, operations, settings: plain data and rules.
-  { name: 'domain', nodes: ['jobs', 'config'] },
-  // Redis, the Alibaba Cloud API, the process and its log.
-  { name: 'adapters', nodes: ['live', 'redis', 'redis-policy', 'local-redis', 'eviction-warning', 'log', 'signals', 'process-identity', 'redis-scripts'] },
+  // Wiring one process: an account's parts, the worker process, the simulator.
+  { name: 'app', nodes: ['app', 'sim'] },
+  // What livequeue does: take work in, run a job, count and report.
+  { name: 'use cases', nodes: ['intake', 'worker', 'metrics'] },
+  // The state each use case reads and writes in Redis.
+  { name: 'services', nodes: ['batches', 'holds', 'ledger', 'blacklist', 'ratelimit'] },
+  // Redis, BullMQ, the Alibaba Cloud API, the process and its log.
+  { name: 'adapters', nodes: ['queue', 'live', 'redis', 'redis-policy', 'local-redis', 'eviction-warning', 'log', 'signals', 'process-identity', 'redis-scripts'] },
+  // Plain data and rules: the operation catalog, job records, accounts, settings.
+  { name: 'domain', nodes: ['catalog', 'jobs', 'account', 'config'] },
   // Leaves any layer may use: they import nothing of ours.
   { name: 'leaves', nodes: ['errors', 'redact'] },
 ];

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
+import { OPERATIONS, type Operation } from '../../src/catalog/operations.ts';
 import { queueName } from '../../src/queue/names.ts';
-import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
-import type { EnqueueRecord } from '../../src/queue/producer.ts';
+import { selectedRuntime, type AccountRuntime } from '../../src/app/runtime.ts';
+import type { EnqueueRecord } from '../../src/intake/enqueue.ts';
 import { deleteKeysWithPrefix, workerConnection, type HostPort, type RedisClient } from '../../src/redis.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
 
@@ -58,7 +58,7 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
   const config = loadConfig({ ...redisEnv, QUEUE_PREFIX: prefix, LIVE_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
   const redis = workerConnection(config.redis);
   const runtime = selectedRuntime(redis, config);
-  const { producer } = runtime;
+  const { intake } = runtime;
   const queues = Object.fromEntries(OPERATIONS.map((op) => [op, new Queue(queueName(op), { connection: redis, prefix })])) as Record<Operation, Queue>;
   return {
     system,
@@ -81,7 +81,7 @@ export async function newRun(system: System, sim: LiveApiSimulatorOptions = {}, 
       for (let i = 0; i < records.length; i += 1000) {
         const chunk = records.slice(i, i + 1000);
         if (system === 'livequeue') {
-          await producer.enqueueBatch(operation, chunk);
+          await intake.add(operation, chunk);
         } else {
           // Stock BullMQ: the same payloads, a limiter in the worker, BullMQ's own
           // retries with livequeue's attempts and capped exponential schedule

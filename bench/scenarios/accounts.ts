@@ -5,7 +5,7 @@ import { pacing } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import type { ResultRow } from '../lib/result.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, bans, LIVEQUEUE_WORKER, newRun } from '../lib/setup.ts';
-import { accountRuntimes } from '../../src/account/runtime.ts';
+import { accountRuntimes } from '../../src/app/runtime.ts';
 import { loadConfig } from '../../src/config.ts';
 
 const SECOND_KEY = { id: 'bench-second-key', secret: `${ACCESS_KEY_SECRET}-second` };
@@ -29,7 +29,7 @@ async function drain(accounts: 1 | 2, jobs: number): Promise<number[]> {
     const config = loadConfig(env);
     const runtimes = accountRuntimes(run.redis, config);
     try {
-      for (const runtime of runtimes) await runtime.producer.enqueueBatch('ForbidLiveStream', bans(jobs, runtime.name));
+      for (const runtime of runtimes) await runtime.intake.add('ForbidLiveStream', bans(jobs, runtime.name));
       procs.push(start([LIVEQUEUE_WORKER], env));
       await waitFor(async () => {
         const rows = (await Promise.all(runtimes.map((r) => r.status()))).flat();

@@ -22,12 +22,8 @@ async function cancelSeconds(system: 'baseline' | 'livequeue', jobs: number): Pr
   try {
     const records = streamBans(jobs, 'cancel');
     if (system === 'livequeue') {
-      const { producer, batches } = run.runtime;
-      await batches.record('mistake', 'ForbidLiveStream', []);
-      for (let i = 0; i < records.length; i += 1000) {
-        const results = await producer.enqueueBatch('ForbidLiveStream', records.slice(i, i + 1000), 'mistake');
-        await batches.record('mistake', 'ForbidLiveStream', results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
-      }
+      const { intake, batches } = run.runtime;
+      await intake.enqueue('ForbidLiveStream', records, 'mistake');
       const started = performance.now();
       const result = await batches.cancel('mistake');
       const seconds = (performance.now() - started) / 1000;
@@ -61,10 +57,8 @@ async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise
   try {
     const records = streamBans(jobs, 'undo');
     if (system === 'livequeue') {
-      const { producer, batches } = run.runtime;
-      await batches.record('mistake', 'ForbidLiveStream', []);
-      const results = await producer.enqueueBatch('ForbidLiveStream', records, 'mistake');
-      await batches.record('mistake', 'ForbidLiveStream', results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
+      const { intake, batches } = run.runtime;
+      await intake.enqueue('ForbidLiveStream', records, 'mistake');
       procs.push(start([LIVEQUEUE_WORKER], run.workerEnv({ WORKER_CONCURRENCY: '16', METRICS_PORT: '0' })));
       await waitFor(async () => (await batches.show('mistake')).applied === jobs, 120_000, 'bans applied');
       const undo = await batches.undo('mistake');

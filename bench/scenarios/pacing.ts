@@ -1,4 +1,4 @@
-import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
+import { OPERATIONS, type Operation } from '../../src/catalog/operations.ts';
 import type { HostPort } from '../../src/redis.ts';
 import { pacing, type PacingFigures } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AccountConfig } from '../config.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './rules.ts';
-import { OPERATION_INFO, OPERATIONS, perOperation, type AccountsFileQpsField } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation, type AccountsFileQpsField } from '../catalog/operations.ts';
 
 /**
  * LIVEQUEUE_ACCOUNTS_FILE: the accounts one deployment drives.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Config, ConfigOverrides } from '../config.ts';
-import { OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS } from '../catalog/operations.ts';
 import { UsageError } from './errors.ts';
 
 let configModule: typeof import('../config.ts') | undefined;

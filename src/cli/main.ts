@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { OPERATIONS } from '../live/operations.ts';
+import { OPERATIONS } from '../catalog/operations.ts';
 import { addConfigFlags, loadConfigModule } from './context.ts';
 import { EXIT_CODES, LivequeueError } from '../errors.ts';
 // Each command module holds its options and help; what an action needs (the

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.ts';
-import type { AccountRuntime } from '../account/runtime.ts';
+import type { AccountRuntime } from '../app/runtime.ts';
 import type { Config } from '../config.ts';
 
 // The Redis client and the account runtime (BullMQ, the queues) are loaded
@@ -32,7 +32,7 @@ export async function withRuntime<T>(config: Config, use: (runtime: AccountRunti
 /** Runtimes of the named accounts (every account when `names` is undefined), for one command. */
 export async function withRuntimes<T>(config: Config, names: readonly string[] | undefined, use: (runtimes: AccountRuntime[]) => Promise<T>): Promise<T> {
   // Loaded while the connection is made: the two overlap.
-  const loading = import('../account/runtime.ts');
+  const loading = import('../app/runtime.ts');
   loading.catch(() => {
     // Awaited below once Redis answers; a command that fails to connect reports that instead.
   });

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.ts';
-import type { AccountRuntime } from '../account/runtime.ts';
+import type { AccountRuntime } from '../app/runtime.ts';
 import type { Config } from '../config.ts';
 
 /** What the routes share: one fail-fast Redis connection and a runtime per account. */

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import { OPERATION_INFO, OPERATIONS } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS } from '../catalog/operations.ts';
 import type { ApiContext } from './context.ts';
 
 export const DASHBOARD_PATH = '/ui';

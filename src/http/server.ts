@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { registerQueueGauges } from '../metrics/queue-gauges.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
-import { accountRuntimes, UnknownAccountError, type AccountRuntime } from '../account/runtime.ts';
+import { accountRuntimes, UnknownAccountError, type AccountRuntime } from '../app/runtime.ts';
 import { requireLoopbackHost, requireSameOriginJson, requireToken } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';

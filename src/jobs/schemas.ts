@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Operation } from '../live/operations.ts';
+import type { Operation } from '../catalog/operations.ts';
 
 /**
  * Job parameters exactly as the API pages name them. These schemas guard every

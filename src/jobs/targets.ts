@@ -1,4 +1,4 @@
-import type { Operation } from '../live/operations.ts';
+import type { Operation } from '../catalog/operations.ts';
 
 /**
  * What a call is about, as far as telling one bad group of jobs from a

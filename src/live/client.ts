@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { API_VERSION, type Operation } from './operations.ts';
+import { API_VERSION, type Operation } from '../catalog/operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
 import { trackRequest, type TrackedRequest } from './request-tracker.ts';
 import { LivequeueError } from '../errors.ts';

@@ -1,11 +1,11 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { RedisClient } from '../redis.ts';
-import type { Headroom } from '../account/blacklist-headroom.ts';
-import type { AccountRuntime } from '../account/runtime.ts';
-import { HOLD_REASONS } from '../live/error-codes.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import type { Headroom } from '../blacklist/headroom.ts';
+import type { AccountRuntime } from '../app/runtime.ts';
+import { HOLD_REASONS } from '../catalog/error-codes.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { Logger } from '../log.ts';
-import type { OperationStatus } from '../queue/status.ts';
+import type { OperationStatus } from '../ledger/status.ts';
 import type { BucketSettings, BucketState } from '../ratelimit/token-bucket.ts';
 
 export const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;

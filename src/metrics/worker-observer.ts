@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { WorkerObserver } from '../worker/observer.ts';
 
 /** Latency buckets in seconds, around the API's usual 10-300 ms answers and up to the call timeout. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OPERATION_INFO, OPERATION_SLUGS, type Operation } from '../live/operations.ts';
+import { OPERATION_INFO, OPERATION_SLUGS, type Operation } from '../catalog/operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
 
 /**
@@ -25,6 +25,16 @@ export function deadLetterIndexKey(prefix: string, operation: Operation): string
 
 export function bucketKey(prefix: string, account: string, operation: Operation): string {
   return `${prefix}:bucket:${account}:${OPERATION_INFO[operation].slug}`;
+}
+
+/** DescribeLiveStreamsBlockList's own quota, shared by the account's processes. */
+export function describeBlockListBucketKey(prefix: string, account: string): string {
+  return `${bucketKey(prefix, account, 'ForbidLiveStream')}:describe-block-list`;
+}
+
+/** One worker process per account reads the blacklist's size at a time. */
+export function blacklistRefreshLeaseKey(prefix: string): string {
+  return `${prefix}:blacklist-refresh-lease`;
 }
 
 export function statsKey(prefix: string, operation: Operation): string {

@@ -1,4 +1,4 @@
-import type { Operation } from '../live/operations.ts';
+import type { Operation } from '../catalog/operations.ts';
 import type { RedisClient } from '../redis.ts';
 import { urgentChannel } from './names.ts';
 

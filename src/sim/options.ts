@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { API_VERSION, OPERATION_INFO, OPERATIONS, type Operation } from '../live/operations.ts';
+import { API_VERSION, OPERATION_INFO, OPERATIONS, type Operation } from '../catalog/operations.ts';
 
 /**
  * The API actions the simulator answers: every operation the queue drives

@@ -1,7 +1,7 @@
 import type { RetrySchedule } from '../config.ts';
-import type { Classification, HoldReason } from '../live/error-codes.ts';
-import type { FailureEvidence, FailureVerdict } from '../queue/holds.ts';
-import type { HostFaultVerdict } from '../queue/host-faults.ts';
+import type { Classification, HoldReason } from '../catalog/error-codes.ts';
+import type { FailureEvidence, FailureVerdict } from '../holds/holds.ts';
+import type { HostFaultVerdict } from '../holds/host-faults.ts';
 import { retryDelayMs } from './backoff.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
-import type { DeadLetterQueue } from '../queue/dead-letter.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
+import type { DeadLetterQueue } from '../ledger/dead-letter.ts';
 import type { Logger } from '../log.ts';
 
 /** How often every worker process looks for jobs left in the failed sets. */

@@ -1,5 +1,5 @@
-import type { HoldSettings } from '../queue/holds.ts';
-import type { HostFaults, HostFaultVerdict } from '../queue/host-faults.ts';
+import type { HoldSettings } from '../holds/holds.ts';
+import type { HostFaults, HostFaultVerdict } from '../holds/host-faults.ts';
 import type { Logger } from '../log.ts';
 import type { ProcessIdentity } from '../process-identity.ts';
 import type { WorkerObserver } from './observer.ts';

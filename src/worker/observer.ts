@@ -1,4 +1,4 @@
-import type { Operation } from '../live/operations.ts';
+import type { Operation } from '../catalog/operations.ts';
 
 /**
  * What a worker reports as it goes, for metrics. The processor calls these

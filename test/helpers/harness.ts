@@ -3,14 +3,16 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config.ts';
 import { AlibabaLiveClient, staticCredential, type Credential } from '../../src/live/client.ts';
-import { OPERATIONS, type Operation } from '../../src/live/operations.ts';
+import { OPERATIONS, type Operation } from '../../src/catalog/operations.ts';
 import { createLogger } from '../../src/log.ts';
-import { selectedRuntime, type AccountRuntime } from '../../src/account/runtime.ts';
-import type { DeadLetterQueue } from '../../src/queue/dead-letter.ts';
+import { selectedRuntime, type AccountRuntime } from '../../src/app/runtime.ts';
+import type { DeadLetterQueue } from '../../src/ledger/dead-letter.ts';
 import { queueName } from '../../src/queue/names.ts';
 import type { Producer } from '../../src/queue/producer.ts';
+import type { Intake } from '../../src/intake/enqueue.ts';
+import { accountWorkers } from '../../src/app/account-workers.ts';
 import type { JobOutcome } from '../../src/worker/processor.ts';
-import type { OperationStatus } from '../../src/queue/status.ts';
+import type { OperationStatus } from '../../src/ledger/status.ts';
 import { LiveApiSimulator, type LiveApiSimulatorOptions } from '../../src/sim/index.ts';
 import type { LiveWorkers } from '../../src/worker/worker.ts';
 import { deleteKeys, REDIS_URL, testConfig, uniquePrefix } from './redis.ts';
@@ -28,6 +30,7 @@ export interface Harness {
   redis: Redis;
   runtime: AccountRuntime;
   producer: Producer;
+  intake: Intake;
   deadLetters: DeadLetterQueue;
   workers?: LiveWorkers;
   /** `credential` replaces the simulator's AccessKey pair (`accessKeySecret` only changes its secret). */
@@ -62,9 +65,10 @@ export async function startHarness(name: string, env: Record<string, string> = {
     redis,
     runtime,
     producer,
+    intake: runtime.intake,
     deadLetters,
     startWorkers(options = {}) {
-      const workers = runtime.workers({
+      const workers = accountWorkers(runtime, {
         log: createLogger('silent'),
         live: new AlibabaLiveClient({ ...config.live, regionId: runtime.settings.region, credential: options.credential ?? staticCredential(ACCESS_KEY_ID, options.accessKeySecret ?? ACCESS_KEY_SECRET) }),
         operations: options.operations,

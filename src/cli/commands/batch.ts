@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
-import type { BatchCounts, CancelAllResult, UndoResult } from '../../queue/batches.ts';
+import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../catalog/operations.ts';
+import type { BatchCounts, CancelAllResult, UndoResult } from '../../batches/batches.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Headroom } from '../../account/blacklist-headroom.ts';
+import type { Headroom } from '../../blacklist/headroom.ts';
 import { configFor } from '../context.ts';
 import { withRuntime } from '../session.ts';
 

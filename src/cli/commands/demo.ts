@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { OPERATIONS, OPERATION_INFO, type Operation } from '../../live/operations.ts';
-import type { EnqueueRecord } from '../../queue/producer.ts';
-import type { OperationStatus } from '../../queue/status.ts';
-import type { AccountRuntime } from '../../account/runtime.ts';
+import { OPERATIONS, OPERATION_INFO, type Operation } from '../../catalog/operations.ts';
+import type { EnqueueRecord } from '../../intake/enqueue.ts';
+import type { OperationStatus } from '../../ledger/status.ts';
+import type { AccountRuntime } from '../../app/runtime.ts';
 import type { RedisSettings } from '../../redis.ts';
 import type { LiveApiSimulator } from '../../sim/index.ts';
 import { configFor } from '../context.ts';
@@ -91,6 +91,39 @@ async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, num
   }
 }
 
+/** Enqueues the demo's work, one batch per operation, and prints what went in and what was refused. */
+async function enqueueWork(runtime: AccountRuntime, work: Record<Operation, EnqueueRecord[]>, newBatchId: () => string): Promise<Record<Operation, number>> {
+  const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
+  for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
+    const batch = newBatchId();
+    const { results } = await runtime.intake.enqueue(operation, work[operation], batch);
+    totals[operation] = results.filter((r) => r.status === 'enqueued').length;
+    process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs (batch ${batch})\n`);
+    results.forEach((r, i) => {
+      if (r.status === 'invalid') process.stdout.write(`  rejected record ${i + 1}: ${r.errors.map((e) => e.message).join('; ')}\n`);
+    });
+  }
+  process.stdout.write('\n');
+  return totals;
+}
+
+/** After the drain: the status table, what the simulator saw, the dead letters. */
+async function printReport(runtime: AccountRuntime, sim: LiveApiSimulator, rows: OperationStatus[], totals: Record<Operation, number>, qps: Record<Operation, number>): Promise<void> {
+  process.stdout.write(`\n${formatStatusTable(rows)}\n\n`);
+  const simStats = sim.stats();
+  for (const op of OPERATIONS.filter((o) => totals[o] > 0)) {
+    process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
+  }
+  const entries = await runtime.deadLetters.list();
+  process.stdout.write(`\ndead-letter queue (${entries.length} entries):\n${entries.map(formatEntry).join('\n')}\n`);
+}
+
+function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError(`${flag} must be a whole number from 1 to 100000 (got "${value}")`);
+  return n;
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -98,86 +131,66 @@ export function registerDemo(program: Command): void {
     .option('--bans <n>', 'ForbidLiveStream jobs to enqueue', '300')
     .option('--monitor-stops <n>', 'StopLiveStreamMonitor jobs to enqueue (one in ten for a monitor that does not exist)', '100')
     .addHelpText('after', '\nUses Redis at REDIS_URL, or starts a private redis-server when none answers.\nExample:\n  $ livequeue demo --bans 1000')
-    .action(async (opts: { bans: string; monitorStops: string }, command: Command) => {
-      const bans = Number(opts.bans);
-      const monitorStops = Number(opts.monitorStops);
-      if (!Number.isInteger(bans) || bans < 1 || bans > 100_000) throw new UsageError(`--bans must be a whole number from 1 to 100000 (got "${opts.bans}")`);
-      if (!Number.isInteger(monitorStops) || monitorStops < 1 || monitorStops > 100_000) throw new UsageError(`--monitor-stops must be a whole number from 1 to 100000 (got "${opts.monitorStops}")`);
+    .action((opts: { bans: string; monitorStops: string }, command: Command) => runDemo(configFor(command), parseCount(opts.bans, '--bans'), parseCount(opts.monitorStops, '--monitor-stops')));
+}
 
-      const base = configFor(command);
-      // Loaded on use: every command pays only for its own modules.
-      const [{ LiveApiSimulator }, { AccountRuntime }, { AlibabaLiveClient, staticCredential }, { createLogger }, { deleteKeysWithPrefix, describeRedis, workerConnection }] = await Promise.all([
-        import('../../sim/index.ts'),
-        import('../../account/runtime.ts'),
-        import('../../live/client.ts'),
-        import('../../log.ts'),
-        import('../../redis.ts'),
-      ]);
-      const redisTarget = await reachRedis(base);
-      // The demo keeps to its own keys so it never touches real queues on the same Redis.
-      // The prefix's hash tag, if any, carries over: on a cluster the demo's keys share a slot too.
-      const config: Config = { ...base, redis: redisTarget.settings, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
-      // A throwaway AccessKey that only this simulator knows.
-      const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
-      const accessKeySecret = randomBytes(24).toString('base64url');
-      const account = config.accounts.find((a) => a.name === config.account)!;
-      const qps = account.qps;
-      const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
-      const endpoint = await sim.start();
+async function runDemo(base: Config, bans: number, monitorStops: number): Promise<void> {
+  // Loaded on use: every command pays only for its own modules.
+  const [{ LiveApiSimulator }, { AccountRuntime }, { accountWorkers }, { AlibabaLiveClient, staticCredential }, { createLogger }, { deleteKeysWithPrefix, describeRedis, workerConnection }, { newBatchId }] = await Promise.all([
+    import('../../sim/index.ts'),
+    import('../../app/runtime.ts'),
+    import('../../app/account-workers.ts'),
+    import('../../live/client.ts'),
+    import('../../log.ts'),
+    import('../../redis.ts'),
+    import('../../jobs/batch-id.ts'),
+  ]);
+  const redisTarget = await reachRedis(base);
+  // The demo keeps to its own keys so it never touches real queues on the same Redis.
+  // The prefix's hash tag, if any, carries over: on a cluster the demo's keys share a slot too.
+  const config: Config = { ...base, redis: redisTarget.settings, prefix: `${base.prefix}-demo-${randomBytes(3).toString('hex')}` };
+  // A throwaway AccessKey that only this simulator knows.
+  const accessKeyId = `demo-${randomBytes(6).toString('hex')}`;
+  const accessKeySecret = randomBytes(24).toString('base64url');
+  const account = config.accounts.find((a) => a.name === config.account)!;
+  const qps = account.qps;
+  const sim = new LiveApiSimulator({ accessKeys: { [accessKeyId]: accessKeySecret }, qps, latencyMs: { min: 10, max: 30 }, faults: { internalErrorRate: 0.02 } });
+  const endpoint = await sim.start();
 
-      const redis = workerConnection(config.redis);
-      const runtime = new AccountRuntime(redis, config, account);
-      const { producer } = runtime;
-      // The demo shows its own summary; worker logs would only interleave with the progress bars.
-      const log = createLogger(base.logLevel === 'info' ? 'error' : base.logLevel);
-      const workers = runtime.workers({
-        log,
-        live: new AlibabaLiveClient({ ...config.live, endpoint, regionId: account.region, credential: staticCredential(accessKeyId, accessKeySecret) }),
-      });
-      const run = async () => {
-        process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
-        const work = demoWork(sim, bans, monitorStops);
-        const quota = OPERATIONS.filter((op) => work[op].length > 0).map((op) => `${op} ${qps[op]} QPS`).join(', ');
-        process.stdout.write(`quota: ${quota} (simulator throttles above that in any rolling second)\n\n`);
-        const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
-        for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
-          const results = await producer.enqueueBatch(operation, work[operation]);
-          totals[operation] = results.filter((r) => r.status === 'enqueued').length;
-          process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs\n`);
-          results.forEach((r, i) => {
-            if (r.status === 'invalid') process.stdout.write(`  rejected record ${i + 1}: ${r.errors.map((e) => e.message).join('; ')}\n`);
-          });
-        }
-        process.stdout.write('\n');
-        workers.start();
-        const rows = await watchDrain(runtime, totals);
-
-        process.stdout.write(`\n${formatStatusTable(rows)}\n\n`);
-        const simStats = sim.stats();
-        for (const op of OPERATIONS.filter((o) => totals[o] > 0)) {
-          process.stdout.write(`simulator, ${op}: most calls in any rolling second ${simStats.actions[op].maxCallsInAnyWindow} (limit ${qps[op]}), answers ${JSON.stringify(simStats.actions[op].byCode)}\n`);
-        }
-        const entries = await runtime.deadLetters.list();
-        process.stdout.write(`\ndead-letter queue (${entries.length} entries):\n${entries.map(formatEntry).join('\n')}\n`);
-      };
-      // Ctrl-C, SIGTERM or a closed pipe (`| head`) still removes the demo's keys, its worker and its private redis-server.
-      const interrupted = stopRequested();
-      try {
-        const finished = run();
-        const outcome = await Promise.race([finished.then(() => undefined), interrupted]);
-        if (outcome !== undefined) {
-          // The drain's last reads fail once the connections close below: that is the point.
-          finished.catch(() => {});
-          process.stderr.write(`livequeue demo: ${outcome}: stopping the worker, removing the demo's keys${redisTarget.private ? ' and its redis-server' : ''}\n`);
-          process.exitCode = 130;
-        }
-      } finally {
-        await workers.close();
-        await runtime.close();
-        await sim.stop();
-        await deleteKeysWithPrefix(redis, config.prefix);
-        redis.disconnect();
-        await redisTarget.stop();
-      }
-    });
+  const redis = workerConnection(config.redis);
+  const runtime = new AccountRuntime(redis, config, account);
+  // The demo shows its own summary; worker logs would only interleave with the progress bars.
+  const log = createLogger(base.logLevel === 'info' ? 'error' : base.logLevel);
+  const workers = accountWorkers(runtime, {
+    log,
+    live: new AlibabaLiveClient({ ...config.live, endpoint, regionId: account.region, credential: staticCredential(accessKeyId, accessKeySecret) }),
+  });
+  const run = async () => {
+    process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
+    const work = demoWork(sim, bans, monitorStops);
+    const quota = OPERATIONS.filter((op) => work[op].length > 0).map((op) => `${op} ${qps[op]} QPS`).join(', ');
+    process.stdout.write(`quota: ${quota} (simulator throttles above that in any rolling second)\n\n`);
+    const totals = await enqueueWork(runtime, work, newBatchId);
+    workers.start();
+    await printReport(runtime, sim, await watchDrain(runtime, totals), totals, qps);
+  };
+  // Ctrl-C, SIGTERM or a closed pipe (`| head`) still removes the demo's keys, its worker and its private redis-server.
+  const interrupted = stopRequested();
+  try {
+    const finished = run();
+    const outcome = await Promise.race([finished.then(() => undefined), interrupted]);
+    if (outcome !== undefined) {
+      // The drain's last reads fail once the connections close below: that is the point.
+      finished.catch(() => {});
+      process.stderr.write(`livequeue demo: ${outcome}: stopping the worker, removing the demo's keys${redisTarget.private ? ' and its redis-server' : ''}\n`);
+      process.exitCode = 130;
+    }
+  } finally {
+    await workers.close();
+    await runtime.close();
+    await sim.stop();
+    await deleteKeysWithPrefix(redis, config.prefix);
+    redis.disconnect();
+    await redisTarget.stop();
+  }
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { OPERATION_SLUGS, operationFromSlug, OPERATION_INFO, slugList, type Operation } from '../../live/operations.ts';
-import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../queue/dead-letter.ts';
+import { OPERATION_SLUGS, operationFromSlug, OPERATION_INFO, slugList, type Operation } from '../../catalog/operations.ts';
+import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../ledger/dead-letter.ts';
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';

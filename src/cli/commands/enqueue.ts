@@ -1,15 +1,15 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Command, Option } from 'commander';
-import type { InputRecord } from '../../jobs/input.ts';
-import { formatFromPath, INPUT_FORMATS, type InputFormat } from '../../jobs/input-formats.ts';
-import { OPERATION_INFO, OPERATIONS, slugList, type Operation } from '../../live/operations.ts';
-import type { BulkSummary } from '../../queue/bulk-enqueue.ts';
+import type { InputRecord } from '../../intake/input.ts';
+import { formatFromPath, INPUT_FORMATS, type InputFormat } from '../../intake/input-formats.ts';
+import { OPERATION_INFO, OPERATIONS, slugList, type Operation } from '../../catalog/operations.ts';
+import type { StreamSummary } from '../../intake/enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { withRuntime } from '../session.ts';
-import type { BlacklistWarning } from '../../account/blacklist-headroom.ts';
+import type { BlacklistWarning } from '../../blacklist/headroom.ts';
 
 interface EnqueueFlags {
   file: string;
@@ -44,7 +44,7 @@ async function* countingBytes(records: AsyncIterable<InputRecord>, stream: Reada
   yield* records;
 }
 
-async function progressReporter(size: number | undefined): Promise<{ update: (s: BulkSummary, bytes: number) => void; stop: () => void }> {
+async function progressReporter(size: number | undefined): Promise<{ update: (s: StreamSummary, bytes: number) => void; stop: () => void }> {
   if (process.stderr.isTTY && size) {
     const { default: cliProgress } = await import('cli-progress');
     const bar = new cliProgress.SingleBar(
@@ -69,7 +69,7 @@ async function progressReporter(size: number | undefined): Promise<{ update: (s:
   };
 }
 
-function printSummary(summary: BulkSummary, batch: string, warning: BlacklistWarning | undefined, json: boolean | undefined): void {
+function printSummary(summary: StreamSummary, batch: string, warning: BlacklistWarning | undefined, json: boolean | undefined): void {
   if (json) {
     process.stdout.write(`${JSON.stringify({ batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid, ...(warning ? { blacklistWarning: warning } : {}) })}\n`);
     return;
@@ -87,33 +87,31 @@ function printSummary(summary: BulkSummary, batch: string, warning: BlacklistWar
 async function enqueueFile(command: Command, operation: Operation, flags: EnqueueFlags, defaults: Record<string, string>): Promise<void> {
   const config = configFor(command);
   // Loaded on use: `--help` and the other commands do without the readers, the batch rules and the bulk producer.
-  const [{ InputFileError, readRecords }, { BATCH_ID, BATCH_ID_RULE, newBatchId }, { enqueueRecords }] = await Promise.all([
-    import('../../jobs/input.ts'),
-    import('../../queue/batch-rules.ts'),
-    import('../../queue/bulk-enqueue.ts'),
+  const [{ InputFileError, readRecords }, { BATCH_ID, BATCH_ID_RULE, newBatchId }] = await Promise.all([
+    import('../../intake/input.ts'),
+    import('../../jobs/batch-id.ts'),
   ]);
   const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
   if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
   const batch = flags.batch ?? newBatchId();
   if (!BATCH_ID.test(batch)) throw new UsageError(`--batch must be ${BATCH_ID_RULE} (got "${batch}")`);
-  const { summary, warning } = await withRuntime(config, async (runtime) => {
+  const summary = await withRuntime(config, async (runtime) => {
     const { stream, size } = openInput(flags.file);
     const progress = await progressReporter(size);
     let bytes = 0;
     try {
-      const result = await enqueueRecords(runtime, operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), {
+      return await runtime.intake.enqueueStream(operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), batch, {
         priority: flags.priority,
-        batch,
         defaults,
         onProgress: (s) => progress.update(s, bytes),
       });
-      return { summary: result, warning: await runtime.blacklist.preflight(result.blacklistBans) };
     } finally {
       progress.stop();
     }
   });
   if (summary.read === 0) throw new InputFileError('the input holds no records (an empty file, or a CSV with only its header); nothing was enqueued');
   // A warning, not a refusal: the bans are enqueued and wait for room.
+  const warning = summary.blacklistWarning;
   if (warning) process.stderr.write(`livequeue: warning: ${warning.message}\n`);
   printSummary(summary, batch, warning, flags.json);
   process.exitCode = summary.invalid.length > 0 ? 1 : 0;

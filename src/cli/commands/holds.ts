@@ -1,7 +1,7 @@
 import { Command, Argument } from 'commander';
 import type { Config } from '../../config.ts';
-import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../live/operations.ts';
-import type { Holds } from '../../queue/holds.ts';
+import { OPERATION_INFO, OPERATION_SLUGS, operationFromSlug, type Operation } from '../../catalog/operations.ts';
+import type { Holds } from '../../holds/holds.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';
 

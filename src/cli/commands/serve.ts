@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OPERATION_SLUGS } from '../../live/operations.ts';
+import { OPERATION_SLUGS } from '../../catalog/operations.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 

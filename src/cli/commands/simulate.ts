@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { untilStopSignal } from '../../signals.ts';
-import { OPERATION_INFO, OPERATIONS, perOperation } from '../../live/operations.ts';
+import { OPERATION_INFO, OPERATIONS, perOperation } from '../../catalog/operations.ts';
 import { ownOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OPERATION_INFO } from '../../live/operations.ts';
-import type { HoldStatus, OperationStatus } from '../../queue/status.ts';
+import { OPERATION_INFO } from '../../catalog/operations.ts';
+import type { HoldStatus, OperationStatus } from '../../ledger/status.ts';
 import { evictionWarning, REQUIRED_POLICY } from '../../eviction-warning.ts';
 import { configFor } from '../context.ts';
 import { withRuntimes } from '../session.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OPERATIONS, operationFromSlug, slugList, type Operation } from '../../live/operations.ts';
+import { OPERATIONS, operationFromSlug, slugList, type Operation } from '../../catalog/operations.ts';
 import { configFor, namedAccounts } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
@@ -25,7 +25,7 @@ export function registerWorker(program: Command): void {
       const config = configFor(command, { WORKER_CONCURRENCY: opts.concurrency }, true);
       const accounts = namedAccounts(command);
       // Loaded on use: every command pays only for its own modules.
-      const { runWorkers } = await import('../../worker/run.ts');
+      const { runWorkers } = await import('../../app/worker-process.ts');
       await runWorkers(config, { accounts, operations: opts.operations === undefined ? [...OPERATIONS] : parseOperations(opts.operations) });
     });
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPERATIONS, operationFromSlug, SLUG_CHOICES } from '../../live/operations.ts';
-import { batchIdSchema } from '../../queue/batches.ts';
+import { OPERATIONS, operationFromSlug, SLUG_CHOICES } from '../../catalog/operations.ts';
+import { batchIdSchema } from '../../batches/batches.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 

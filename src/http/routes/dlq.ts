@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { operationFromSlug, SLUG_CHOICES } from '../../live/operations.ts';
-import { deadLetterEntrySchema, type DeadLetterFilter } from '../../queue/dead-letter.ts';
+import { operationFromSlug, SLUG_CHOICES } from '../../catalog/operations.ts';
+import { deadLetterEntrySchema, type DeadLetterFilter } from '../../ledger/dead-letter.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseParams, type FieldError } from '../../jobs/schemas.ts';
-import { OPERATION_INFO, OPERATIONS, type Operation } from '../../live/operations.ts';
-import { batchIdSchema, newBatchId } from '../../queue/batches.ts';
+import { OPERATION_INFO, OPERATIONS, type Operation } from '../../catalog/operations.ts';
+import { batchIdSchema, newBatchId } from '../../batches/batches.ts';
 import { PRIORITIES } from '../../queue/job-options.ts';
-import type { EnqueueRecord, EnqueueResult } from '../../queue/producer.ts';
-import { blacklistBans } from '../../queue/bulk-enqueue.ts';
+import type { EnqueueRecord, EnqueueResult } from '../../intake/enqueue.ts';
 import '../context.ts';
 import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
 
@@ -81,16 +80,11 @@ export function enqueueRoutes(count: EnqueueCounter = () => {}): FastifyPluginAs
         async (request, reply) => {
           const { runtime } = request;
           const batch = request.body.batch ?? newBatchId();
-          // A batch of another operation: 409 batch-conflict (http/errors.ts).
-          await runtime.batches.record(batch, operation, []);
           const jobs = request.body.jobs.map((job) => readJob(operation, job));
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
-          const enqueued = await runtime.producer.enqueueBatch(operation, records, batch);
-          await runtime.batches.record(batch, operation, enqueued.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : [])));
-          const bans = blacklistBans(operation, records, enqueued);
-          await runtime.blacklist.noteDomains(bans.domains);
-          // A warning in the answer, not a refusal: the bans are enqueued and wait for room.
-          const blacklistWarning = await runtime.blacklist.preflight(bans.count);
+          // A batch of another operation: 409 batch-conflict (http/errors.ts). A blacklist
+          // warning comes in the answer, not as a refusal: the bans are enqueued and wait for room.
+          const { results: enqueued, blacklistWarning } = await runtime.intake.enqueue(operation, records, batch);
           let next = 0;
           const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;

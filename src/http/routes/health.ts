@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { OPERATIONS, type Operation } from '../../live/operations.ts';
+import { OPERATIONS, type Operation } from '../../catalog/operations.ts';
 import type { ApiContext } from '../context.ts';
 
 const REDIS_TIMEOUT_MS = 2_000;

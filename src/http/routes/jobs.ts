@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Queue } from 'bullmq';
-import { JOB_ID_PATTERN, OPERATIONS, slugList, type Operation } from '../../live/operations.ts';
-import { findJob, jobViewSchema } from '../../queue/job-state.ts';
+import { JOB_ID_PATTERN, OPERATIONS, slugList, type Operation } from '../../catalog/operations.ts';
+import { findJob, jobViewSchema } from '../../ledger/job-state.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
 

@@ -1,23 +1,27 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Producer } from '../src/queue/producer.ts';
+import { selectedRuntime } from '../src/app/runtime.ts';
+import type { Operation } from '../src/catalog/operations.ts';
+import type { Priority } from '../src/queue/job-options.ts';
 import { jobId } from '../src/queue/names.ts';
 import { deleteKeys, newRedis, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 const redis = newRedis();
 const prefix = uniquePrefix('producer');
 const config = testConfig(prefix);
-const producer = new Producer(redis, config);
+const runtime = selectedRuntime(redis, config);
+const { intake, producer } = runtime;
+const enqueueOne = async (operation: Operation, params: unknown, priority?: Priority) => (await intake.add(operation, [{ params, ...(priority ? { priority } : {}) }]))[0]!;
 afterAll(async () => {
-  await producer.close();
+  await runtime.close();
   await deleteKeys(redis, prefix);
   redis.disconnect();
 });
 
 const ban = (stream: string, extra: Record<string, unknown> = {}) => ({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: stream, ...extra });
 
-describe('Producer', () => {
+describe('the intake (one account)', () => {
   it('enqueues a valid ban with a deterministic id and the configured retry schedule', async () => {
-    const result = await producer.enqueue('ForbidLiveStream', ban('s1', { Oneshot: 'yes', ResumeTime: '2030-01-01T00:00:00Z' }));
+    const result = await enqueueOne('ForbidLiveStream', ban('s1', { Oneshot: 'yes', ResumeTime: '2030-01-01T00:00:00Z' }));
     expect(result).toEqual({ status: 'enqueued', jobId: jobId('ForbidLiveStream', 'default', ban('s1') as never) });
     const job = await producer.queue('ForbidLiveStream').getJob((result as { jobId: string }).jobId);
     expect(job?.data).toEqual(ban('s1', { Oneshot: 'yes', ResumeTime: '2030-01-01T00:00:00Z', LiveStreamType: 'publisher' }));
@@ -26,15 +30,15 @@ describe('Producer', () => {
   });
 
   it('does not enqueue a ban that is already pending, even with other options', async () => {
-    const first = await producer.enqueue('ForbidLiveStream', ban('dup'));
-    const again = await producer.enqueue('ForbidLiveStream', ban('dup', { ResumeTime: '2031-01-01T00:00:00Z' }), 'urgent');
+    const first = await enqueueOne('ForbidLiveStream', ban('dup'));
+    const again = await enqueueOne('ForbidLiveStream', ban('dup', { ResumeTime: '2031-01-01T00:00:00Z' }), 'urgent');
     expect(first.status).toBe('enqueued');
     expect(again).toEqual({ status: 'duplicate', jobId: (first as { jobId: string }).jobId });
     expect(await producer.queue('ForbidLiveStream').getJobCountByTypes('prioritized', 'wait')).toBe(2);
   });
 
   it('rejects invalid records with field-level reasons and keeps the valid ones of the same batch', async () => {
-    const results = await producer.enqueueBatch('ForbidLiveStream', [
+    const results = await intake.add('ForbidLiveStream', [
       { params: ban('ok-1') },
       { params: ban('bad', { LiveStreamType: 'player', ResumeTime: 'tomorrow' }) },
       { params: { DomainName: 'demo.aliyundoc.com' } },
@@ -73,11 +77,11 @@ describe('Producer', () => {
 
   it('validates monitor ids and marks urgent jobs so they are served before the normal backlog', async () => {
     const monitorId = '445409ec-7eaa-461d-8f29-4bec2eb9a1b2';
-    expect(await producer.enqueue('StopLiveStreamMonitor', { MonitorId: 'not-a-uuid' })).toEqual({
+    expect(await enqueueOne('StopLiveStreamMonitor', { MonitorId: 'not-a-uuid' })).toEqual({
       status: 'invalid',
       errors: [{ field: 'MonitorId', message: 'MonitorId must be a UUID' }],
     });
-    const urgent = await producer.enqueue('StopLiveStreamMonitor', { MonitorId: monitorId }, 'urgent');
+    const urgent = await enqueueOne('StopLiveStreamMonitor', { MonitorId: monitorId }, 'urgent');
     expect(urgent).toEqual({ status: 'enqueued', jobId: `stop-monitor.default.${monitorId}` });
     const job = await producer.queue('StopLiveStreamMonitor').getJob(`stop-monitor.default.${monitorId}`);
     expect(job?.opts.priority ?? 0).toBe(0);
@@ -86,7 +90,7 @@ describe('Producer', () => {
 
   it('adds a large batch in one call', async () => {
     const records = Array.from({ length: 2000 }, (_, i) => ({ params: ban(`bulk-${i}`) }));
-    const results = await producer.enqueueBatch('ForbidLiveStream', records);
+    const results = await intake.add('ForbidLiveStream', records);
     expect(results.filter((r) => r.status === 'enqueued')).toHaveLength(2000);
     expect(await producer.queue('ForbidLiveStream').getPrioritizedCount()).toBe(2004);
   });

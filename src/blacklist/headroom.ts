@@ -1,8 +1,8 @@
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import type { AlibabaLiveClient } from '../live/client.ts';
-import { classifyFailure } from '../live/error-codes.ts';
-import type { Operation } from '../live/operations.ts';
+import { classifyFailure } from '../catalog/error-codes.ts';
+import type { Operation } from '../catalog/operations.ts';
 import type { ForbidParams, ResumeParams } from '../jobs/schemas.ts';
 import { Pacer } from '../ratelimit/pacer.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
-import type { Operation } from '../live/operations.ts';
+import type { Operation } from '../catalog/operations.ts';
 import type { InputFormat } from './input-formats.ts';
 import { LivequeueError } from '../errors.ts';
 

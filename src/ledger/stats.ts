@@ -1,7 +1,7 @@
 import { defineScripts } from '../redis-scripts.ts';
 import type { RedisClient } from '../redis.ts';
-import type { Operation } from '../live/operations.ts';
-import { callsKey, statsKey } from './names.ts';
+import type { Operation } from '../catalog/operations.ts';
+import { callsKey, statsKey } from '../queue/names.ts';
 
 /**
  * Outcome counters per operation, kept in Redis so every worker adds to the

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
-import { priorityOf, PRIORITIES } from './job-options.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
+import { priorityOf, PRIORITIES } from '../queue/job-options.ts';
 
 /** Why a job was dead-lettered. */
 export const DEAD_LETTER_REASONS = ['terminal', 'retries-exhausted', 'invalid-payload', 'worker-failure'] as const;

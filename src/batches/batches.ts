@@ -1,15 +1,14 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import { resumeParamsOf, type ForbidParams } from '../jobs/schemas.ts';
-import { BATCH_TTL_SECONDS } from './batch-rules.ts';
-import { BatchLedger, type JobEnd } from './batch-ledger.ts';
-import { banOwnerKey, batchKeys, jobBatchKey, jobId } from './names.ts';
-import type { Outcomes } from './outcomes.ts';
-import type { Producer } from './producer.ts';
+import { BATCH_TTL_SECONDS } from '../jobs/batch-id.ts';
+import { BatchLedger, type JobEnd } from '../ledger/batch-ledger.ts';
+import { banOwnerKey, batchKeys, jobBatchKey, jobId } from '../queue/names.ts';
+import type { Outcomes } from '../ledger/outcomes.ts';
 import { LivequeueError } from '../errors.ts';
 
-export { BATCH_ID, BATCH_ID_RULE, batchIdSchema, newBatchId } from './batch-rules.ts';
+export { BATCH_ID, BATCH_ID_RULE, batchIdSchema, newBatchId } from '../jobs/batch-id.ts';
 
 /**
  * A batch is what a producer meant as one act: one file, one standard
@@ -154,6 +153,13 @@ interface BatchMeta {
   legacy: boolean;
 }
 
+/** What batches need of the account's queues: each queue, and a way to enqueue an undo's lifts. */
+export interface BatchQueues {
+  queue(operation: Operation): Queue;
+  /** Enqueues lifts tied to `batch` (Intake.add). */
+  addLifts(records: readonly { params: unknown }[], batch: string): Promise<unknown>;
+}
+
 export class Batches {
   private readonly ledger: BatchLedger;
 
@@ -161,21 +167,21 @@ export class Batches {
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly account: string,
-    private readonly producer: Producer,
+    private readonly queues: BatchQueues,
     private readonly outcomes: Outcomes,
   ) {
     this.ledger = new BatchLedger(redis, prefix);
   }
 
   private queue(operation: Operation): Queue {
-    return this.producer.queue(operation);
+    return this.queues.queue(operation);
   }
 
   /**
    * Adds jobs an enqueue call created to its batch (created on first use;
    * called with no ids first, so a batch named for another operation is
    * refused before anything is enqueued). The producer has already tied each
-   * job to the batch (Producer.enqueueBatch), before a worker could take it.
+   * job to the batch (Intake.add), before a worker could take it.
    */
   async record(batch: string, operation: Operation, jobIds: readonly string[]): Promise<void> {
     const keys = batchKeys(this.prefix, batch);
@@ -410,7 +416,7 @@ export class Batches {
     if (claimed.length > 0) {
       const records = claimed.map((b) => ({ params: resumeParamsOf(b.params) }));
       try {
-        await this.producer.enqueueBatch('ResumeLiveStream', records, batch);
+        await this.queues.addLifts(records, batch);
       } catch (error) {
         // Not enqueued: release the claims so the next undo tries them again.
         await this.redis.srem(keys.undo, ...claimed.map((b) => b.id));

@@ -1,8 +1,8 @@
 import { defineScripts } from '../redis-scripts.ts';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redis.ts';
-import { BATCH_TTL_SECONDS } from './batch-rules.ts';
-import { banOwnerKey, batchKeys, jobBatchKey } from './names.ts';
+import { BATCH_TTL_SECONDS } from '../jobs/batch-id.ts';
+import { banOwnerKey, batchKeys, jobBatchKey } from '../queue/names.ts';
 
 /**
  * What batches own, kept atomically in Redis (one Lua script per act):
@@ -44,6 +44,23 @@ export class BatchLedger {
     private readonly prefix: string,
   ) {
     defineScripts(redis);
+  }
+
+  /**
+   * Ties each new job to the batch that enqueued it, before a worker can take
+   * it, so the worker that finishes it tells that batch. A job enqueued
+   * without a batch has none: a tie an earlier job of the same id left (a
+   * dead-lettered one keeps its tie for a replay) is removed, so that job's
+   * batch never claims this one.
+   */
+  async tie(batch: string | undefined, jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    const write = this.redis.multi();
+    for (const id of jobIds) {
+      if (batch === undefined) write.del(jobBatchKey(this.prefix, id));
+      else write.set(jobBatchKey(this.prefix, id), batch, 'EX', BATCH_TTL_SECONDS);
+    }
+    await write.exec();
   }
 
   /** Records a job's end for its batch; returns the batch (if it had one) and whether an undo was asked for it. */

@@ -2,7 +2,7 @@ import { defineScripts } from '../redis-scripts.ts';
 import { z } from 'zod';
 import type { RedisClient } from '../redis.ts';
 import type { ProcessIdentity } from '../process-identity.ts';
-import { hostFaultsKey, lastSuccessKey } from './names.ts';
+import { hostFaultsKey, lastSuccessKey } from '../queue/names.ts';
 
 /**
  * The account's host-local faults, shared through Redis: which processes hold

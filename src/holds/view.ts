@@ -1,5 +1,5 @@
-import { OPERATION_INFO, type Operation } from '../live/operations.ts';
-import type { Hold, Holds } from '../queue/holds.ts';
+import { OPERATION_INFO, type Operation } from '../catalog/operations.ts';
+import type { Hold, Holds } from './holds.ts';
 
 export interface HoldState {
   /** The operation's hold (systemic, account-level or manual), if one is in place. */

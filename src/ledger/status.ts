@@ -1,15 +1,15 @@
 import type { Queue } from 'bullmq';
-import type { BlacklistHeadroom } from '../account/blacklist-headroom.ts';
+import type { BlacklistHeadroom } from '../blacklist/headroom.ts';
 import { DEFAULT_ACCOUNT } from '../account/rules.ts';
-import type { HoldReason } from '../live/error-codes.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import type { HoldReason } from '../catalog/error-codes.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { RedisClient } from '../redis.ts';
 import { readMaxmemoryPolicy } from '../redis-policy.ts';
 import type { DeadLetterQueue } from './dead-letter.ts';
-import type { Holds } from './holds.ts';
-import type { HostFaults } from './host-faults.ts';
-import { queueName } from './names.ts';
+import type { Holds } from '../holds/holds.ts';
+import type { HostFaults } from '../holds/host-faults.ts';
+import { queueName } from '../queue/names.ts';
 import type { Stats } from './stats.ts';
 
 /** What a status read needs of an account (its runtime). */

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { OPERATIONS, operationFromSlug, type Operation } from '../live/operations.ts';
+import { OPERATIONS, operationFromSlug, type Operation } from '../catalog/operations.ts';
 import { deadLetterEntrySchema, type DeadLetterQueue } from './dead-letter.ts';
-import { PRIORITIES, priorityOf } from './job-options.ts';
+import { PRIORITIES, priorityOf } from '../queue/job-options.ts';
 import type { Outcomes } from './outcomes.ts';
 
 /** States of a job still in its BullMQ queue ("failed" only for the moment before it is dead-lettered). */

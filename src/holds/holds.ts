@@ -2,10 +2,10 @@ import { defineScripts } from '../redis-scripts.ts';
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
-import { HOLD_REASONS, type HoldReason } from '../live/error-codes.ts';
-import type { Operation } from '../live/operations.ts';
+import { HOLD_REASONS, type HoldReason } from '../catalog/error-codes.ts';
+import type { Operation } from '../catalog/operations.ts';
 import { THIS_PROCESS } from '../process-identity.ts';
-import { blacklistFullKey, holdKeys } from './names.ts';
+import { blacklistFullKey, holdKeys } from '../queue/names.ts';
 
 /**
  * Holds: an operation that must not be called now, shared by every worker

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { defineScripts } from '../redis-scripts.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
-import { Queue } from './bullmq.ts';
+import { Queue } from '../queue/bullmq.ts';
 import type { RedisClient } from '../redis.ts';
 import type { RetrySchedule } from '../config.ts';
-import { OPERATIONS, type Operation } from '../live/operations.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import { BatchLedger, queueKeyPrefix } from './batch-ledger.ts';
-import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from './names.ts';
-import { jobOptions } from './job-options.ts';
+import { DEAD_LETTER_QUEUE, deadLetterIndexKey, failedMoveLeaseKey } from '../queue/names.ts';
+import { jobOptions } from '../queue/job-options.ts';
 import { deadLetterEntry, deadLetterEntrySchema, type DeadLetterEntry } from './dead-letter-entry.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
-import { OPERATIONS } from '../live/operations.ts';
-import { outcomeKey } from './names.ts';
+import { OPERATIONS } from '../catalog/operations.ts';
+import { outcomeKey } from '../queue/names.ts';
 
 /**
  * How each finished job ended, kept for a while (OUTCOME_TTL_SECONDS) after

@@ -2,11 +2,11 @@ import Fastify from 'fastify';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { producerConnection } from '../redis.ts';
-import { AccountRuntime } from '../account/runtime.ts';
-import { registerQueueGauges } from './queue-gauges.ts';
-import { createRegistry } from './registry.ts';
-import { registerMetricsRoute } from './route.ts';
-import { PrometheusWorkerObserver } from './worker-observer.ts';
+import { AccountRuntime } from './runtime.ts';
+import { registerQueueGauges } from '../metrics/queue-gauges.ts';
+import { createRegistry } from '../metrics/registry.ts';
+import { registerMetricsRoute } from '../metrics/route.ts';
+import { PrometheusWorkerObserver } from '../metrics/worker-observer.ts';
 
 /** All interfaces: Prometheus scrapes workers from elsewhere (another container, another machine). */
 const METRICS_HOST = '0.0.0.0';
