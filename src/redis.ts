@@ -1,28 +1,13 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { redactUrl } from './redact.ts';
 import { LivequeueError } from './errors.ts';
+import type { HostPort, RedisSettings } from './config/settings.ts';
 
 export { redactUrl };
+export type { HostPort, RedisSettings };
 
 /** A connection to one Redis, a Sentinel-managed master, or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/**
- * Where Redis is, as configured (see config.ts): one node (REDIS_URL), a
- * Cluster (REDIS_CLUSTER_NODES) or a Sentinel-managed master
- * (REDIS_SENTINELS + REDIS_SENTINEL_MASTER). The password (REDIS_PASSWORD)
- * is only ever handed to ioredis.
- */
-export type RedisSettings = { password?: string; tls: boolean } & (
-  | { mode: 'single'; url: string }
-  | { mode: 'cluster'; nodes: HostPort[] }
-  | { mode: 'sentinel'; sentinels: HostPort[]; masterName: string }
-);
 
 const list = (nodes: readonly HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { AccountConfig } from '../config.ts';
+import type { AccountConfig } from './settings.ts';
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE, REGION } from './rules.ts';
 import { OPERATION_INFO, OPERATIONS, perOperation, type AccountsFileQpsField } from '../catalog/operations.ts';
 

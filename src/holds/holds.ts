@@ -2,6 +2,9 @@ import { defineScripts } from '../redis-scripts.ts';
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
+import type { HoldSettings } from '../config/settings.ts';
+
+export type { HoldSettings };
 import { HOLD_REASONS, type HoldReason } from '../catalog/error-codes.ts';
 import type { Operation } from '../catalog/operations.ts';
 import { THIS_PROCESS } from '../process-identity.ts';
@@ -37,18 +40,6 @@ import { blacklistFullKey, holdKeys } from '../queue/names.ts';
  * anywhere fetches the operation's jobs until then (no polling of the
  * backlog). Releasing the hold opens the gate at once.
  */
-export interface HoldSettings {
-  tripAfter: number;
-  tripDistinctJobs: number;
-  probeMs: number;
-  probeMaxMs: number;
-  /** How long a probe may take before another worker may probe instead. */
-  probeLeaseMs: number;
-  /** A process's host-fault record not refreshed this long is gone (the process stopped or recovered). */
-  hostFaultStaleMs: number;
-  /** How long one process may fail alone, with no other process succeeding, before the account is held. */
-  hostFaultGraceMs: number;
-}
 
 /** A streak that sees no call for this long is forgotten. */
 const STREAK_TTL_MS = 60_000;
