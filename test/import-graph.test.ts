@@ -5,7 +5,7 @@ import { analyseImports, describeEdge, importsOf, SRC_DIR } from '../bench/lib/i
  * A ratchet on the import structure of src/ (report: `npx tsx bench/import-graph.ts`):
  * each count may go down, never up. When one goes down, lower its limit here.
  */
-const LIMITS = { fileCycles: 1, mutualFolders: 1, upwardArrows: 1 };
+const LIMITS = { fileCycles: 0, mutualFolders: 1, upwardArrows: 1 };
 
 describe('import structure of src/', () => {
   const report = analyseImports(SRC_DIR);

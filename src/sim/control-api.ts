@@ -3,7 +3,7 @@ import type { CallRecord } from './call-log.ts';
 import type { FaultSettings } from './faults.ts';
 import { faultsInputSchema, scriptRuleSchema, type FaultsInput, type ScriptRule } from './options.ts';
 import { CONTROL_PREFIX, type ControlReply } from './server.ts';
-import type { SimStats } from './simulator.ts';
+import type { SimStats } from './sim-stats.ts';
 
 /** What the control API drives; the simulator implements it. */
 export interface Controllable {

@@ -1,7 +1,7 @@
 import { Authenticator } from './auth.ts';
 import { Blacklist } from './blacklist.ts';
 import { CallLog, type CallRecord } from './call-log.ts';
-import { CallStats, type ActionStats } from './call-stats.ts';
+import { CallStats } from './call-stats.ts';
 import { handleControl } from './control-api.ts';
 import { Faults, type FaultSettings } from './faults.ts';
 import { handleCall, type GatewayParts } from './gateway.ts';
@@ -25,15 +25,9 @@ import { now } from './time.ts';
 
 const WINDOW_MS = 1000;
 /** Stats bucket for calls naming an action the simulator does not serve. */
-const OTHER = 'other';
+import { OTHER, type SimStats } from './sim-stats.ts';
 
-export interface SimStats {
-  actions: Record<Action | typeof OTHER, ActionStats & { maxCallsInAnyWindow: number }>;
-  blacklist: { size: number; cap: number };
-  monitors: { running: number; stopped: number };
-  faults: FaultSettings;
-  rules: number;
-}
+export type { SimStats };
 
 /**
  * A local ApsaraVideo Live API serving the operations the queue drives, and
