@@ -27,6 +27,13 @@ export interface OperationFacts {
   readonly qpsFlag: `--${string}`;
   /** Field of an account in LIVEQUEUE_ACCOUNTS_FILE holding its QPS. */
   readonly accountsFileField: string;
+  /**
+   * What a job is about: a stream (DomainName, AppName, StreamName) or a
+   * monitoring session (MonitorId). It makes the job id (one job per stream
+   * or per monitor), the target a hold tells apart, and whether plain-text
+   * input (one MonitorId per line) fits the operation.
+   */
+  readonly subject: 'stream' | 'monitor';
   /** True when an applied call adds to the account's stream blacklist (unless Oneshot=yes). */
   readonly addsToBlacklist: boolean;
   /** The operation that takes an applied call back (`batch undo`); null when none can. */
@@ -42,6 +49,7 @@ export const OPERATION_INFO = {
     qpsVariable: 'FORBID_QPS',
     qpsFlag: '--forbid-qps',
     accountsFileField: 'forbidQps',
+    subject: 'stream',
     addsToBlacklist: true,
     undoneBy: 'ResumeLiveStream',
   },
@@ -53,6 +61,7 @@ export const OPERATION_INFO = {
     qpsVariable: 'STOP_MONITOR_QPS',
     qpsFlag: '--stop-monitor-qps',
     accountsFileField: 'stopMonitorQps',
+    subject: 'monitor',
     addsToBlacklist: false,
     undoneBy: null,
   },
@@ -64,6 +73,7 @@ export const OPERATION_INFO = {
     qpsVariable: 'RESUME_QPS',
     qpsFlag: '--resume-qps',
     accountsFileField: 'resumeQps',
+    subject: 'stream',
     addsToBlacklist: false,
     undoneBy: null,
   },

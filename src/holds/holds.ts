@@ -6,7 +6,7 @@ import type { HoldSettings } from '../config/settings.ts';
 
 export type { HoldSettings };
 import { HOLD_REASONS, type HoldReason } from '../catalog/error-codes.ts';
-import type { Operation } from '../catalog/operations.ts';
+import { OPERATION_INFO, type Operation } from '../catalog/operations.ts';
 import { THIS_PROCESS } from '../process-identity.ts';
 import { blacklistFullKey, holdKeys } from '../queue/names.ts';
 
@@ -163,7 +163,7 @@ export class Holds {
     // A queue paused by hand (BullMQ's own pause) is resumed too: `resume` means "run".
     await queue.resume();
     let releasedBans = 0;
-    if (operation === 'ForbidLiveStream') {
+    if (OPERATION_INFO[operation].addsToBlacklist) {
       await this.redis.del(blacklistFullKey(this.prefix, this.account));
       // Every page is read before any job is promoted: a promoted job leaves
       // the delayed set, and reading page by page while promoting would skip

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
-import type { Operation } from '../catalog/operations.ts';
+import { OPERATION_INFO, type Operation } from '../catalog/operations.ts';
 import type { InputFormat } from './input-formats.ts';
 import { LivequeueError } from '../errors.ts';
 
@@ -124,7 +124,7 @@ async function* readJsonLines(input: Readable): AsyncGenerator<InputRecord> {
 
 /** One MonitorId per line; the plain-text form of stop-monitor input. */
 async function* readPlainLines(input: Readable, operation: Operation): AsyncGenerator<InputRecord> {
-  if (operation !== 'StopLiveStreamMonitor') throw new Error('plain text input holds MonitorIds: use it with stop-monitor');
+  if (OPERATION_INFO[operation].subject !== 'monitor') throw new Error(`plain text input holds MonitorIds: use it with ${monitorSlugs()}`);
   for await (const { line, text, tooLong } of lines(input)) {
     if (tooLong) {
       yield { line, error: TOO_LONG };
@@ -179,4 +179,9 @@ async function* readCsv(input: Readable, operation: Operation): AsyncGenerator<I
     const err = error as { message: string; lines?: number };
     yield { line: err.lines ?? 0, error: `CSV cannot be read past this line: ${err.message}` };
   }
+}
+
+/** The operations plain-text input fits, as the CLI names them. */
+export function monitorSlugs(): string {
+  return Object.values(OPERATION_INFO).filter((info) => info.subject === 'monitor').map((info) => info.slug).join(' or ');
 }

@@ -1,4 +1,4 @@
-import type { Operation } from '../catalog/operations.ts';
+import { OPERATION_INFO, type Operation } from '../catalog/operations.ts';
 
 /**
  * What a call is about, as far as telling one bad group of jobs from a
@@ -9,6 +9,6 @@ import type { Operation } from '../catalog/operations.ts';
  */
 export function targetOf(operation: Operation, params: unknown): string {
   const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
-  if (operation === 'StopLiveStreamMonitor') return String(p.MonitorId ?? '').toLowerCase();
+  if (OPERATION_INFO[operation].subject === 'monitor') return String(p.MonitorId ?? '').toLowerCase();
   return `${String(p.DomainName ?? '').toLowerCase()}/${String(p.AppName ?? '')}`;
 }

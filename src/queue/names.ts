@@ -142,10 +142,10 @@ export function outcomeKey(prefix: string, jobId: string): string {
  */
 export function jobId<O extends Operation>(operation: O, account: string, params: ParamsByOperation[O]): string {
   const slug = OPERATION_INFO[operation].slug;
-  if (operation === 'StopLiveStreamMonitor') {
-    return `${slug}.${account}.${(params as ParamsByOperation['StopLiveStreamMonitor']).MonitorId.toLowerCase()}`;
+  if (OPERATION_INFO[operation].subject === 'monitor') {
+    return `${slug}.${account}.${(params as { MonitorId: string }).MonitorId.toLowerCase()}`;
   }
-  const { DomainName, AppName, StreamName } = params as ParamsByOperation['ForbidLiveStream'];
+  const { DomainName, AppName, StreamName } = params as { DomainName: string; AppName: string; StreamName: string };
   const digest = createHash('sha256').update(`${DomainName.toLowerCase()}/${AppName}/${StreamName}`).digest('hex').slice(0, 32);
   return `${slug}.${account}.${digest}`;
 }

@@ -91,8 +91,8 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
     import('../../intake/input.ts'),
     import('../../jobs/batch-id.ts'),
   ]);
-  const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (operation === 'StopLiveStreamMonitor' ? 'text' : 'jsonl');
-  if (format === 'text' && operation !== 'StopLiveStreamMonitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
+  const format = flags.format ?? (flags.file === '-' ? undefined : formatFromPath(flags.file)) ?? (OPERATION_INFO[operation].subject === 'monitor' ? 'text' : 'jsonl');
+  if (format === 'text' && OPERATION_INFO[operation].subject !== 'monitor') throw new UsageError('--format text holds one MonitorId per line: use it with stop-monitor');
   const batch = flags.batch ?? newBatchId();
   if (!BATCH_ID.test(batch)) throw new UsageError(`--batch must be ${BATCH_ID_RULE} (got "${batch}")`);
   const summary = await withRuntime(config, async (runtime) => {
