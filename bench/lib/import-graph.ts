@@ -103,7 +103,7 @@ export function importsOf(text: string): { specifier: string; typeOnly: boolean;
   return out.filter((i) => i.specifier.startsWith('.'));
 }
 
-/** `account/runtime.ts` -> `account`; `config.ts` -> `config`. */
+/** `app/runtime.ts` -> `app`; `config.ts` -> `config`. */
 export function nodeOf(file: string): string {
   const slash = file.indexOf('/');
   return slash === -1 ? file.replace(/\.ts$/, '') : file.slice(0, slash);

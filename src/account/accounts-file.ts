@@ -12,7 +12,7 @@ import { OPERATION_INFO, OPERATIONS, perOperation, type AccountsFileQpsField } f
  * Each account's credentials come from the named profile of the Alibaba
  * Cloud credentials file, read by @alicloud/credentials; this file holds no
  * secret. QPS and region are optional; each operation's QPS field is named in
- * the operation catalog (live/operations.ts), its default is the API page's.
+ * the operation catalog (catalog/operations.ts), its default is the API page's.
  */
 const qps = (field: string) => z.number({ error: `${field} must be a number` }).positive(`${field} must be greater than 0`).max(10_000, `${field} must be at most 10000`).optional();
 /** forbidQps, stopMonitorQps, resumeQps: one per operation of the catalog. */

@@ -13,7 +13,7 @@
  * - the account (permissions, the caller's quota, the blacklist cap): the
  *   operation is held at once;
  * - the service (5xx, network, a gateway's HTML page, a gateway code): counts
- *   toward the systemic hold (see queue/holds.ts).
+ *   toward the systemic hold (see holds/holds.ts).
  * A code nobody listed is decided by evidence, not by the list: a
  * well-formed answer about one request (HTTP 4xx, JSON, a RequestId) is the
  * service refusing that request, so it uses the job's attempts and ends as a

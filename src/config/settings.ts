@@ -65,7 +65,7 @@ export interface Config {
   blacklistRecheckMs: number;
   /** How often a worker reads the blacklist's size (DescribeLiveStreamsBlockList). */
   blacklistRefreshMs: number;
-  /** When a systemic hold trips and how it probes (see queue/holds.ts). */
+  /** When a systemic hold trips and how it probes (see holds/holds.ts). */
   holds: HoldSettings;
   /** How long a finished job's outcome stays queryable. */
   outcomeTtlSeconds: number;
