@@ -65,6 +65,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       hostFaultGraceMs: 2 * e.HOLD_PROBE_MS,
     },
     outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
+    audit: { retentionMs: Math.round(e.AUDIT_RETENTION_DAYS * 86_400_000), maxEntries: e.AUDIT_MAX_ENTRIES },
     http: {
       apiToken: e.LIVEQUEUE_API_TOKEN,
       host: e.HTTP_HOST ?? (e.LIVEQUEUE_API_TOKEN ? '0.0.0.0' : '127.0.0.1'),

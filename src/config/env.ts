@@ -64,6 +64,9 @@ export const envSchema = z.object({
   HOLD_PROBE_MS: positiveInt('HOLD_PROBE_MS').min(100, 'HOLD_PROBE_MS must be at least 100').default(2_000),
   HOLD_PROBE_MAX_MS: positiveInt('HOLD_PROBE_MAX_MS').max(30_000, 'HOLD_PROBE_MAX_MS must be at most 30000').default(5_000),
   OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
+  // Fractions of a day are allowed, so a rehearsal can watch the trail trim itself.
+  AUDIT_RETENTION_DAYS: positiveNumber('AUDIT_RETENTION_DAYS').max(3650, 'AUDIT_RETENTION_DAYS must be at most 3650').default(90),
+  AUDIT_MAX_ENTRIES: positiveInt('AUDIT_MAX_ENTRIES').min(1000, 'AUDIT_MAX_ENTRIES must be at least 1000').default(10_000_000),
   LIVEQUEUE_API_TOKEN: z
     .string()
     .min(16, 'LIVEQUEUE_API_TOKEN must be at least 16 characters')

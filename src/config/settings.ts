@@ -69,6 +69,8 @@ export interface Config {
   holds: HoldSettings;
   /** How long a finished job's outcome stays queryable. */
   outcomeTtlSeconds: number;
+  /** The audit trail of each account: records older than `retentionMs` are trimmed, and it never holds more than `maxEntries`. */
+  audit: { retentionMs: number; maxEntries: number };
   http: {
     /** Bearer token for the HTTP API; without one the server binds to 127.0.0.1 only. */
     apiToken?: string;
