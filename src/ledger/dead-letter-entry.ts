@@ -65,3 +65,17 @@ export function deadLetterEntry(job: DeadJob, cause: DeadLetterCause, times: { l
     ...cause,
   };
 }
+
+/** A stored entry that is not a valid entry (written by hand, or by something else), and what is wrong with it. */
+export interface MalformedEntry {
+  id: string;
+  problem: string;
+}
+
+/** Reads an entry back from the dead set's job that holds it. */
+export function entryOf(job: { id?: string | undefined; data: unknown }): DeadLetterEntry | MalformedEntry {
+  const parsed = deadLetterEntrySchema.safeParse(job.data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return { id: job.id ?? '?', problem: `${issue.path.join('.') || '(entry)'}: ${issue.message}` };
+}
