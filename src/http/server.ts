@@ -10,12 +10,13 @@ import { createRegistry } from '../metrics/registry.ts';
 import { registerMetricsRoute } from '../metrics/route.ts';
 import { accountRuntimes, UnknownAccountError, type AccountRuntime } from '../app/runtime.ts';
 import { requireLoopbackHost, requireSameOriginJson, requireToken } from './auth.ts';
+import { recordRouteScopes } from './scopes.ts';
 import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { dlqRoutes } from './routes/dlq.ts';
-import { enqueueRoutes } from './routes/enqueue.ts';
+import { enqueueRoutes, type EnqueueCounter } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 
@@ -33,12 +34,29 @@ export interface HttpServerOptions {
 
 /**
  * The HTTP API, /metrics, /healthz and the dashboard, ready to listen. Every
- * route but /healthz and /metrics needs the API token when one is configured
+ * route but /healthz and /metrics needs an API token with the route's scope when tokens are configured
  * (without one, the caller binds to 127.0.0.1 only), and every state-changing
  * request must be JSON and must not come from another site's page (auth.ts). Closing the server
  * closes the queue objects it made; the connection stays the caller's.
  */
 export async function buildHttpServer({ config, redis, log }: HttpServerOptions): Promise<FastifyInstance> {
+  const app = createApp(config, redis, log);
+  const ctx = openAccounts(app, config, redis);
+  const countEnqueued = registerMetrics(app, redis, ctx, log);
+  await app.register(healthRoutes(ctx));
+  await app.register(async (api) => {
+    // Sets request.actor; with tokens, also refuses a token without the route's declared scope (scopes.ts).
+    api.addHook('onRequest', config.http.tokens.length > 0 ? requireToken(config.http.tokens) : requireLoopbackHost());
+    api.addHook('onRequest', requireSameOriginJson());
+    recordRouteScopes(app, api);
+    await registerAccountRoutes(api, ctx, countEnqueued);
+    await registerDashboard(api, ctx);
+  });
+  return app;
+}
+
+/** Fastify with our limits, zod schemas, error answers and JSON-only bodies; no routes yet. */
+function createApp(config: Config, redis: RedisClient, log: Logger) {
   const logger: FastifyBaseLogger = log;
   const app = Fastify({
     loggerInstance: logger,
@@ -56,17 +74,27 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
   app.setNotFoundHandler(notFoundHandler);
   // JSON only: a text body would otherwise reach the routes as one string.
   app.removeContentTypeParser('text/plain');
+  return app;
+}
 
+/** A runtime per account of the deployment, closed with the server. */
+function openAccounts(app: FastifyInstance, config: Config, redis: RedisClient): ApiContext {
   const runtimes = new Map(accountRuntimes(redis, config).map((r) => [r.name, r]));
   const ctx: ApiContext = { config, redis, runtimes, defaultRuntime: runtimes.get(config.account)! };
+  // The connection's owner reports outages; without a listener each queue would print them again.
   for (const runtime of runtimes.values()) runtime.onQueueError(() => {});
   app.addHook('onClose', async () => {
     await Promise.all([...runtimes.values()].map((r) => r.close()));
   });
   app.decorateRequest('runtime', null as unknown as AccountRuntime);
+  app.decorateRequest('actor', '');
+  return ctx;
+}
 
+/** /metrics: the queue gauges, and the counter of enqueue requests, which it returns for the enqueue routes. */
+function registerMetrics(app: FastifyInstance, redis: RedisClient, ctx: ApiContext, log: Logger): EnqueueCounter {
   const registry = createRegistry();
-  registerQueueGauges(registry, redis, [...runtimes.values()], log);
+  registerQueueGauges(registry, redis, [...ctx.runtimes.values()], log);
   registerMetricsRoute(app, registry);
   const enqueued = new Counter({
     name: 'livequeue_http_enqueued_total',
@@ -74,42 +102,41 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
     labelNames: ['account', 'operation', 'result'],
     registers: [registry],
   });
-  await app.register(healthRoutes(ctx));
+  return (account, operation, result, count) => enqueued.inc({ account, operation, result }, count);
+}
 
-  const { apiToken } = config.http;
-  await app.register(async (api) => {
-    api.addHook('onRequest', apiToken ? requireToken(apiToken) : requireLoopbackHost());
-    api.addHook('onRequest', requireSameOriginJson());
-    const accountRoutes = async (scope: FastifyInstance) => {
-      await scope.register(enqueueRoutes((account, operation, result, count) => enqueued.inc({ account, operation, result }, count)));
-      await scope.register(jobRoutes());
-      await scope.register(dlqRoutes());
-      await scope.register(batchRoutes());
-    };
-    // Today's routes act on the default account; /v1/accounts/:account/… on any account of the deployment.
-    await api.register(
-      async (scope) => {
-        scope.addHook('onRequest', async (request) => {
-          request.runtime = ctx.defaultRuntime;
-        });
-        await accountRoutes(scope);
-      },
-      { prefix: '/v1' },
-    );
-    await api.register(
-      async (scope) => {
-        scope.addHook('onRequest', async (request) => {
-          const name = (request.params as { account?: string }).account ?? '';
-          const runtime = runtimes.get(name);
-          // 404 unknown-account (errors.ts).
-          if (!runtime) throw new UnknownAccountError(name, { accounts: [...runtimes.keys()].map((n) => ({ name: n })) });
-          request.runtime = runtime;
-        });
-        await accountRoutes(scope);
-      },
-      { prefix: '/v1/accounts/:account' },
-    );
-    await registerDashboard(api, ctx);
-  });
-  return app;
+/** Today's routes act on the default account; /v1/accounts/:account/… on any account of the deployment. */
+async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, countEnqueued: EnqueueCounter): Promise<void> {
+  const accountRoutes = async (scope: FastifyInstance) => {
+    await scope.register(enqueueRoutes(countEnqueued));
+    await scope.register(jobRoutes());
+    await scope.register(dlqRoutes());
+    await scope.register(batchRoutes());
+  };
+  await api.register(
+    async (scope) => {
+      scope.addHook('onRequest', async (request) => {
+        request.runtime = ctx.defaultRuntime;
+      });
+      await accountRoutes(scope);
+    },
+    { prefix: '/v1' },
+  );
+  await api.register(
+    async (scope) => {
+      scope.addHook('onRequest', async (request) => {
+        request.runtime = runtimeNamedIn(request.params, ctx.runtimes);
+      });
+      await accountRoutes(scope);
+    },
+    { prefix: '/v1/accounts/:account' },
+  );
+}
+
+/** The runtime of the :account in the path; 404 unknown-account (errors.ts) when there is none. */
+function runtimeNamedIn(params: unknown, runtimes: ApiContext['runtimes']): AccountRuntime {
+  const name = (params as { account?: string }).account ?? '';
+  const runtime = runtimes.get(name);
+  if (!runtime) throw new UnknownAccountError(name, { accounts: [...runtimes.keys()].map((n) => ({ name: n })) });
+  return runtime;
 }

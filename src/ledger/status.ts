@@ -1,26 +1,29 @@
 import type { Queue } from 'bullmq';
-import type { BlacklistHeadroom } from '../blacklist/headroom.ts';
+import type { BlacklistHeadroom, Headroom } from '../blacklist/headroom.ts';
 import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../catalog/error-codes.ts';
 import { OPERATIONS, type Operation } from '../catalog/operations.ts';
-import type { TokenBucket } from '../ratelimit/token-bucket.ts';
+import type { BucketState, TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { RedisClient } from '../redis.ts';
 import { readMaxmemoryPolicy } from '../redis-policy.ts';
 import type { DeadLetterQueue } from './dead-letter.ts';
-import type { Holds } from '../holds/holds.ts';
+import type { BlacklistHold, Hold, Holds } from '../holds/holds.ts';
 import type { HostFaults } from '../holds/host-faults.ts';
 import { queueName } from '../queue/names.ts';
-import type { Stats } from './stats.ts';
+import type { Counts, Stats } from './stats.ts';
 
-/** What a status read needs of an account (its runtime). */
+/**
+ * What a status read needs of an account: only the reads it makes. Declared
+ * here so the ledger does not depend on app/; the account runtime satisfies it.
+ */
 export interface StatusSources {
   name: string;
-  stats: Stats;
-  deadLetters: DeadLetterQueue;
-  holds: Holds;
+  stats: Pick<Stats, 'read'>;
+  deadLetters: Pick<DeadLetterQueue, 'count'>;
+  holds: Pick<Holds, 'current' | 'blacklistHold'>;
   hostFaults: Pick<HostFaults, 'list'>;
-  queue(operation: Operation): Queue;
-  bucket(operation: Operation): TokenBucket;
+  queue(operation: Operation): Pick<Queue, 'getJobCounts'>;
+  bucket(operation: Operation): Pick<TokenBucket, 'state'>;
   blacklist: Pick<BlacklistHeadroom, 'cached'>;
   /** The account's Redis, to read its maxmemory-policy; without it the policy is "unknown". */
   redis?: RedisClient;
@@ -89,11 +92,34 @@ export interface HeldProcessStatus {
   lastSeen: string;
 }
 
+/** What one status row is built from: the operation's own reads, and the account-wide ones. */
+interface OperationReads {
+  counts: Awaited<ReturnType<Queue['getJobCounts']>>;
+  outcomes: Counts;
+  bucketState: BucketState;
+  hold: Hold | undefined;
+  /** Only read for ForbidLiveStream, the one operation the blacklist holds. */
+  blacklistHold: BlacklistHold | undefined;
+  deadLettered: number;
+  /** Only read for ForbidLiveStream. */
+  headroom: Headroom | undefined;
+}
+
+interface AccountReads {
+  heldProcesses: HeldProcessStatus[];
+  redisMaxmemoryPolicy: string;
+}
+
 /** One snapshot of every operation of an account: queue depth, outcomes, holds and the bucket's rate. Costs O(1) Redis commands. */
 export async function readStatus(account: StatusSources): Promise<OperationStatus[]> {
-  const { stats, deadLetters, holds } = account;
   const policy = readMaxmemoryPolicy(account.redis);
-  const heldProcesses: HeldProcessStatus[] = (await account.hostFaults.list()).map((f) => ({
+  const heldProcesses = await readHeldProcesses(account);
+  const shared: AccountReads = { heldProcesses, redisMaxmemoryPolicy: await policy };
+  return Promise.all(OPERATIONS.map(async (operation) => operationStatus(account.name, operation, await readOperation(account, operation), shared)));
+}
+
+async function readHeldProcesses(account: StatusSources): Promise<HeldProcessStatus[]> {
+  return (await account.hostFaults.list()).map((f) => ({
     process: f.process,
     host: f.host,
     pid: f.pid,
@@ -101,63 +127,81 @@ export async function readStatus(account: StatusSources): Promise<OperationStatu
     since: new Date(f.since).toISOString(),
     lastSeen: new Date(f.seenAt).toISOString(),
   }));
-  const redisMaxmemoryPolicy = await policy;
-  return Promise.all(
-    OPERATIONS.map(async (operation) => {
-      const [counts, outcomes, bucketState, hold, blacklist, deadLettered, headroom] = await Promise.all([
-        account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
-        stats.read(operation),
-        account.bucket(operation).state(),
-        holds.current(operation),
-        operation === 'ForbidLiveStream' ? holds.blacklistHold() : undefined,
-        deadLetters.count(operation),
-        operation === 'ForbidLiveStream' ? account.blacklist.cached() : undefined,
-      ]);
-      const resume = `livequeue ${account.name === DEFAULT_ACCOUNT ? '' : `--account ${account.name} `}resume ${queueName(operation)}`;
-      return {
-        account: account.name,
-        operation,
-        waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
-        delayed: counts.delayed ?? 0,
-        active: counts.active ?? 0,
-        applied: outcomes.applied,
-        alreadyApplied: outcomes.alreadyApplied,
-        retried: outcomes.retried,
-        throttled: outcomes.throttled,
-        deadLettered,
-        configuredRate: bucketState.configuredRate,
-        currentRate: Math.round(bucketState.currentRate * 100) / 100,
-        callsLastMinute: outcomes.callsLastMinute,
-        heldProcesses,
-        redisMaxmemoryPolicy,
-        ...(operation === 'ForbidLiveStream'
-          ? { blacklist: headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, permanentBans: headroom.permanentBans, checkedAt: headroom.checkedAt } : null }
-          : {}),
-        hold: hold
-          ? {
-              reason: hold.reason,
-              since: new Date(hold.since).toISOString(),
-              code: hold.code,
-              message: hold.message,
-              target: hold.target,
-              calls: hold.count,
-              nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
-              resume,
-            }
-          : blacklist
-            ? {
-                reason: 'blacklist' as const,
-                since: new Date(blacklist.since).toISOString(),
-                code: blacklist.code,
-                message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
-                target: '',
-                calls: 1,
-                nextProbeAt: null,
-                until: new Date(blacklist.until).toISOString(),
-                resume,
-              }
-            : null,
-      };
-    }),
-  );
+}
+
+async function readOperation(account: StatusSources, operation: Operation): Promise<OperationReads> {
+  const forbid = operation === 'ForbidLiveStream';
+  const [counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom] = await Promise.all([
+    account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
+    account.stats.read(operation),
+    account.bucket(operation).state(),
+    account.holds.current(operation),
+    forbid ? account.holds.blacklistHold() : undefined,
+    account.deadLetters.count(operation),
+    forbid ? account.blacklist.cached() : undefined,
+  ]);
+  return { counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom };
+}
+
+function operationStatus(account: string, operation: Operation, reads: OperationReads, shared: AccountReads): OperationStatus {
+  const { counts, outcomes, bucketState } = reads;
+  return {
+    account,
+    operation,
+    waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
+    delayed: counts.delayed ?? 0,
+    active: counts.active ?? 0,
+    applied: outcomes.applied,
+    alreadyApplied: outcomes.alreadyApplied,
+    retried: outcomes.retried,
+    throttled: outcomes.throttled,
+    deadLettered: reads.deadLettered,
+    configuredRate: bucketState.configuredRate,
+    currentRate: Math.round(bucketState.currentRate * 100) / 100,
+    callsLastMinute: outcomes.callsLastMinute,
+    heldProcesses: shared.heldProcesses,
+    redisMaxmemoryPolicy: shared.redisMaxmemoryPolicy,
+    // Only the ban operation's rows carry the blacklist, even when it was never read (null).
+    ...(operation === 'ForbidLiveStream' ? { blacklist: blacklistStatus(reads.headroom) } : {}),
+    hold: holdStatus(reads.hold, reads.blacklistHold, resumeCommand(account, operation)),
+  };
+}
+
+function blacklistStatus(headroom: Headroom | undefined): OperationStatus['blacklist'] {
+  return headroom ? { cap: headroom.cap, entries: headroom.entries, headroom: headroom.headroom, permanentBans: headroom.permanentBans, checkedAt: headroom.checkedAt } : null;
+}
+
+/** The command that lifts a hold; --account only when it is not the default one. */
+function resumeCommand(account: string, operation: Operation): string {
+  return `livequeue ${account === DEFAULT_ACCOUNT ? '' : `--account ${account} `}resume ${queueName(operation)}`;
+}
+
+/** The operation's own hold comes first; the blacklist hold only shows when there is none. */
+function holdStatus(hold: Hold | undefined, blacklist: BlacklistHold | undefined, resume: string): HoldStatus | null {
+  if (hold) {
+    return {
+      reason: hold.reason,
+      since: new Date(hold.since).toISOString(),
+      code: hold.code,
+      message: hold.message,
+      target: hold.target,
+      calls: hold.count,
+      nextProbeAt: hold.nextProbeAt === undefined ? null : new Date(hold.nextProbeAt).toISOString(),
+      resume,
+    };
+  }
+  if (blacklist) {
+    return {
+      reason: 'blacklist',
+      since: new Date(blacklist.since).toISOString(),
+      code: blacklist.code,
+      message: `${blacklist.message}; bans that add to the blacklist wait, Oneshot=yes bans go on`,
+      target: '',
+      calls: 1,
+      nextProbeAt: null,
+      until: new Date(blacklist.until).toISOString(),
+      resume,
+    };
+  }
+  return null;
 }

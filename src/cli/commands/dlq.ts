@@ -63,77 +63,48 @@ const filterFlags = (c: Command) =>
 
 export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('Inspect, replay and purge the dead-letter queue.');
+  registerList(dlq);
+  registerReplay(dlq);
+  registerPurge(dlq);
+}
 
+function registerList(dlq: Command): void {
   filterFlags(dlq.command('list'))
     .description('List dead-lettered jobs, oldest first, a page at a time, with their error code, message, RequestId, attempts and parameters.')
     .option('--json', 'print one JSON array')
     .option('--limit <n>', 'entries per page', '100')
     .option('--offset <n>', 'entries to skip', '0')
     .addHelpText('after', '\nExamples:\n  $ livequeue dlq list\n  $ livequeue dlq list --operation forbid --code QuotaExceeded.Blacklist --json\n  $ livequeue dlq list --limit 1000 --offset 1000')
-    .action(async (flags: DlqFlags, command: Command) => {
-      const limit = wholeNumber('--limit', flags.limit, 100, 1);
-      const offset = wholeNumber('--offset', flags.offset, 0, 0);
-      const filter = filterOf(flags);
-      const { entries, total, malformed } = await withDeadLetters(command, (queue) => queue.page(filter, offset, limit));
-      // Flagged, not fatal: one bad entry must not hide the others.
-      if (malformed.length > 0) process.stderr.write(`livequeue: skipped ${plural(malformed.length, 'malformed entry', 'malformed entries')}: ${malformed.map((m) => `${m.id} (${m.problem})`).join('; ')}\n`);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(entries)}\n`);
-        return;
-      }
-      const filtered = filter.operation || filter.code || filter.ids;
-      if (total === 0) {
-        process.stdout.write(filtered ? 'no dead-letter entry matches\n' : 'dead-letter queue is empty\n');
-        return;
-      }
-      const shown = entries.length === 0 ? `none past offset ${offset}` : `${offset + 1}-${offset + entries.length}`;
-      const more = offset + entries.length < total ? `; --offset ${offset + entries.length} for more` : '';
-      process.stdout.write(`${entries.map(formatEntry).join('\n')}${entries.length > 0 ? '\n' : ''}${shown} of ${plural(total, 'entry', 'entries')}${more}\n`);
-    });
+    .action(listAction);
+}
 
-  /**
-   * Replay and purge: what they touched, ids named with --id that matched no
-   * entry (exit 1), and --dry-run to see the entries first. Replay also names
-   * the entries it left because a job of the same id is queued already.
-   */
-  const act = (verb: 'replay' | 'purge', past: string, run: (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<{ count: number; alreadyQueued?: string[] }>) =>
-    async (flags: DlqFlags, command: Command) => {
-      const filter = guardedFilter(flags, verb);
-      const config = configFor(command);
-      // Each account has its own dead letters: one account, unless --all-accounts.
-      const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], (runtimes) =>
-        Promise.all(
-          runtimes.map(async (runtime) => {
-            const matching = await runtime.deadLetters.list(filter);
-            return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config)) };
-          }),
-        ),
-      );
-      const entries = perAccount.flatMap((a) => a.entries);
-      const count = perAccount.reduce((n, a) => n + a.count, 0);
-      const queued = perAccount.flatMap((a) => a.alreadyQueued ?? []);
-      const missing = (filter.ids ?? []).filter((id) => !entries.some((e) => e.id === id));
-      const summary = {
-        [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count,
-        ids: entries.map((e) => e.id),
-        notFound: missing,
-        dryRun: flags.dryRun === true,
-        ...(verb === 'replay' && !flags.dryRun ? { alreadyQueued: queued } : {}),
-      };
-      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      else {
-        process.stdout.write(`${flags.dryRun ? `would ${verb}` : past} ${plural(count, 'entry', 'entries')}${flags.dryRun && entries.length > 0 ? `: ${entries.map((e) => e.id).join(' ')}` : ''}\n`);
-        if (queued.length > 0) {
-          process.stdout.write(
-            `not replayed, left in the dead-letter queue: ${plural(queued.length, 'entry', 'entries')} whose job is queued again already (the same stream or monitor, enqueued since); that job does the work: ${queued.join(' ')}\n` +
-              `  once it has run, \`livequeue dlq purge --id ${queued.length === 1 ? queued[0] : 'ID...'}\` removes the entry\n`,
-          );
-        }
-        if (missing.length > 0) process.stderr.write(`livequeue: no dead-letter entry with id ${missing.join(', ')}\n`);
-      }
-      if (missing.length > 0) process.exitCode = 1;
-    };
+async function listAction(flags: DlqFlags, command: Command): Promise<void> {
+  const limit = wholeNumber('--limit', flags.limit, 100, 1);
+  const offset = wholeNumber('--offset', flags.offset, 0, 0);
+  const filter = filterOf(flags);
+  const { entries, total, malformed } = await withDeadLetters(command, (queue) => queue.page(filter, offset, limit));
+  // Flagged, not fatal: one bad entry must not hide the others.
+  if (malformed.length > 0) process.stderr.write(`livequeue: skipped ${plural(malformed.length, 'malformed entry', 'malformed entries')}: ${malformed.map((m) => `${m.id} (${m.problem})`).join('; ')}\n`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(entries)}\n`);
+    return;
+  }
+  const filtered = filter.operation || filter.code || filter.ids;
+  if (total === 0) {
+    process.stdout.write(filtered ? 'no dead-letter entry matches\n' : 'dead-letter queue is empty\n');
+    return;
+  }
+  process.stdout.write(formatPage(entries, total, offset));
+}
 
+/** The page's entries, then which of the total they are and how to see more. */
+function formatPage(entries: readonly DeadLetterEntry[], total: number, offset: number): string {
+  const shown = entries.length === 0 ? `none past offset ${offset}` : `${offset + 1}-${offset + entries.length}`;
+  const more = offset + entries.length < total ? `; --offset ${offset + entries.length} for more` : '';
+  return `${entries.map(formatEntry).join('\n')}${entries.length > 0 ? '\n' : ''}${shown} of ${plural(total, 'entry', 'entries')}${more}\n`;
+}
+
+function registerReplay(dlq: Command): void {
   filterFlags(dlq.command('replay'))
     .description('Put dead-lettered jobs back on their queues with fresh attempts.')
     .option('--all', 'replay every entry')
@@ -141,11 +112,13 @@ export function registerDlq(program: Command): void {
     .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nAn entry whose job is queued again already (the same stream enqueued since) is not replayed: it stays, and is named.\nExamples:\n  $ livequeue dlq replay --code InternalError --dry-run\n  $ livequeue dlq replay --id forbid.default.0f3c... stop-monitor.default.4454...\n  $ livequeue dlq replay --all\nExit code 1 when an --id matches no entry.')
-    .action(act('replay', 'replayed', async (queue, filter, config) => {
+    .action(bulkAction('replay', 'replayed', async (queue, filter, config) => {
       const { replayed, alreadyQueued } = await queue.replayEntries(filter, config.retry);
       return { count: replayed, alreadyQueued };
     }));
+}
 
+function registerPurge(dlq: Command): void {
   filterFlags(dlq.command('purge'))
     .description('Delete dead-lettered jobs for good.')
     .option('--all', 'purge every entry')
@@ -153,5 +126,74 @@ export function registerDlq(program: Command): void {
     .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all\nExit code 1 when an --id matches no entry.')
-    .action(act('purge', 'purged', async (queue, filter) => ({ count: await queue.purge(filter) })));
+    .action(bulkAction('purge', 'purged', async (queue, filter) => ({ count: await queue.purge(filter) })));
+}
+
+type BulkVerb = 'replay' | 'purge';
+type BulkRun = (queue: DeadLetterQueue, filter: DeadLetterFilter, config: Config) => Promise<{ count: number; alreadyQueued?: string[] }>;
+
+/** What replay or purge did (or would do) across the accounts it acted on. */
+interface BulkOutcome {
+  entries: DeadLetterEntry[];
+  count: number;
+  /** Entries replay left because a job of the same id is queued already. */
+  queued: string[];
+  /** Ids named with --id that matched no entry. */
+  missing: string[];
+}
+
+/**
+ * Replay and purge: what they touched, ids named with --id that matched no
+ * entry (exit 1), and --dry-run to see the entries first. Replay also names
+ * the entries it left because a job of the same id is queued already.
+ */
+function bulkAction(verb: BulkVerb, past: string, run: BulkRun) {
+  return async (flags: DlqFlags, command: Command) => {
+    const filter = guardedFilter(flags, verb);
+    const outcome = await runOnAccounts(flags, configFor(command), filter, run);
+    if (flags.json) process.stdout.write(`${JSON.stringify(bulkSummary(verb, past, flags, outcome))}\n`);
+    else printBulkOutcome(verb, past, flags, outcome);
+    if (outcome.missing.length > 0) process.exitCode = 1;
+  };
+}
+
+async function runOnAccounts(flags: DlqFlags, config: Config, filter: DeadLetterFilter, run: BulkRun): Promise<BulkOutcome> {
+  // Each account has its own dead letters: one account, unless --all-accounts.
+  const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], (runtimes) =>
+    Promise.all(
+      runtimes.map(async (runtime) => {
+        const matching = await runtime.deadLetters.list(filter);
+        return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config)) };
+      }),
+    ),
+  );
+  const entries = perAccount.flatMap((a) => a.entries);
+  return {
+    entries,
+    count: perAccount.reduce((n, a) => n + a.count, 0),
+    queued: perAccount.flatMap((a) => a.alreadyQueued ?? []),
+    missing: (filter.ids ?? []).filter((id) => !entries.some((e) => e.id === id)),
+  };
+}
+
+/** The --json answer. */
+function bulkSummary(verb: BulkVerb, past: string, flags: DlqFlags, { entries, count, queued, missing }: BulkOutcome) {
+  return {
+    [flags.dryRun ? `would${verb === 'replay' ? 'Replay' : 'Purge'}` : past]: count,
+    ids: entries.map((e) => e.id),
+    notFound: missing,
+    dryRun: flags.dryRun === true,
+    ...(verb === 'replay' && !flags.dryRun ? { alreadyQueued: queued } : {}),
+  };
+}
+
+function printBulkOutcome(verb: BulkVerb, past: string, flags: DlqFlags, { entries, count, queued, missing }: BulkOutcome): void {
+  process.stdout.write(`${flags.dryRun ? `would ${verb}` : past} ${plural(count, 'entry', 'entries')}${flags.dryRun && entries.length > 0 ? `: ${entries.map((e) => e.id).join(' ')}` : ''}\n`);
+  if (queued.length > 0) {
+    process.stdout.write(
+      `not replayed, left in the dead-letter queue: ${plural(queued.length, 'entry', 'entries')} whose job is queued again already (the same stream or monitor, enqueued since); that job does the work: ${queued.join(' ')}\n` +
+        `  once it has run, \`livequeue dlq purge --id ${queued.length === 1 ? queued[0] : 'ID...'}\` removes the entry\n`,
+    );
+  }
+  if (missing.length > 0) process.stderr.write(`livequeue: no dead-letter entry with id ${missing.join(', ')}\n`);
 }
