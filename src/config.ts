@@ -5,8 +5,9 @@ import { OPERATION_INFO, perOperation } from './catalog/operations.ts';
 import { LivequeueError } from './errors.ts';
 import { ENV_VARIABLES, envSchema, type Env, type EnvVariable } from './config/env.ts';
 import type { AccountConfig, Config, RedisSettings } from './config/settings.ts';
+import { API_SCOPES, DEFAULT_TOKEN_NAME, readTokensFile, sha256Of, type ApiToken } from './config/tokens-file.ts';
 
-export type { AccountConfig, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule } from './config/settings.ts';
+export type { AccountConfig, ApiScope, ApiToken, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule } from './config/settings.ts';
 export { ENV_VARIABLES, type EnvVariable } from './config/env.ts';
 
 /**
@@ -34,7 +35,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (named !== undefined && !accounts.some((a) => a.name === named)) {
     throw new ConfigError(`${unknownAccountMessage(named, accounts)}${e.LIVEQUEUE_ACCOUNTS_FILE ? ` (${e.LIVEQUEUE_ACCOUNTS_FILE})` : ''}`);
   }
-  checkCombinations(e);
+  const tokens = apiTokens(e);
+  checkCombinations(e, tokens);
   const redis = redisSettings(e, raw.REDIS_URL !== undefined);
   if (redis.mode === 'cluster') checkClusterSlots(e.QUEUE_PREFIX, accounts);
   return {
@@ -68,7 +70,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     audit: { retentionMs: Math.round(e.AUDIT_RETENTION_DAYS * 86_400_000), maxEntries: e.AUDIT_MAX_ENTRIES },
     http: {
       apiToken: e.LIVEQUEUE_API_TOKEN,
-      host: e.HTTP_HOST ?? (e.LIVEQUEUE_API_TOKEN ? '0.0.0.0' : '127.0.0.1'),
+      tokens,
+      host: e.HTTP_HOST ?? (tokens.length > 0 ? '0.0.0.0' : '127.0.0.1'),
       port: e.HTTP_PORT,
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
     },
@@ -106,10 +109,19 @@ function accountsOf(e: Env): AccountConfig[] {
   return fromFile ?? [{ name: e.LIVE_ACCOUNT, qps: perOperation((op) => e[OPERATION_INFO[op].qpsVariable]), region: e.LIVE_REGION, domains }];
 }
 
+/** LIVEQUEUE_API_TOKEN as "default" with every scope, then the tokens of LIVEQUEUE_API_TOKENS_FILE. */
+function apiTokens(e: Env): ApiToken[] {
+  const tokens: ApiToken[] = e.LIVEQUEUE_API_TOKEN ? [{ name: DEFAULT_TOKEN_NAME, sha256: sha256Of(e.LIVEQUEUE_API_TOKEN), scopes: API_SCOPES }] : [];
+  if (!e.LIVEQUEUE_API_TOKENS_FILE) return tokens;
+  const fromFile = readTokensFile(e.LIVEQUEUE_API_TOKENS_FILE, tokens);
+  if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_API_TOKENS_FILE ${e.LIVEQUEUE_API_TOKENS_FILE}: ${fromFile}`);
+  return [...tokens, ...fromFile];
+}
+
 /** Rules between variables, which no single variable's rule can say. */
-function checkCombinations(e: Env): void {
-  if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && !e.LIVEQUEUE_API_TOKEN) {
-    throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN: without a token the HTTP API listens on 127.0.0.1 only`);
+function checkCombinations(e: Env, tokens: readonly ApiToken[]): void {
+  if (e.HTTP_HOST && e.HTTP_HOST !== '127.0.0.1' && e.HTTP_HOST !== 'localhost' && e.HTTP_HOST !== '::1' && tokens.length === 0) {
+    throw new ConfigError(`HTTP_HOST ${e.HTTP_HOST} needs LIVEQUEUE_API_TOKEN or LIVEQUEUE_API_TOKENS_FILE: without a token the HTTP API listens on 127.0.0.1 only`);
   }
   if (e.HOLD_PROBE_MAX_MS < e.HOLD_PROBE_MS) {
     throw new ConfigError(`HOLD_PROBE_MAX_MS must be at least HOLD_PROBE_MS (got ${e.HOLD_PROBE_MAX_MS} < ${e.HOLD_PROBE_MS})`);

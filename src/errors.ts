@@ -6,7 +6,7 @@
  */
 
 /** What went wrong, for the one who asked: it decides the exit code (EXIT_CODES) and the HTTP status (HTTP_STATUS). */
-export type ErrorKind = 'usage' | 'input' | 'config' | 'credentials' | 'not-found' | 'conflict' | 'unavailable' | 'upstream';
+export type ErrorKind = 'usage' | 'input' | 'config' | 'credentials' | 'forbidden' | 'not-found' | 'conflict' | 'unavailable' | 'upstream';
 
 interface ErrorInfo {
   /** The class's name, as `error.name`. */
@@ -23,6 +23,7 @@ export const ERRORS = {
   'input-file': { name: 'InputFileError', kind: 'input' },
   'credentials-unavailable': { name: 'CredentialsUnavailableError', kind: 'credentials' },
   'redis-unavailable': { name: 'RedisUnavailableError', kind: 'unavailable' },
+  'missing-scope': { name: 'MissingScopeError', kind: 'forbidden' },
   'unknown-account': { name: 'UnknownAccountError', kind: 'not-found' },
   'unknown-batch': { name: 'UnknownBatchError', kind: 'not-found', http: 'not-found' },
   'batch-operation-mismatch': { name: 'BatchOperationMismatchError', kind: 'conflict', http: 'batch-conflict' },
@@ -39,6 +40,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   input: 2,
   config: 2,
   credentials: 2,
+  forbidden: 2,
   'not-found': 2,
   conflict: 2,
   unavailable: 1,
@@ -49,6 +51,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
 export const HTTP_STATUS: Readonly<Partial<Record<ErrorKind, number>>> = {
   usage: 400,
   input: 400,
+  forbidden: 403,
   'not-found': 404,
   conflict: 409,
   unavailable: 503,

@@ -73,6 +73,7 @@ export const envSchema = z.object({
     // A token with whitespace could never be sent back intact in an Authorization header.
     .regex(/^\S+$/, 'LIVEQUEUE_API_TOKEN must not contain whitespace')
     .optional(),
+  LIVEQUEUE_API_TOKENS_FILE: z.string().min(1).optional(),
   HTTP_HOST: z.string().min(1).optional(),
   HTTP_PORT: nonNegativeInt('HTTP_PORT').max(65_535, 'HTTP_PORT must be at most 65535').default(8080),
   HTTP_BODY_LIMIT_BYTES: positiveInt('HTTP_BODY_LIMIT_BYTES').default(1_048_576),

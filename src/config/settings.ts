@@ -1,6 +1,7 @@
 import type { AccountConfig } from '../account/settings.ts';
+import type { ApiScope, ApiToken } from './tokens-file.ts';
 
-export type { AccountConfig };
+export type { AccountConfig, ApiScope, ApiToken };
 
 /** The log levels pino knows, from the loudest to none. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -72,8 +73,14 @@ export interface Config {
   /** The audit trail of each account: records older than `retentionMs` are trimmed, and it never holds more than `maxEntries`. */
   audit: { retentionMs: number; maxEntries: number };
   http: {
-    /** Bearer token for the HTTP API; without one the server binds to 127.0.0.1 only. */
+    /** LIVEQUEUE_API_TOKEN, also in `tokens` as "default" with every scope. */
     apiToken?: string;
+    /**
+     * Every token of the HTTP API, by name and SHA-256, with its scopes:
+     * LIVEQUEUE_API_TOKEN's ("default") and LIVEQUEUE_API_TOKENS_FILE's.
+     * Without any, the server binds to 127.0.0.1 only.
+     */
+    tokens: ApiToken[];
     host: string;
     port: number;
     bodyLimitBytes: number;

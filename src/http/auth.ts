@@ -1,5 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sha256Of, type ApiToken } from '../config/tokens-file.ts';
+import { sendToldError } from './errors.ts';
+import { missingScope } from './scopes.ts';
+
+/** The actor of a request to a server without tokens, which answers on loopback only. */
+export const LOOPBACK_ACTOR = 'loopback';
 
 /**
  * The token may come as `Authorization: Bearer <token>` (API clients) or as
@@ -15,20 +21,50 @@ function presentedToken(header: string | undefined): string | undefined {
   return colon < 0 ? undefined : decoded.slice(colon + 1);
 }
 
-// Comparing digests keeps the comparison constant-time whatever the lengths.
-const digest = (value: string) => createHash('sha256').update(value).digest();
+/**
+ * The configured token `presented` is, compared as SHA-256 digests (equal
+ * lengths whatever the token's) in constant time. Every token is compared,
+ * with no early return, so the time taken does not tell which one matched.
+ */
+export function matchToken(tokens: readonly ApiToken[], presented: string): ApiToken | undefined {
+  const digest = sha256Of(presented);
+  let found: ApiToken | undefined;
+  for (const token of tokens) {
+    const equal = timingSafeEqual(digest, token.sha256);
+    found = equal && found === undefined ? token : found;
+  }
+  return found;
+}
 
-/** An onRequest hook that answers 401 unless the request carries `token`. Never logs or echoes the token. */
-export function requireToken(token: string): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
-  const expected = digest(token);
+/**
+ * The token an Authorization header carries (its name is the request's
+ * actor), or undefined when it carries none of `tokens`.
+ */
+export function tokenOf(tokens: readonly ApiToken[], authorization: string | undefined): ApiToken | undefined {
+  const presented = presentedToken(authorization);
+  return presented === undefined ? undefined : matchToken(tokens, presented);
+}
+
+/**
+ * An onRequest hook that answers 401 unless the request carries one of
+ * `tokens`, sets `request.actor` to its name, and refuses with 403
+ * `missing-scope` a token without the scope the route declares (scopes.ts).
+ * Never logs or echoes the token.
+ */
+export function requireToken(tokens: readonly ApiToken[]): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   return async (request, reply) => {
-    const presented = presentedToken(request.headers.authorization);
-    if (presented !== undefined && timingSafeEqual(digest(presented), expected)) return undefined;
-    // Both challenges: API clients read Bearer, browsers prompt for Basic.
-    return reply
-      .code(401)
-      .header('www-authenticate', ['Bearer realm="livequeue"', 'Basic realm="livequeue", charset="UTF-8"'])
-      .send({ error: 'unauthorized', message: 'missing or wrong token: send Authorization: Bearer <LIVEQUEUE_API_TOKEN>' });
+    const token = tokenOf(tokens, request.headers.authorization);
+    if (token === undefined) {
+      // Both challenges: API clients read Bearer, browsers prompt for Basic.
+      return reply
+        .code(401)
+        .header('www-authenticate', ['Bearer realm="livequeue"', 'Basic realm="livequeue", charset="UTF-8"'])
+        .send({ error: 'unauthorized', message: 'missing or wrong token: send Authorization: Bearer <token> (LIVEQUEUE_API_TOKEN, or one of LIVEQUEUE_API_TOKENS_FILE)' });
+    }
+    request.actor = token.name;
+    // 403 missing-scope, answered here: the dashboard's plugin has an error handler of its own.
+    const refusal = missingScope(token, request);
+    return refusal ? sendToldError(reply, refusal) : undefined;
   };
 }
 
@@ -42,9 +78,10 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
  */
 export function requireLoopbackHost(): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   return async (request, reply) => {
+    request.actor = LOOPBACK_ACTOR;
     const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     if (LOOPBACK_HOSTS.has(host)) return undefined;
-    return reply.code(403).send({ error: 'forbidden-host', message: 'without LIVEQUEUE_API_TOKEN only requests to 127.0.0.1, localhost or [::1] are answered' });
+    return reply.code(403).send({ error: 'forbidden-host', message: 'without LIVEQUEUE_API_TOKEN or LIVEQUEUE_API_TOKENS_FILE only requests to 127.0.0.1, localhost or [::1] are answered' });
   };
 }
 

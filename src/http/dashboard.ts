@@ -4,6 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import { OPERATION_INFO, OPERATIONS } from '../catalog/operations.ts';
 import type { ApiContext } from './context.ts';
+import { scopeOfMethod } from './scopes.ts';
 
 export const DASHBOARD_PATH = '/ui';
 
@@ -42,6 +43,11 @@ export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): 
   });
   await app.register(
     async (scope) => {
+      // bull-board's routes cannot declare a scope themselves: looking (GET) needs read, and its
+      // state-changing routes (refused anyway: read-only) operate.
+      scope.addHook('onRoute', (route) => {
+        route.config = { ...route.config, scope: route.config?.scope ?? scopeOfMethod(route.method) };
+      });
       scope.addHook('onSend', async (_request, reply, payload) => {
         reply.headers(SECURITY_HEADERS);
         return typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').startsWith('text/html') ? payload.replace(CDN_FONTS, '') : payload;

@@ -23,6 +23,17 @@ function fieldOf(context: string | undefined, instancePath: string, params: Reco
   return path.join('.') || `(${context ?? 'request'})`;
 }
 
+/**
+ * The answer to an error that says all a user needs: its kind sets the status
+ * (a kind without one is the server's fault: undefined, nothing sent). Hooks
+ * that refuse a request before its route's plugin (whose own error handler
+ * may not be this one, as bull-board's) answer through it too.
+ */
+export function sendToldError(reply: FastifyReply, error: unknown): FastifyReply | undefined {
+  if (!(error instanceof LivequeueError) || HTTP_STATUS[error.kind] === undefined) return undefined;
+  return reply.code(HTTP_STATUS[error.kind]!).send({ error: error.httpError, message: error.httpMessage, ...error.httpFields });
+}
+
 export function errorHandler(redis: RedisClient, bodyLimitBytes: number) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -33,11 +44,8 @@ export function errorHandler(redis: RedisClient, bodyLimitBytes: number) {
       };
       return reply.code(400).send(body);
     }
-    // An error that says all a user needs: its kind sets the status (a kind without one is the server's fault).
-    const told: unknown = error;
-    if (told instanceof LivequeueError && HTTP_STATUS[told.kind] !== undefined) {
-      return reply.code(HTTP_STATUS[told.kind]!).send({ error: told.httpError, message: told.httpMessage, ...told.httpFields });
-    }
+    const told = sendToldError(reply, error);
+    if (told) return told;
     if (error.statusCode === 413) {
       return reply.code(413).send({ error: 'body-too-large', message: `the body is larger than ${bodyLimitBytes} bytes (HTTP_BODY_LIMIT_BYTES)` } satisfies ErrorBody);
     }

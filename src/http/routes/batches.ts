@@ -31,10 +31,10 @@ const notConfirmedSchema = errorBodySchema.extend({ pending: int });
 export function batchRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
-    app.get('/batches/:id', { schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, (request) => request.runtime.batches.show(request.params.id));
-    app.post('/batches/:id/cancel', { schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id));
-    app.post('/batches/:id/undo', { schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, (request) => request.runtime.batches.undo(request.params.id));
-    app.post('/batches/cancel', { schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, (request) => {
+    app.get('/batches/:id', { config: { scope: 'read' }, schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, (request) => request.runtime.batches.show(request.params.id));
+    app.post('/batches/:id/cancel', { config: { scope: 'operate' }, schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id));
+    app.post('/batches/:id/undo', { config: { scope: 'operate' }, schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, (request) => request.runtime.batches.undo(request.params.id));
+    app.post('/batches/cancel', { config: { scope: 'operate' }, schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, (request) => {
       const { confirm, operation } = request.body;
       return request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined);
     });

@@ -28,7 +28,7 @@ export function dlqRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/dlq',
-      { schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema), malformed: z.array(z.object({ id: z.string(), problem: z.string() })) }), 400: errorBodySchema } } },
+      { config: { scope: 'read' }, schema: { querystring: listQuerySchema, response: { 200: z.object({ total: z.number().int(), entries: z.array(deadLetterEntrySchema), malformed: z.array(z.object({ id: z.string(), problem: z.string() })) }), 400: errorBodySchema } } },
       async (request) => {
         const { operation, code, limit, offset } = request.query;
         return request.runtime.deadLetters.page({ operation, code }, offset, limit);
@@ -38,6 +38,7 @@ export function dlqRoutes(): FastifyPluginAsyncZod {
     app.post(
       '/dlq/replay',
       {
+        config: { scope: 'operate' },
         schema: {
           body: replayBodySchema,
           // alreadyQueued: entries left in the dead set because a job of the same id is queued again (it does the work).

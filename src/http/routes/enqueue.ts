@@ -76,7 +76,7 @@ export function enqueueRoutes(count: EnqueueCounter = () => {}): FastifyPluginAs
     for (const operation of OPERATIONS) {
       app.post(
         `/${OPERATION_INFO[operation].slug}`,
-        { schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema), 409: errorBodySchema } } },
+        { config: { scope: 'enqueue' }, schema: { body: enqueueBodySchema, response: { 202: enqueueResponseSchema, 400: enqueueResponseSchema.or(errorBodySchema), 409: errorBodySchema } } },
         async (request, reply) => {
           const { runtime } = request;
           const batch = request.body.batch ?? newBatchId();

@@ -16,7 +16,7 @@ export function jobRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/jobs/:id',
-      { schema: { params: paramsSchema, response: { 200: jobViewSchema, 400: errorBodySchema, 404: errorBodySchema } } },
+      { config: { scope: 'read' }, schema: { params: paramsSchema, response: { 200: jobViewSchema, 400: errorBodySchema, 404: errorBodySchema } } },
       async (request, reply) => {
         const { runtime } = request;
         const queues = Object.fromEntries(OPERATIONS.map((op) => [op, runtime.queue(op)])) as Record<Operation, Queue>;
