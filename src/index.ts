@@ -12,6 +12,8 @@ import type { BlacklistWarning } from './blacklist/headroom.ts';
 import type { Priority } from './queue/job-options.ts';
 import type { OperationStatus } from './ledger/status.ts';
 import { producerConnection, waitUntilReady, type RedisClient } from './redis.ts';
+import { hostname, userInfo } from 'node:os';
+import type { Actor } from './ledger/audit.ts';
 
 export type { Config, FieldError, Operation, OperationStatus, Priority };
 export { loadConfig };
@@ -20,6 +22,12 @@ export interface EnqueueOptions {
   priority?: Priority;
   /** Record the jobs under this batch id (`livequeue batch show|cancel|undo`); a new one by default. */
   batch?: string;
+  /** Why: kept with the batch and in the audit trail (`livequeue history`). */
+  reason?: string;
+  /** A ticket or case number beside the reason. */
+  ticket?: string;
+  /** Who enqueues (default: the actor given to createLivequeue, else `library:<user>@<host>`). */
+  actor?: string;
 }
 
 export interface EnqueueSummary {
@@ -44,6 +52,8 @@ export interface Livequeue {
 }
 
 export interface CreateOptions {
+  /** Who this producer is, for the audit trail (a service's name); default `library:<user>@<host>`. */
+  actor?: string;
   /** The configuration; by default read from `env` (process.env), as the CLI reads it. */
   config?: Config;
   env?: Record<string, string | undefined>;
@@ -65,11 +75,17 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
   const runtime: AccountRuntime = selectedRuntime(redis, config);
   runtime.onQueueError(() => {});
 
+  const defaultActor = options.actor ?? `library:${userInfo().username}@${hostname()}`;
+  const by = (opts: EnqueueOptions): Actor => ({
+    actor: opts.actor ?? defaultActor,
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+    ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
+  });
   const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
     const list = Array.isArray(jobs) ? jobs : [jobs];
     const batch = opts.batch ?? newBatchId();
     const priority = opts.priority ?? 'normal';
-    const { results, blacklistWarning } = await runtime.intake.enqueue(operation, list.map((params) => ({ params, priority })), batch);
+    const { results, blacklistWarning } = await runtime.intake.enqueue(operation, list.map((params) => ({ params, priority })), batch, by(opts));
     const invalid = results.flatMap((result, index) => (result.status === 'invalid' ? [{ index, errors: result.errors }] : []));
     const count = (status: string) => results.filter((r) => r.status === status).length;
     return { batch, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid, ...(blacklistWarning ? { blacklistWarning } : {}) };

@@ -18,6 +18,7 @@ export const SCRIPTS = {
   livequeueUndoClaim: { file: 'ledger/undo-claim.lua', numberOfKeys: 1 },
   livequeueRemoveFinished: { file: 'ledger/remove-finished.lua', numberOfKeys: 2 },
   livequeueReleaseLease: { file: 'ledger/release-lease.lua', numberOfKeys: 1 },
+  livequeueAudit: { file: 'ledger/audit.lua', numberOfKeys: 3 },
 } as const satisfies Record<string, { file: string; numberOfKeys: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -28,11 +29,12 @@ declare module 'ioredis' {
     livequeueHold(hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueHostFaults(faults: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number): Result<number, Context>;
-    livequeueBatchLedger(tieKey: string, ownerKey: string, ...args: (string | number)[]): Result<[string | null, number], Context>;
+    livequeueBatchLedger(tieKey: string, ownerKey: string, ...args: (string | number)[]): Result<[string | null, number, number], Context>;
     livequeueCancel(queueKeyPrefix: string, ...args: (string | number)[]): Result<string[], Context>;
     livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;
     livequeueRemoveFinished(queueKeyPrefix: string, leaseKey: string, jobId: string, token: string): Result<string, Context>;
     livequeueReleaseLease(leaseKey: string, token: string): Result<number, Context>;
+    livequeueAudit(stream: string, subjectIndex: string, tie: string, ...args: (string | number)[]): Result<string, Context>;
   }
 }
 

@@ -102,7 +102,7 @@ describe('the same stream banned by two batches', () => {
     expect(h.sim.isBlacklisted(DOMAIN, APP, s)).toBe(true);
     expect(calls('ResumeLiveStream', s)).toHaveLength(1); // only the lift made outside
     // cli-b's undo would lift s: the standing ban is its own.
-    expect(await h.runtime.batches.undo('cli-b')).toMatchObject({ resumesEnqueued: 1, supersededBans: 0 });
+    expect(await h.runtime.batches.undo('cli-b', { actor: 'test' })).toMatchObject({ resumesEnqueued: 1, supersededBans: 0 });
     await waitFor(() => !h.sim.isBlacklisted(DOMAIN, APP, s), 15_000, 's lifted by cli-b');
   });
 

@@ -74,7 +74,7 @@ describe('a job left in the failed set', () => {
     expect(replay.stdout).toContain(`not replayed, left in the dead-letter queue: 1 entry whose job is queued again already (the same stream or monitor, enqueued since); that job does the work: ${id}`);
     expect(await h.deadLetters.count()).toBe(1);
     expect(await forbidQueue().getJobState(id)).toBe('prioritized');
-    await h.runtime.batches.cancelAll(1);
+    await h.runtime.batches.cancelAll(1, undefined, { actor: 'test' });
     await h.deadLetters.purge({});
   });
 

@@ -95,7 +95,7 @@ describe('README promises', () => {
     await waitForOutput(serve, (o) => /"url":"http:\/\/[^"]+:\d+"/.test(o));
     const url = new URL(/"url":"([^"]+)"/.exec(serve.output())![1]!);
     expect(url.hostname).toBe('127.0.0.1');
-    expect(serve.output()).toContain('no LIVEQUEUE_API_TOKEN: listening on 127.0.0.1 only');
+    expect(serve.output()).toContain('no LIVEQUEUE_API_TOKEN or LIVEQUEUE_API_TOKENS_FILE: listening on 127.0.0.1 only');
     const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     expect(external, 'this machine has a non-loopback IPv4 address to try').toBeDefined();
     const refused = await new Promise<boolean>((resolve) => {

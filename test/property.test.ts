@@ -72,7 +72,7 @@ describe('producer under arbitrary records', () => {
 
 async function summarize(input: Buffer | string, format: 'jsonl' | 'csv' | 'text', operation: 'ForbidLiveStream' | 'StopLiveStreamMonitor') {
   // A batch per operation: a batch holds one operation's jobs.
-  return intake.enqueueStream(operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), `property-${operation}`, { priority: 'normal', chunkSize: 7 });
+  return intake.enqueueStream(operation, readRecords(Readable.from([Buffer.from(input)]), format, operation), `property-${operation}`, { priority: 'normal', chunkSize: 7, by: { actor: 'test' } });
 }
 
 describe('file parser under arbitrary lines', () => {

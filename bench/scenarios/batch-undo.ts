@@ -23,9 +23,9 @@ async function cancelSeconds(system: 'baseline' | 'livequeue', jobs: number): Pr
     const records = streamBans(jobs, 'cancel');
     if (system === 'livequeue') {
       const { intake, batches } = run.runtime;
-      await intake.enqueue('ForbidLiveStream', records, 'mistake');
+      await intake.enqueue('ForbidLiveStream', records, 'mistake', { actor: 'bench' });
       const started = performance.now();
-      const result = await batches.cancel('mistake');
+      const result = await batches.cancel('mistake', { actor: 'bench' });
       const seconds = (performance.now() - started) / 1000;
       if (result.cancelled !== jobs) throw new Error(`cancelled ${result.cancelled} of ${jobs}`);
       return seconds;
@@ -58,10 +58,10 @@ async function undoRate(system: 'baseline' | 'livequeue', jobs: number): Promise
     const records = streamBans(jobs, 'undo');
     if (system === 'livequeue') {
       const { intake, batches } = run.runtime;
-      await intake.enqueue('ForbidLiveStream', records, 'mistake');
+      await intake.enqueue('ForbidLiveStream', records, 'mistake', { actor: 'bench' });
       procs.push(start([LIVEQUEUE_WORKER], run.workerEnv({ WORKER_CONCURRENCY: '16', METRICS_PORT: '0' })));
       await waitFor(async () => (await batches.show('mistake')).applied === jobs, 120_000, 'bans applied');
-      const undo = await batches.undo('mistake');
+      const undo = await batches.undo('mistake', { actor: 'bench' });
       if (undo.resumesEnqueued !== jobs) throw new Error(`undo enqueued ${undo.resumesEnqueued} of ${jobs}`);
       // A cheap poll while the lifts drain: the simulator runs in this process, and a busy process stamps arrivals late.
       await waitFor(async () => (await run.pending()) === 0, (jobs / 30) * 3000 + 60_000, 'undo drained');

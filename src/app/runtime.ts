@@ -13,6 +13,7 @@ import { BatchLedger } from '../ledger/batch-ledger.ts';
 import { Intake } from '../intake/enqueue.ts';
 import { BlacklistHeadroom } from '../blacklist/headroom.ts';
 import { Outcomes } from '../ledger/outcomes.ts';
+import { AuditTrail } from '../ledger/audit.ts';
 import { Producer } from '../queue/producer.ts';
 import { Stats } from '../ledger/stats.ts';
 import { readStatus, type OperationStatus } from '../ledger/status.ts';
@@ -34,6 +35,7 @@ export class AccountRuntime {
   readonly producer: Producer;
   readonly deadLetters: DeadLetterQueue;
   readonly outcomes: Outcomes;
+  readonly audit: AuditTrail;
   readonly stats: Stats;
   readonly holds: Holds;
   readonly hostFaults: HostFaults;
@@ -53,11 +55,12 @@ export class AccountRuntime {
     this.producer = new Producer(redis, this.prefix, config.retry);
     this.deadLetters = new DeadLetterQueue(redis, this.prefix, (operation) => this.queue(operation));
     this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
+    this.audit = new AuditTrail(redis, this.prefix, config.audit);
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
     this.hostFaults = new HostFaults(redis, this.prefix, this.name, config.holds.hostFaultStaleMs, config.holds.hostFaultGraceMs);
     const queues = { queue: (operation: Operation) => this.queue(operation), addLifts: (records: readonly { params: unknown }[], batch: string) => this.intake.add('ResumeLiveStream', records, batch) };
-    this.batches = new Batches(redis, this.prefix, this.name, queues, this.outcomes);
+    this.batches = new Batches(redis, this.prefix, this.name, queues, this.outcomes, this.audit);
     this.blacklist = new BlacklistHeadroom(
       redis,
       blacklistKeys(this.prefix),
@@ -72,6 +75,7 @@ export class AccountRuntime {
       leftovers: this.deadLetters,
       batches: this.batches,
       blacklist: this.blacklist,
+      audit: this.audit,
     });
   }
 

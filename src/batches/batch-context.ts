@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis.ts';
 import { OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { BatchLedger, JobEnd } from '../ledger/batch-ledger.ts';
 import type { Outcomes } from '../ledger/outcomes.ts';
+import type { Actor, AuditTrail } from '../ledger/audit.ts';
 import { batchKeys } from '../queue/names.ts';
 import { UnknownBatchError } from './batch-errors.ts';
 
@@ -31,12 +32,17 @@ export interface BatchContext {
   readonly queues: BatchQueues;
   readonly outcomes: Outcomes;
   readonly ledger: BatchLedger;
+  readonly audit: Pick<AuditTrail, 'act' | 'batchDone'>;
 }
 
 export interface BatchMeta {
   operation: Operation;
   createdAt: number;
   undoAt?: number;
+  /** Who enqueued the batch, and why; absent for a batch recorded before actors were. */
+  by?: Actor;
+  /** Who asked for its undo, and why. */
+  undoBy?: Actor;
   /** Recorded before outcomes and standing bans were kept per batch. */
   legacy: boolean;
 }
@@ -45,7 +51,31 @@ export async function readBatchMeta(ctx: BatchContext, batch: string): Promise<B
   const raw = await ctx.redis.hgetall(batchKeys(ctx.prefix, batch).meta);
   const operation = OPERATIONS.find((op) => op === raw.operation);
   if (!operation) throw new UnknownBatchError(batch);
-  return { operation, createdAt: Number(raw.createdAt ?? 0), ...(raw.undoAt ? { undoAt: Number(raw.undoAt) } : {}), legacy: raw.version === undefined };
+  const by = actorOf(raw, '');
+  const undoBy = actorOf(raw, 'undo');
+  return {
+    operation,
+    createdAt: Number(raw.createdAt ?? 0),
+    ...(raw.undoAt ? { undoAt: Number(raw.undoAt) } : {}),
+    ...(by ? { by } : {}),
+    ...(undoBy ? { undoBy } : {}),
+    legacy: raw.version === undefined,
+  };
+}
+
+/** The fields an actor is kept in on a batch's record: actor, reason, ticket; undoActor, undoReason, undoTicket (audit.lua reads them too). */
+export function actorFields(by: Actor, prefix: '' | 'undo'): string[] {
+  const name = (field: string) => (prefix === '' ? field : `${prefix}${field[0]!.toUpperCase()}${field.slice(1)}`);
+  return Object.entries(by).flatMap(([field, value]) => (value === undefined || value === '' ? [] : [name(field), String(value)]));
+}
+
+function actorOf(raw: Record<string, string>, prefix: '' | 'undo'): Actor | undefined {
+  const field = (name: string) => raw[prefix === '' ? name : `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`];
+  const actor = field('actor');
+  if (actor === undefined) return undefined;
+  const reason = field('reason');
+  const ticket = field('ticket');
+  return { actor, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}) };
 }
 
 /** How this batch's own job of each id ended: recorded for the batch, or (a batch from before) the account-wide outcome. */

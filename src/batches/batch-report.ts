@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Operation } from '../catalog/operations.ts';
+import type { Actor } from '../ledger/audit.ts';
 import { resumeParamsOf, type ForbidParams } from '../jobs/schemas.ts';
 import { banOwnerKey, batchKeys, jobBatchKey, jobId } from '../queue/names.ts';
 import { CHUNK, endsOf, isPending, readBatchMeta, type BatchContext } from './batch-context.ts';
@@ -10,6 +11,10 @@ export interface BatchCounts {
   batch: string;
   operation: Operation;
   createdAt: string;
+  /** Who enqueued it, why, and the ticket beside the reason. */
+  by?: Actor;
+  /** Who asked for its undo, and why. */
+  undoBy?: Actor;
   jobs: number;
   /** Not called yet (waiting, delayed or prioritized). */
   waiting: number;
@@ -39,7 +44,7 @@ export interface BatchCounts {
 }
 
 export async function showBatch(ctx: BatchContext, batch: string): Promise<BatchCounts> {
-  const { operation, createdAt, undoAt, legacy } = await readBatchMeta(ctx, batch);
+  const { operation, createdAt, undoAt, by, undoBy, legacy } = await readBatchMeta(ctx, batch);
   const keys = batchKeys(ctx.prefix, batch);
   const [ids, cancelledIds, appliedBans, claimedIds, undone, own] = await Promise.all([
     ctx.redis.smembers(keys.jobs),
@@ -52,7 +57,7 @@ export async function showBatch(ctx: BatchContext, batch: string): Promise<Batch
   const cancelled = new Set(cancelledIds);
   const claimed = new Set(claimedIds);
   const counts: BatchCounts = {
-    batch, operation, createdAt: new Date(createdAt).toISOString(), jobs: ids.length,
+    batch, operation, createdAt: new Date(createdAt).toISOString(), ...(by ? { by } : {}), ...(undoBy ? { undoBy } : {}), jobs: ids.length,
     waiting: 0, active: 0, applied: 0, alreadyApplied: 0, deadLettered: 0, cancelled: 0, unknown: 0, superseded: 0,
     undone, undoPending: 0, undoFailed: 0,
     ...(undoAt ? { undoRequestedAt: new Date(undoAt).toISOString() } : {}),

@@ -5,8 +5,9 @@ import { BATCH_TTL_SECONDS } from '../jobs/batch-id.ts';
 import { BatchLedger } from '../ledger/batch-ledger.ts';
 import { batchKeys, jobId } from '../queue/names.ts';
 import type { Outcomes } from '../ledger/outcomes.ts';
+import type { Actor, AuditTrail } from '../ledger/audit.ts';
 import { BatchOperationMismatchError } from './batch-errors.ts';
-import { CHUNK, type BatchContext, type BatchQueues } from './batch-context.ts';
+import { actorFields, CHUNK, type BatchContext, type BatchQueues } from './batch-context.ts';
 import { showBatch, type BatchCounts } from './batch-report.ts';
 import { cancelAll, cancelBatch, pendingCount, type CancelAllResult, type CancelResult } from './cancel.ts';
 import { enqueueResumes, undoBatch, type UndoResult } from './undo.ts';
@@ -47,17 +48,18 @@ const BATCH_VERSION = '2';
 export class Batches {
   private readonly ctx: BatchContext;
 
-  constructor(redis: RedisClient, prefix: string, account: string, queues: BatchQueues, outcomes: Outcomes) {
-    this.ctx = { redis, prefix, account, queues, outcomes, ledger: new BatchLedger(redis, prefix) };
+  constructor(redis: RedisClient, prefix: string, account: string, queues: BatchQueues, outcomes: Outcomes, audit: Pick<AuditTrail, 'act' | 'batchDone'>) {
+    this.ctx = { redis, prefix, account, queues, outcomes, audit, ledger: new BatchLedger(redis, prefix) };
   }
 
   /**
    * Adds jobs an enqueue call created to its batch (created on first use;
    * called with no ids first, so a batch named for another operation is
    * refused before anything is enqueued). The producer has already tied each
-   * job to the batch (Intake.add), before a worker could take it.
+   * job to the batch (Intake.add), before a worker could take it. The
+   * batch's creator (`by`) is kept with it; a batch named again keeps its first.
    */
-  async record(batch: string, operation: Operation, jobIds: readonly string[]): Promise<void> {
+  async record(batch: string, operation: Operation, jobIds: readonly string[], by?: Actor): Promise<void> {
     const { redis, prefix } = this.ctx;
     const keys = batchKeys(prefix, batch);
     const [[, created], [, recorded]] = (await redis
@@ -67,8 +69,10 @@ export class Batches {
       .exec()) as [[null, number], [null, string]];
     if (recorded !== operation) throw new BatchOperationMismatchError(batch, recorded as Operation, operation);
     const write = redis.multi();
-    if (created === 1) write.hset(keys.meta, 'createdAt', Date.now(), 'version', BATCH_VERSION);
+    if (created === 1) write.hset(keys.meta, 'createdAt', Date.now(), 'version', BATCH_VERSION, ...(by ? actorFields(by, '') : []));
     for (let i = 0; i < jobIds.length; i += CHUNK) write.sadd(keys.jobs, ...jobIds.slice(i, i + CHUNK));
+    // A batch that grows is not done any more: its new jobs end it again.
+    if (jobIds.length > 0) write.hdel(keys.meta, 'doneAt');
     for (const key of [keys.meta, keys.jobs]) write.expire(key, BATCH_TTL_SECONDS);
     await write.exec();
   }
@@ -85,44 +89,79 @@ export class Batches {
     const { ledger, account } = this.ctx;
     if (operation === 'ResumeLiveStream') {
       const ban = jobId('ForbidLiveStream', account, params as ForbidParams);
-      await ledger.settle(id, outcome, { ban: { id: ban, change: 'clear' }, undone: true });
+      await this.announceIfDone(await ledger.settle(id, outcome, { ban: { id: ban, change: 'clear' }, undone: true }));
       return;
     }
     // A ban that existed already was someone else's: undo leaves it, and so does the ledger.
     if (operation !== 'ForbidLiveStream' || outcome !== 'applied') {
-      await ledger.settle(id, outcome);
+      await this.announceIfDone(await ledger.settle(id, outcome));
       return;
     }
     // A Oneshot=yes ban only interrupted a session: it lists nothing, so it owns no standing ban.
     const lists = (params as ForbidParams).Oneshot !== 'yes';
     // The ban is kept before undoAt is read, while undo sets undoAt before it
     // reads the applied bans: one of the two always sees the other.
-    const { batch, undoAsked } = await ledger.settle(id, outcome, { params, ...(lists ? { ban: { id, change: 'take' as const } } : {}) });
-    if (batch !== undefined && undoAsked) await enqueueResumes(this.ctx, batch, [[id, JSON.stringify(params)]]);
+    const settled = await ledger.settle(id, outcome, { params, ...(lists ? { ban: { id, change: 'take' as const } } : {}) });
+    if (settled.batch !== undefined && settled.undoAsked) await enqueueResumes(this.ctx, settled.batch, [[id, JSON.stringify(params)]]);
+    await this.announceIfDone(settled);
   }
 
   /** Called as a job is dead-lettered: the end is recorded for its batch, which it stays tied to (a replay runs under it). */
   async deadLettered(id: string): Promise<void> {
-    await this.ctx.ledger.settle(id, 'dead-lettered', { keepTie: true });
+    await this.announceIfDone(await this.ctx.ledger.settle(id, 'dead-lettered', { keepTie: true }));
+  }
+
+  /** The job that ended was the batch's last: the trail (and so SSE and webhooks) says so, with how its jobs ended. */
+  private async announceIfDone(settled: { batch?: string; done: boolean }): Promise<void> {
+    if (settled.batch !== undefined && settled.done) await this.announceDone(settled.batch);
+  }
+
+  private async announceDone(batch: string): Promise<void> {
+    const keys = batchKeys(this.ctx.prefix, batch);
+    const [[, meta], [, jobs], [, cancelled]] = (await this.ctx.redis
+      .multi()
+      .hmget(keys.meta, 'operation', 'ended:applied', 'ended:already-applied', 'ended:dead-lettered')
+      .scard(keys.jobs)
+      .scard(keys.cancelled)
+      .exec()) as [[null, (string | null)[]], [null, number], [null, number]];
+    const [operation, applied, alreadyApplied, deadLettered] = meta;
+    const counts = { jobs, applied: Number(applied ?? 0), alreadyApplied: Number(alreadyApplied ?? 0), deadLettered: Number(deadLettered ?? 0), cancelled };
+    await this.ctx.audit.batchDone({ batch, operation: operation as Operation, counts });
+  }
+
+  /** A cancel that removed a batch's last pending jobs completes it too. */
+  private async announceIfCancelledDone(batch: string): Promise<void> {
+    const keys = batchKeys(this.ctx.prefix, batch);
+    const [[, ended], [, cancelled], [, jobs]] = (await this.ctx.redis.multi().hget(keys.meta, 'ended').scard(keys.cancelled).scard(keys.jobs).exec()) as [[null, string | null], [null, number], [null, number]];
+    if (Number(ended ?? 0) + cancelled < jobs) return;
+    if ((await this.ctx.redis.hsetnx(keys.meta, 'doneAt', Date.now())) === 1) await this.announceDone(batch);
   }
 
   async show(batch: string): Promise<BatchCounts> {
     return showBatch(this.ctx, batch);
   }
 
-  async cancel(batch: string): Promise<CancelResult> {
-    return cancelBatch(this.ctx, batch);
+  async cancel(batch: string, by: Actor): Promise<CancelResult> {
+    const result = await cancelBatch(this.ctx, batch);
+    await this.ctx.audit.act({ act: 'cancel', ...by, batch, counts: { cancelled: result.cancelled, inFlight: result.inFlight, untouched: result.untouched } });
+    if (result.cancelled > 0) await this.announceIfCancelledDone(batch);
+    return result;
   }
 
-  async undo(batch: string): Promise<UndoResult> {
-    return undoBatch(this.ctx, batch);
+  async undo(batch: string, by: Actor): Promise<UndoResult> {
+    const result = await undoBatch(this.ctx, batch, by);
+    await this.ctx.audit.act({ act: 'undo', ...by, batch, counts: { cancelled: result.cancelled, resumesEnqueued: result.resumesEnqueued, undoneBefore: result.undoneBefore } });
+    if (result.cancelled > 0) await this.announceIfCancelledDone(batch);
+    return result;
   }
 
   async pendingCount(operations?: readonly Operation[]): Promise<number> {
     return pendingCount(this.ctx, operations);
   }
 
-  async cancelAll(confirm: number | undefined, operations?: readonly Operation[]): Promise<CancelAllResult> {
-    return cancelAll(this.ctx, confirm, operations);
+  async cancelAll(confirm: number | undefined, operations: readonly Operation[] | undefined, by: Actor): Promise<CancelAllResult> {
+    const result = await cancelAll(this.ctx, confirm, operations);
+    await this.ctx.audit.act({ act: 'cancel', ...by, counts: result.cancelled as Record<string, number> });
+    return result;
   }
 }

@@ -1,7 +1,8 @@
 import { resumeParamsOf, type ForbidParams } from '../jobs/schemas.ts';
 import { batchKeys } from '../queue/names.ts';
 import { BatchNotUndoableError } from './batch-errors.ts';
-import { CHUNK, endsOf, readBatchMeta, type BatchContext } from './batch-context.ts';
+import { CHUNK, endsOf, readBatchMeta, actorFields, type BatchContext } from './batch-context.ts';
+import type { Actor } from '../ledger/audit.ts';
 import { cancelBatch, type CancelResult } from './cancel.ts';
 
 /** Taking a batch of bans back: what is pending is cancelled, what was applied is lifted. */
@@ -30,11 +31,12 @@ export interface UndoResult extends CancelResult {
  * batch made is never lifted; a ban still in flight now is lifted by the
  * worker as soon as it lands (Batches.finished()).
  */
-export async function undoBatch(ctx: BatchContext, batch: string): Promise<UndoResult> {
+export async function undoBatch(ctx: BatchContext, batch: string, by: Actor): Promise<UndoResult> {
   const { operation, legacy } = await readBatchMeta(ctx, batch);
   if (operation !== 'ForbidLiveStream') throw new BatchNotUndoableError(batch, operation);
   const keys = batchKeys(ctx.prefix, batch);
-  await ctx.redis.hsetnx(keys.meta, 'undoAt', Date.now());
+  // The first undo's actor stays: its lifts are the ones in flight, and the audit trail names it for each.
+  if ((await ctx.redis.hsetnx(keys.meta, 'undoAt', Date.now())) === 1) await ctx.redis.hset(keys.meta, ...actorFields(by, 'undo'));
   const cancelled = await cancelBatch(ctx, batch);
   const applied = await ctx.redis.hgetall(keys.applied);
   const entries = Object.entries(applied);

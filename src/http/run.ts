@@ -23,8 +23,8 @@ export async function runHttpServer(config: Config, log: Logger = createLogger(c
       throw error;
     });
     log.info({ url, dashboard: `${url}${DASHBOARD_PATH}/`, redis: describeRedis(config.redis), prefix: config.prefix }, 'HTTP API listening');
-    if (!config.http.apiToken) {
-      log.warn({ host: config.http.host }, `no LIVEQUEUE_API_TOKEN: listening on ${config.http.host} only, without authentication; set a token to serve other machines`);
+    if (config.http.tokens.length === 0) {
+      log.warn({ host: config.http.host }, `no LIVEQUEUE_API_TOKEN or LIVEQUEUE_API_TOKENS_FILE: listening on ${config.http.host} only, without authentication; set a token to serve other machines`);
     }
     log.info({ signal: await untilStopSignal() }, 'stopping: finishing requests in flight');
     // A hard deadline: requests still open after SHUTDOWN_TIMEOUT_MS are cut, so no client keeps the process up.

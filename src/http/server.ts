@@ -15,6 +15,8 @@ import type { ApiContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { batchRoutes } from './routes/batches.ts';
+import { eventRoutes } from './routes/events.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { dlqRoutes } from './routes/dlq.ts';
 import { enqueueRoutes, type EnqueueCounter } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -112,6 +114,8 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(jobRoutes());
     await scope.register(dlqRoutes());
     await scope.register(batchRoutes());
+    await scope.register(eventRoutes());
+    await scope.register(auditRoutes());
   };
   await api.register(
     async (scope) => {

@@ -8,6 +8,7 @@ import type { BatchLedger } from '../ledger/batch-ledger.ts';
 import type { DeadLetterQueue } from '../ledger/dead-letter.ts';
 import type { Batches } from '../batches/batches.ts';
 import type { BlacklistHeadroom, BlacklistWarning } from '../blacklist/headroom.ts';
+import type { Actor, AuditTrail } from '../ledger/audit.ts';
 
 export interface EnqueueRecord {
   /** Raw input; validated here before anything reaches Redis. */
@@ -46,6 +47,8 @@ export interface StreamSummary {
 
 export interface StreamOptions {
   priority: Priority;
+  /** Who enqueues, why: kept with the batch and in the audit trail. */
+  by: Actor;
   /** Applied to records that lack the field (e.g. --oneshot, --resume-time, --region). */
   defaults?: Record<string, string>;
   chunkSize?: number;
@@ -60,6 +63,7 @@ export interface IntakeParts {
   leftovers: Pick<DeadLetterQueue, 'freeJobId'>;
   batches: Pick<Batches, 'record'>;
   blacklist: Pick<BlacklistHeadroom, 'noteDomains' | 'preflight'>;
+  audit: Pick<AuditTrail, 'act'>;
 }
 
 type Valid = NewJob & { index: number };
@@ -79,9 +83,9 @@ export class Intake {
   constructor(private readonly parts: IntakeParts) {}
 
   /** Records under `batch`, as one act (an HTTP request, a library call). */
-  async enqueue(operation: Operation, records: readonly EnqueueRecord[], batch: string): Promise<Enqueued> {
+  async enqueue(operation: Operation, records: readonly EnqueueRecord[], batch: string, by: Actor): Promise<Enqueued> {
     // Before anything is enqueued: a batch named for another operation is refused whole.
-    await this.parts.batches.record(batch, operation, []);
+    await this.parts.batches.record(batch, operation, [], by);
     const results: EnqueueResult[] = [];
     let bans = 0;
     for (let start = 0; start < records.length; start += CHUNK) {
@@ -90,6 +94,8 @@ export class Intake {
       bans += chunk.blacklistBans;
     }
     const blacklistWarning = await this.parts.blacklist.preflight(bans);
+    const tally = (status: EnqueueResult['status']) => results.filter((r) => r.status === status).length;
+    await this.recordAct(operation, batch, by, { enqueued: tally('enqueued'), duplicates: tally('duplicate'), invalid: tally('invalid') });
     return { results, blacklistBans: bans, ...(blacklistWarning ? { blacklistWarning } : {}) };
   }
 
@@ -100,7 +106,7 @@ export class Intake {
    */
   async enqueueStream(operation: Operation, records: AsyncIterable<InputRecord>, batch: string, options: StreamOptions): Promise<StreamSummary> {
     const summary: StreamSummary = { read: 0, enqueued: 0, duplicates: 0, invalid: [], blacklistBans: 0 };
-    await this.parts.batches.record(batch, operation, []);
+    await this.parts.batches.record(batch, operation, [], options.by);
     const chunkSize = options.chunkSize ?? CHUNK;
     let chunk: InputRecord[] = [];
     const flush = async () => {
@@ -125,7 +131,12 @@ export class Intake {
     if (chunk.length > 0) await flush();
     summary.invalid.sort((a, b) => a.line - b.line);
     const blacklistWarning = await this.parts.blacklist.preflight(summary.blacklistBans);
+    await this.recordAct(operation, batch, options.by, { read: summary.read, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length });
     return blacklistWarning ? { ...summary, blacklistWarning } : summary;
+  }
+
+  private async recordAct(operation: Operation, batch: string, by: Actor, counts: Record<string, number>): Promise<void> {
+    await this.parts.audit.act({ act: 'enqueue', ...by, batch, operation, counts });
   }
 
   /**

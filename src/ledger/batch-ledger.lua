@@ -16,8 +16,13 @@ ARGV[5]  'end' deletes the tie (the job is over); 'stay' keeps it (dead-lettered
 ARGV[6]  the ban's parameters as JSON, kept for undo ('' for none)
 ARGV[7]  '1' when the job is a lift an undo enqueued: counted as undone
 ARGV[8]  ttl in seconds of the batch keys
+ARGV[9]  now, in ms
 
-Returns { batch or false, 1 when an undo was asked for the batch }.
+A batch is done once every job it recorded has ended (applied, already
+applied, dead-lettered) or was cancelled: the end that completes it sets the
+batch's doneAt, once (Batches.record clears it when the batch grows).
+
+Returns { batch or false, 1 when an undo was asked for the batch, 1 when this end completed the batch }.
 ]]
 local rcall = redis.call
 local prefix = ARGV[1]
@@ -33,11 +38,15 @@ elseif ARGV[4] == "clear" then
   rcall("DEL", KEYS[2])
 end
 
-if not batch then return { false, 0 } end
+if not batch then return { false, 0, 0 } end
 
 local base = prefix .. ":batch-"
+local meta = prefix .. ":batch:" .. batch
+local jobs = base .. "jobs:" .. batch
 local outcomes = base .. "outcomes:" .. batch
-rcall("HSET", outcomes, id, ARGV[3])
+-- A job the batch recorded (a lift its undo enqueued is not one) ending for the first time.
+local own = rcall("SISMEMBER", jobs, id) == 1
+local first = rcall("HSET", outcomes, id, ARGV[3]) == 1
 rcall("EXPIRE", outcomes, ttl)
 -- The job ran again under the batch after a cancel of the same id (a batch name used twice).
 rcall("SREM", base .. "cancelled:" .. batch, id)
@@ -51,4 +60,12 @@ if ARGV[7] == "1" then
   rcall("SADD", undone, id)
   rcall("EXPIRE", undone, ttl)
 end
-return { batch, rcall("HEXISTS", prefix .. ":batch:" .. batch, "undoAt") }
+local done = 0
+if own and first then
+  local ended = rcall("HINCRBY", meta, "ended", 1)
+  rcall("HINCRBY", meta, "ended:" .. ARGV[3], 1)
+  if ended + rcall("SCARD", base .. "cancelled:" .. batch) >= rcall("SCARD", jobs) then
+    done = rcall("HSETNX", meta, "doneAt", ARGV[9])
+  end
+end
+return { batch, rcall("HEXISTS", meta, "undoAt"), done }

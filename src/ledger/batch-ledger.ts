@@ -64,9 +64,9 @@ export class BatchLedger {
   }
 
   /** Records a job's end for its batch; returns the batch (if it had one) and whether an undo was asked for it. */
-  async settle(jobId: string, outcome: JobEnd, options: SettleOptions = {}): Promise<{ batch?: string; undoAsked: boolean }> {
+  async settle(jobId: string, outcome: JobEnd, options: SettleOptions = {}): Promise<{ batch?: string; undoAsked: boolean; done: boolean }> {
     const tie = jobBatchKey(this.prefix, jobId);
-    const [batch, undoAsked] = await this.redis.livequeueBatchLedger(
+    const [batch, undoAsked, done] = await this.redis.livequeueBatchLedger(
       tie,
       options.ban ? banOwnerKey(this.prefix, options.ban.id) : tie,
       this.prefix,
@@ -77,8 +77,9 @@ export class BatchLedger {
       options.params === undefined ? '' : JSON.stringify(options.params),
       options.undone ? '1' : '0',
       BATCH_TTL_SECONDS,
+      Date.now(),
     );
-    return { ...(batch ? { batch } : {}), undoAsked: undoAsked === 1 };
+    return { ...(batch ? { batch } : {}), undoAsked: undoAsked === 1, done: done === 1 };
   }
 
   /** Cancels the pending jobs among `ids` that are tied to `batch` (every pending one with `batch` undefined). */

@@ -131,6 +131,16 @@ export function blacklistKeys(prefix: string): { domains: string; cache: string;
   return { domains: `${prefix}:banned-domains`, cache: `${prefix}:blacklist-headroom`, longBans: `${prefix}:long-bans` };
 }
 
+/** An account's audit trail: a Redis Stream of acts and outcomes (ledger/audit.ts). */
+export function auditKey(prefix: string): string {
+  return `${prefix}:audit`;
+}
+
+/** The audit records about one subject (a stream or a monitor), by time; the subject is hashed to keep keys short. */
+export function auditSubjectKey(prefix: string, subject: string): string {
+  return `${prefix}:audit-subject:${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
+}
+
 export function outcomeKey(prefix: string, jobId: string): string {
   return `${prefix}:outcome:${jobId}`;
 }

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { deadLetterEntry, type DeadLetterCause } from '../ledger/dead-letter-entry.ts';
 import type { Counter } from '../ledger/stats.ts';
 import type { ProcessorDeps } from './processor-deps.ts';
+import { subjectOf } from '../jobs/targets.ts';
 
 /**
  * How a job ends for good (applied, already applied, dead-lettered), and what
@@ -21,7 +22,7 @@ export type JobOutcome =
  */
 export type CallKind = 'none' | 'failed' | 'answered';
 
-type EndingDeps = Pick<ProcessorDeps, 'operation' | 'stats' | 'outcomes' | 'holds' | 'holdView' | 'hostHold' | 'deadLetters' | 'onFinished' | 'log' | 'observer'>;
+type EndingDeps = Pick<ProcessorDeps, 'operation' | 'stats' | 'outcomes' | 'audit' | 'holds' | 'holdView' | 'hostHold' | 'deadLetters' | 'onFinished' | 'log' | 'observer'>;
 
 /** A real answer about the job arrived: the service, the account and this host's credentials work. */
 export async function healthy(deps: Pick<ProcessorDeps, 'operation' | 'holds' | 'holdView' | 'hostHold' | 'log'>, job: Job): Promise<void> {
@@ -35,11 +36,14 @@ export async function healthy(deps: Pick<ProcessorDeps, 'operation' | 'holds' | 
 
 /** Keeps the final outcome queryable after the job leaves the queue. */
 export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind): Promise<JobOutcome> {
-  const { operation, stats, outcomes, observer } = deps;
-  // The commands leave together: one round trip on every job's path.
+  const { operation, stats, outcomes, audit, observer } = deps;
+  // The commands leave together: one round trip on every job's path. The
+  // audit record goes before the batch's (onFinished), which ends the job's
+  // tie to its batch: the record reads the batch from it.
   await Promise.all([
     stats.record(operation, counter, call !== 'none'),
     outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
+    audit.outcome({ operation, subject: subjectOf(operation, job.data), jobId: job.id!, attempts, ...result }),
     call === 'answered' ? healthy(deps, job) : undefined,
     result.outcome === 'dead-lettered' ? undefined : deps.onFinished(job.id!, job.data, result.outcome),
   ]);

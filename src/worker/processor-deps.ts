@@ -3,6 +3,7 @@ import type { LiveApi } from '../live/client.ts';
 import type { Operation } from '../catalog/operations.ts';
 import type { DeadLetterQueue } from '../ledger/dead-letter.ts';
 import type { Outcomes } from '../ledger/outcomes.ts';
+import type { AuditTrail } from '../ledger/audit.ts';
 import type { Holds } from '../holds/holds.ts';
 import type { Stats } from '../ledger/stats.ts';
 import type { Pacer } from '../ratelimit/pacer.ts';
@@ -26,6 +27,8 @@ export interface ProcessorDeps {
   deadLetters: DeadLetterQueue;
   stats: Stats;
   outcomes: Outcomes;
+  /** The account's audit trail: every final outcome, with its subject, batch and RequestId. */
+  audit: Pick<AuditTrail, 'outcome'>;
   holds: Holds;
   holdView: HoldView;
   /** This process's own hold for host-local faults (credentials, signature, clock), shared by the account's operations. */

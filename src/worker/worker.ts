@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { blockingConnection, type RedisClient } from '../redis.ts';
 import type { Stats } from '../ledger/stats.ts';
 import type { Outcomes } from '../ledger/outcomes.ts';
+import type { AuditTrail } from '../ledger/audit.ts';
 import type { DeadLetterQueue } from '../ledger/dead-letter.ts';
 import type { Holds } from '../holds/holds.ts';
 import type { HostFaults } from '../holds/host-faults.ts';
@@ -36,6 +37,7 @@ export interface AccountParts {
   config: Pick<Config, 'holds' | 'blacklistRecheckMs' | 'retry' | 'jobLockMs'>;
   stats: Stats;
   outcomes: Outcomes;
+  audit: AuditTrail;
   holds: Holds;
   hostFaults: HostFaults;
   deadLetters: DeadLetterQueue;
@@ -110,6 +112,7 @@ export class LiveWorkers {
       account: account.name, operation, live: this.options.live, bucket, log, observer: this.options.observer,
       stats: account.stats,
       outcomes: account.outcomes,
+      audit: account.audit,
       holds: account.holds,
       holdView: new HoldView(account.holds, operation),
       hostHold: this.hostHold,

@@ -96,7 +96,7 @@ async function enqueueWork(runtime: AccountRuntime, work: Record<Operation, Enqu
   const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
   for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
     const batch = newBatchId();
-    const { results } = await runtime.intake.enqueue(operation, work[operation], batch);
+    const { results } = await runtime.intake.enqueue(operation, work[operation], batch, { actor: 'demo', reason: 'livequeue demo' });
     totals[operation] = results.filter((r) => r.status === 'enqueued').length;
     process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs (batch ${batch})\n`);
     results.forEach((r, i) => {

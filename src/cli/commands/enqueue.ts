@@ -8,6 +8,7 @@ import type { StreamSummary } from '../../intake/enqueue.ts';
 import { PRIORITIES, type Priority } from '../../queue/job-options.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { actOptions, actorOf } from '../actor.ts';
 import { withRuntime } from '../session.ts';
 import type { BlacklistWarning } from '../../blacklist/headroom.ts';
 
@@ -86,6 +87,7 @@ function printSummary(summary: StreamSummary, batch: string, warning: BlacklistW
 
 async function enqueueFile(command: Command, operation: Operation, flags: EnqueueFlags, defaults: Record<string, string>): Promise<void> {
   const config = configFor(command);
+  const by = actorOf(command);
   // Loaded on use: `--help` and the other commands do without the readers, the batch rules and the bulk producer.
   const [{ InputFileError, readRecords }, { BATCH_ID, BATCH_ID_RULE, newBatchId }] = await Promise.all([
     import('../../intake/input.ts'),
@@ -102,6 +104,7 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
     try {
       return await runtime.intake.enqueueStream(operation, countingBytes(readRecords(stream, format, operation), stream, (n) => (bytes = n)), batch, {
         priority: flags.priority,
+        by,
         defaults,
         onProgress: (s) => progress.update(s, bytes),
       });
@@ -118,7 +121,7 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
 }
 
 function commonFlags(command: Command): Command {
-  return command
+  return actOptions(command)
     .requiredOption('--file <path>', 'input file, or - for standard input')
     .addOption(new Option('--format <format>', 'input format (default: by file extension)').choices(INPUT_FORMATS))
     .addOption(new Option('--priority <priority>', 'urgent jobs are taken before the normal backlog').choices(PRIORITIES).default('normal'))

@@ -4,12 +4,13 @@ import { OPERATIONS, operationFromSlug, SLUG_CHOICES } from '../../catalog/opera
 import { batchIdSchema } from '../../batches/batches.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
+import { actBodySchema, actFields, actorOf, actorSchema } from '../act.ts';
 
 const paramsSchema = z.object({ account: z.string().optional(), id: batchIdSchema });
 const int = z.number().int();
 
 const countsSchema = z.object({
-  batch: z.string(), operation: z.enum(OPERATIONS), createdAt: z.string(), jobs: int,
+  batch: z.string(), operation: z.enum(OPERATIONS), createdAt: z.string(), by: actorSchema.optional(), undoBy: actorSchema.optional(), jobs: int,
   waiting: int, active: int, applied: int, alreadyApplied: int, deadLettered: int, cancelled: int, unknown: int, superseded: int,
   undone: int, undoPending: int, undoFailed: int, undoRequestedAt: z.string().optional(),
 });
@@ -19,6 +20,7 @@ const cancelAllBodySchema = z.strictObject({
   all: z.literal(true, { error: 'all must be true: this route cancels every pending job of the account' }),
   confirm: z.number({ error: 'confirm must be the pending count you expect (GET it from a first call without confirm)' }).int().min(0).optional(),
   operation: z.enum(SLUG_CHOICES).optional(),
+  ...actFields,
 });
 const cancelAllSchema = z.object({ cancelled: z.partialRecord(z.enum(OPERATIONS), int) });
 const notConfirmedSchema = errorBodySchema.extend({ pending: int });
@@ -32,11 +34,11 @@ export function batchRoutes(): FastifyPluginAsyncZod {
   return async (app) => {
     const errors = { 400: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
     app.get('/batches/:id', { config: { scope: 'read' }, schema: { params: paramsSchema, response: { 200: countsSchema, ...errors } } }, (request) => request.runtime.batches.show(request.params.id));
-    app.post('/batches/:id/cancel', { config: { scope: 'operate' }, schema: { params: paramsSchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id));
-    app.post('/batches/:id/undo', { config: { scope: 'operate' }, schema: { params: paramsSchema, response: { 200: undoSchema, ...errors } } }, (request) => request.runtime.batches.undo(request.params.id));
+    app.post('/batches/:id/cancel', { config: { scope: 'operate' }, schema: { params: paramsSchema, body: actBodySchema, response: { 200: cancelSchema, ...errors } } }, (request) => request.runtime.batches.cancel(request.params.id, actorOf(request, request.body)));
+    app.post('/batches/:id/undo', { config: { scope: 'operate' }, schema: { params: paramsSchema, body: actBodySchema, response: { 200: undoSchema, ...errors } } }, (request) => request.runtime.batches.undo(request.params.id, actorOf(request, request.body)));
     app.post('/batches/cancel', { config: { scope: 'operate' }, schema: { body: cancelAllBodySchema, response: { 200: cancelAllSchema, 400: errorBodySchema, 409: notConfirmedSchema } } }, (request) => {
       const { confirm, operation } = request.body;
-      return request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined);
+      return request.runtime.batches.cancelAll(confirm, operation ? [operationFromSlug(operation)!] : undefined, actorOf(request, request.body));
     });
   };
 }

@@ -7,13 +7,14 @@ import { PRIORITIES } from '../../queue/job-options.ts';
 import type { EnqueueRecord, EnqueueResult } from '../../intake/enqueue.ts';
 import '../context.ts';
 import { errorBodySchema, fieldErrorSchema } from '../errors.ts';
+import { actFields, actorOf } from '../act.ts';
 
 /** One addBulk round trip's worth; larger batches go in several requests. */
 export const MAX_JOBS_PER_REQUEST = 1000;
 
 /**
- * One job object, an array of them, or `{"batch": "name", "jobs": [...]}` to
- * name the batch. Each job is checked on its own below, so one bad job does
+ * One job object, an array of them, or `{"batch": "name", "jobs": [...],
+ * "reason": "...", "ticket": "..."}` to name the batch and say why. Each job is checked on its own below, so one bad job does
  * not hold back the others.
  */
 const enqueueBodySchema = z.preprocess(
@@ -23,6 +24,7 @@ const enqueueBodySchema = z.preprocess(
   },
   z.strictObject({
     batch: batchIdSchema.optional(),
+    ...actFields,
     jobs: z
       .array(z.unknown(), { error: 'jobs must be a list' })
       .min(1, 'send at least one job')
@@ -84,7 +86,7 @@ export function enqueueRoutes(count: EnqueueCounter = () => {}): FastifyPluginAs
           const records = jobs.filter((job): job is EnqueueRecord => !('errors' in job));
           // A batch of another operation: 409 batch-conflict (http/errors.ts). A blacklist
           // warning comes in the answer, not as a refusal: the bans are enqueued and wait for room.
-          const { results: enqueued, blacklistWarning } = await runtime.intake.enqueue(operation, records, batch);
+          const { results: enqueued, blacklistWarning } = await runtime.intake.enqueue(operation, records, batch, actorOf(request, request.body));
           let next = 0;
           const results = jobs.map((job, index): EnqueueResponse['results'][number] => {
             const result: EnqueueResult = 'errors' in job ? { status: 'invalid', errors: job.errors } : enqueued[next++]!;

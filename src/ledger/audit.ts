@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import type { RedisClient } from '../redis.ts';
+import { defineScripts } from '../redis-scripts.ts';
+import { OPERATIONS, type Operation } from '../catalog/operations.ts';
+import { subjectKey, type Subject } from '../jobs/targets.ts';
+import { auditKey, auditSubjectKey, jobBatchKey } from '../queue/names.ts';
+
+/** Who did an act, and why: every act of a person or a program carries one. */
+export interface Actor {
+  /** A token's name (`moderation-bot`), `cli:<user>@<host>`, `library:<user>@<host>`. Never a token. */
+  actor: string;
+  reason?: string;
+  /** A ticket or case number beside the reason. */
+  ticket?: string;
+}
+
+export const ACTS = ['enqueue', 'cancel', 'undo', 'replay', 'purge', 'pause', 'resume', 'rate'] as const;
+export type ActName = (typeof ACTS)[number];
+
+export interface ActRecord extends Actor {
+  act: ActName;
+  batch?: string;
+  operation?: Operation;
+  /** What the act did, in numbers (enqueued, duplicates, cancelled, …). */
+  counts?: Record<string, number>;
+}
+
+/** A batch with no pending job left: how its jobs ended. */
+export interface BatchDoneRecord {
+  batch: string;
+  operation: Operation;
+  counts: { jobs: number; applied: number; alreadyApplied: number; deadLettered: number; cancelled: number };
+}
+
+export interface OutcomeRecord {
+  operation: Operation;
+  subject: Subject;
+  jobId: string;
+  outcome: 'applied' | 'already-applied' | 'dead-lettered';
+  code?: string;
+  requestId?: string;
+  attempts: number;
+}
+
+const count = z.coerce.number().int();
+/** A record as read back: the stream's fields, with its id and time. */
+export const auditRecordSchema = z.object({
+  id: z.string(),
+  at: z.string(),
+  kind: z.enum(['act', 'outcome', 'batch-done']),
+  act: z.enum(ACTS).optional(),
+  actor: z.string().optional(),
+  reason: z.string().optional(),
+  ticket: z.string().optional(),
+  batch: z.string().optional(),
+  operation: z.enum(OPERATIONS).optional(),
+  stream: z.string().optional(),
+  monitorId: z.string().optional(),
+  jobId: z.string().optional(),
+  outcome: z.enum(['applied', 'already-applied', 'dead-lettered']).optional(),
+  code: z.string().optional(),
+  requestId: z.string().optional(),
+  attempts: count.optional(),
+  counts: z.record(z.string(), z.number()).optional(),
+});
+export type AuditRecord = z.output<typeof auditRecordSchema>;
+
+/** Stream ids are `<ms>-<seq>`: the time a record was written, on Redis's clock. */
+export function timeOfId(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+/**
+ * An account's audit trail: an append-only Redis Stream of every act (who,
+ * what, why, when, with its counts) and every job's final outcome about its
+ * subject (with the batch, the act's actor and reason, the code and the
+ * RequestId). It keeps AUDIT_RETENTION_DAYS and at most AUDIT_MAX_ENTRIES
+ * records; each subject has an index of its records, so its history is read
+ * without scanning the trail. Tokens and secrets never enter it: actors are
+ * names.
+ */
+export class AuditTrail {
+  readonly key: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly settings: { retentionMs: number; maxEntries: number },
+  ) {
+    this.key = auditKey(prefix);
+    defineScripts(redis);
+  }
+
+  async act(record: ActRecord): Promise<string> {
+    const { counts, ...rest } = record;
+    return this.append(undefined, undefined, '', { kind: 'act', ...rest, ...(counts ? { counts: JSON.stringify(counts) } : {}) });
+  }
+
+  async batchDone(record: BatchDoneRecord): Promise<string> {
+    return this.append(undefined, undefined, '', { kind: 'batch-done', batch: record.batch, operation: record.operation, counts: JSON.stringify(record.counts) });
+  }
+
+  /** A job's final outcome; the batch and the act behind it are read from the job's tie, in the same step. */
+  async outcome(record: OutcomeRecord): Promise<string> {
+    const { subject, ...rest } = record;
+    return this.append(subjectKey(subject), record.jobId, record.operation, { kind: 'outcome', ...subject, ...rest });
+  }
+
+  private async append(subject: string | undefined, tiedJob: string | undefined, operation: string, fields: Record<string, string | number | undefined>): Promise<string> {
+    const pairs = Object.entries(fields).flatMap(([name, value]) => (value === undefined || value === '' ? [] : [name, String(value)]));
+    return this.redis.livequeueAudit(
+      this.key,
+      subject === undefined ? this.key : auditSubjectKey(this.prefix, subject),
+      tiedJob === undefined ? this.key : jobBatchKey(this.prefix, tiedJob),
+      this.prefix,
+      operation,
+      Date.now(),
+      this.settings.retentionMs,
+      this.settings.maxEntries,
+      ...pairs,
+    );
+  }
+
+  /** Everything recorded about a subject, oldest first. */
+  async history(subject: Subject, limit = 1000): Promise<AuditRecord[]> {
+    const ids = await this.redis.zrange(auditSubjectKey(this.prefix, subjectKey(subject)), '0', String(limit - 1));
+    if (ids.length === 0) return [];
+    const reads = this.redis.pipeline();
+    for (const id of ids) reads.xrange(this.key, id, id);
+    const answers = (await reads.exec()) ?? [];
+    return answers.flatMap(([error, entries]) => (error ? [] : (entries as [string, string[]][]).flatMap(toRecord)));
+  }
+
+  /** Records after `afterId` (exclusive; '0' for the oldest), up to `untilMs`, at most `limit`. */
+  async page(afterId: string, untilMs: number | undefined, limit: number): Promise<AuditRecord[]> {
+    const entries = (await this.redis.xrange(this.key, `(${afterId}`, untilMs === undefined ? '+' : String(untilMs), 'COUNT', limit)) as [string, string[]][];
+    return entries.flatMap(toRecord);
+  }
+}
+
+/** A stream entry as a record; one that does not read as one (written by hand) is left out. */
+export function toRecord([id, flat]: [string, string[]]): AuditRecord[] {
+  const fields: Record<string, unknown> = { id, at: new Date(timeOfId(id)).toISOString() };
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1];
+  if (typeof fields.counts === 'string') fields.counts = safeJson(fields.counts);
+  const parsed = auditRecordSchema.safeParse(fields);
+  return parsed.success ? [parsed.data] : [];
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
