@@ -34,7 +34,7 @@ declare module 'ioredis' {
     livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;
     livequeueRemoveFinished(queueKeyPrefix: string, leaseKey: string, jobId: string, token: string): Result<string, Context>;
     livequeueReleaseLease(leaseKey: string, token: string): Result<number, Context>;
-    livequeueAudit(stream: string, subjectIndex: string, tie: string, ...args: (string | number)[]): Result<string, Context>;
+    livequeueAudit(stream: string, subjectIndex: string, tie: string, ...args: (string | number)[]): Result<[string, string | null], Context>;
   }
 }
 

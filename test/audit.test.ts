@@ -62,6 +62,11 @@ describe('the audit trail', () => {
     expect(plain).toMatch(/ForbidLiveStream applied after 1 attempt .*batch first {2}by moderation-bot {2}reason "nudity classifier 0\.98" {2}ticket CASE-1 {2}RequestId /);
     expect(plain).toMatch(/ResumeLiveStream applied .*\[undo\].*by oncall-ana {2}reason "classifier misfire"/);
 
+    // The worker's outcome line names the stream, the batch and the RequestId, as the trail does.
+    const lines = worker.output().split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
+    expect(lines.find((l) => l.msg === 'applied' && l.stream === `${DOMAIN}/${APP}/${s}` && l.batch === 'second')).toMatchObject({ operation: 'ForbidLiveStream', outcome: 'applied', requestId: requestIds[2], attempts: 1 });
+    expect(lines.find((l) => l.msg === 'applied' && l.operation === 'ResumeLiveStream' && l.stream === `${DOMAIN}/${APP}/${s}`)).toMatchObject({ batch: 'first', requestId: requestIds[1] });
+
     // `batch show` names who made the batch and who undid it.
     expect((await cli(['batch', 'show', 'first'])).stdout).toMatch(/by moderation-bot, reason "nudity classifier 0\.98", ticket CASE-1[\s\S]*undo asked .* by oncall-ana, reason "classifier misfire", ticket INC-7/);
 

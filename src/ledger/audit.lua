@@ -18,7 +18,7 @@ ARGV[4]  retention, in ms
 ARGV[5]  the trail's most records
 ARGV[6..] field, value, ...
 
-Returns the record's id.
+Returns { the record's id, the batch of the job's tie or false }.
 ]]
 local rcall = redis.call
 local now = tonumber(ARGV[3])
@@ -48,6 +48,11 @@ if KEYS[3] ~= KEYS[1] then
   end
 end
 
+local tiedBatch = false
+for i = 1, #fields - 1, 2 do
+  if fields[i] == "batch" then tiedBatch = fields[i + 1] end
+end
+
 local oldest = math.max(0, now - retention)
 local id = rcall("XADD", KEYS[1], "MINID", oldest, "*", unpack(fields))
 rcall("XTRIM", KEYS[1], "MAXLEN", "~", ARGV[5])
@@ -56,4 +61,4 @@ if KEYS[2] ~= KEYS[1] then
   rcall("ZREMRANGEBYSCORE", KEYS[2], "-inf", "(" .. oldest)
   rcall("PEXPIRE", KEYS[2], retention)
 end
-return id
+return { id, tiedBatch }

@@ -93,22 +93,22 @@ export class AuditTrail {
 
   async act(record: ActRecord): Promise<string> {
     const { counts, ...rest } = record;
-    return this.append(undefined, undefined, '', { kind: 'act', ...rest, ...(counts ? { counts: JSON.stringify(counts) } : {}) });
+    return (await this.append(undefined, undefined, '', { kind: 'act', ...rest, ...(counts ? { counts: JSON.stringify(counts) } : {}) })).id;
   }
 
   async batchDone(record: BatchDoneRecord): Promise<string> {
-    return this.append(undefined, undefined, '', { kind: 'batch-done', batch: record.batch, operation: record.operation, counts: JSON.stringify(record.counts) });
+    return (await this.append(undefined, undefined, '', { kind: 'batch-done', batch: record.batch, operation: record.operation, counts: JSON.stringify(record.counts) })).id;
   }
 
-  /** A job's final outcome; the batch and the act behind it are read from the job's tie, in the same step. */
-  async outcome(record: OutcomeRecord): Promise<string> {
+  /** A job's final outcome; the batch and the act behind it are read from the job's tie, in the same step. Returns the record's id and that batch. */
+  async outcome(record: OutcomeRecord): Promise<{ id: string; batch?: string }> {
     const { subject, ...rest } = record;
     return this.append(subjectKey(subject), record.jobId, record.operation, { kind: 'outcome', ...subject, ...rest });
   }
 
-  private async append(subject: string | undefined, tiedJob: string | undefined, operation: string, fields: Record<string, string | number | undefined>): Promise<string> {
+  private async append(subject: string | undefined, tiedJob: string | undefined, operation: string, fields: Record<string, string | number | undefined>): Promise<{ id: string; batch?: string }> {
     const pairs = Object.entries(fields).flatMap(([name, value]) => (value === undefined || value === '' ? [] : [name, String(value)]));
-    return this.redis.livequeueAudit(
+    const [id, batch] = await this.redis.livequeueAudit(
       this.key,
       subject === undefined ? this.key : auditSubjectKey(this.prefix, subject),
       tiedJob === undefined ? this.key : jobBatchKey(this.prefix, tiedJob),
@@ -119,6 +119,7 @@ export class AuditTrail {
       this.settings.maxEntries,
       ...pairs,
     );
+    return { id, ...(batch ? { batch } : {}) };
   }
 
   /** Everything recorded about a subject, oldest first. */

@@ -53,18 +53,16 @@ async function retry(deps: ProcessorDeps, job: Job, token: string | undefined, a
 
 /** Carries out what decide said: ends the job, or moves it to wait or retry. */
 export async function applyAction(deps: ProcessorDeps, job: Job, token: string | undefined, action: Action, result: LiveCallSuccess | LiveCallFailure, called: Called): Promise<JobOutcome> {
-  const { operation, holds, log } = deps;
+  const { operation, holds } = deps;
   const { attempt } = called;
   if (action.kind === 'finish-applied') {
-    log.info({ jobId: job.id, operation, requestId: result.requestId, attempt, latencyMs: Math.round(result.latencyMs), probe: called.probe || undefined }, 'applied');
-    return finish(deps, job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered');
+    return finish(deps, job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered', { latencyMs: Math.round(result.latencyMs), ...(called.probe ? { probe: true } : {}) });
   }
   if (result.ok) throw new Error(`decide: an applied call cannot end as ${action.kind}`);
   const context = contextOf(operation, job, result, attempt);
   switch (action.kind) {
     case 'already-applied':
-      log.info(context, 'already applied');
-      return finish(deps, job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered');
+      return finish(deps, job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered', { latencyMs: context.latencyMs });
     case 'dead-letter': {
       const { code, message, httpStatus, requestId } = result;
       return deadLetter(deps, job, { reason: action.reason, code, message, httpStatus, requestId }, attempt, action.call);

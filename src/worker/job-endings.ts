@@ -34,26 +34,35 @@ export async function healthy(deps: Pick<ProcessorDeps, 'operation' | 'holds' | 
   log.warn({ operation, reason: released.reason, heldForMs: Date.now() - released.since, failedCalls: released.count }, `${operation} hold released: a call succeeded again`);
 }
 
-/** Keeps the final outcome queryable after the job leaves the queue. */
-export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind): Promise<JobOutcome> {
-  const { operation, stats, outcomes, audit, observer } = deps;
+/**
+ * Keeps the final outcome queryable after the job leaves the queue, records
+ * it in the audit trail, and logs it with the audit record's field names
+ * (stream or monitorId, batch, outcome, code, requestId, attempts), plus
+ * `extra` (latency, probe, reason).
+ */
+export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind, extra: Record<string, unknown> = {}): Promise<JobOutcome> {
+  const { operation, stats, outcomes, audit, observer, log } = deps;
+  const subject = subjectOf(operation, job.data);
   // The commands leave together: one round trip on every job's path. The
   // audit record goes before the batch's (onFinished), which ends the job's
   // tie to its batch: the record reads the batch from it.
-  await Promise.all([
+  const [, , recorded] = await Promise.all([
     stats.record(operation, counter, call !== 'none'),
     outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
-    audit.outcome({ operation, subject: subjectOf(operation, job.data), jobId: job.id!, attempts, ...result }),
+    audit.outcome({ operation, subject, jobId: job.id!, attempts, ...result }),
     call === 'answered' ? healthy(deps, job) : undefined,
     result.outcome === 'dead-lettered' ? undefined : deps.onFinished(job.id!, job.data, result.outcome),
   ]);
+  const line = { jobId: job.id, operation, ...subject, ...(recorded.batch ? { batch: recorded.batch } : {}), outcome: result.outcome, ...('code' in result ? { code: result.code } : {}), requestId: result.requestId, attempts, ...extra };
+  if (result.outcome === 'dead-lettered') log.warn(line, 'dead-lettered');
+  else log.info(line, result.outcome === 'applied' ? 'applied' : 'already applied');
   observer.outcome(operation, result.outcome, 'code' in result ? result.code : undefined);
   observer.finished(operation, result.outcome, Date.now() - job.timestamp);
   return result;
 }
 
 export async function deadLetter(deps: EndingDeps, job: Job, cause: DeadLetterCause, attempts: number, call: CallKind): Promise<JobOutcome> {
-  const { operation, deadLetters, log } = deps;
+  const { operation, deadLetters } = deps;
   const now = Date.now();
   const entry = deadLetterEntry(
     { id: job.id!, operation, params: job.data, priority: job.opts.priority, progress: job.progress, attempts },
@@ -61,6 +70,5 @@ export async function deadLetter(deps: EndingDeps, job: Job, cause: DeadLetterCa
     { lastFailedAt: now, unrecordedFirstFailure: now },
   );
   await deadLetters.add(entry);
-  log.warn({ jobId: job.id, operation, code: cause.code, requestId: cause.requestId, attempt: attempts, reason: cause.reason }, 'dead-lettered');
-  return finish(deps, job, { outcome: 'dead-lettered', code: cause.code, requestId: cause.requestId }, attempts, 'deadLettered', call);
+  return finish(deps, job, { outcome: 'dead-lettered', code: cause.code, requestId: cause.requestId }, attempts, 'deadLettered', call, { reason: cause.reason });
 }

@@ -4,6 +4,8 @@ import type { DeadLetterQueue, DeadLetterEntry, DeadLetterFilter } from '../../l
 import type { Config } from '../../config.ts';
 import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { actOptions, actorOf } from '../actor.ts';
+import type { AccountRuntime } from '../../app/runtime.ts';
 import { withRuntime, withRuntimes } from '../session.ts';
 
 interface DlqFlags {
@@ -105,7 +107,7 @@ function formatPage(entries: readonly DeadLetterEntry[], total: number, offset: 
 }
 
 function registerReplay(dlq: Command): void {
-  filterFlags(dlq.command('replay'))
+  actOptions(filterFlags(dlq.command('replay')))
     .description('Put dead-lettered jobs back on their queues with fresh attempts.')
     .option('--all', 'replay every entry')
     .option('--dry-run', 'list what would be replayed, and do nothing')
@@ -119,7 +121,7 @@ function registerReplay(dlq: Command): void {
 }
 
 function registerPurge(dlq: Command): void {
-  filterFlags(dlq.command('purge'))
+  actOptions(filterFlags(dlq.command('purge')))
     .description('Delete dead-lettered jobs for good.')
     .option('--all', 'purge every entry')
     .option('--dry-run', 'list what would be purged, and do nothing')
@@ -150,20 +152,25 @@ interface BulkOutcome {
 function bulkAction(verb: BulkVerb, past: string, run: BulkRun) {
   return async (flags: DlqFlags, command: Command) => {
     const filter = guardedFilter(flags, verb);
-    const outcome = await runOnAccounts(flags, configFor(command), filter, run);
+    const by = actorOf(command);
+    const outcome = await runOnAccounts(flags, configFor(command), filter, async (queue, f, config, runtime) => {
+      const done = await run(queue, f, config);
+      await runtime.audit.act({ act: verb, ...by, counts: { [past]: done.count } });
+      return done;
+    });
     if (flags.json) process.stdout.write(`${JSON.stringify(bulkSummary(verb, past, flags, outcome))}\n`);
     else printBulkOutcome(verb, past, flags, outcome);
     if (outcome.missing.length > 0) process.exitCode = 1;
   };
 }
 
-async function runOnAccounts(flags: DlqFlags, config: Config, filter: DeadLetterFilter, run: BulkRun): Promise<BulkOutcome> {
+async function runOnAccounts(flags: DlqFlags, config: Config, filter: DeadLetterFilter, run: (...args: [...Parameters<BulkRun>, AccountRuntime]) => ReturnType<BulkRun>): Promise<BulkOutcome> {
   // Each account has its own dead letters: one account, unless --all-accounts.
   const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], (runtimes) =>
     Promise.all(
       runtimes.map(async (runtime) => {
         const matching = await runtime.deadLetters.list(filter);
-        return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config)) };
+        return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config, runtime)) };
       }),
     ),
   );

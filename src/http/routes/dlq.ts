@@ -4,6 +4,7 @@ import { operationFromSlug, SLUG_CHOICES } from '../../catalog/operations.ts';
 import { deadLetterEntrySchema, type DeadLetterFilter } from '../../ledger/dead-letter.ts';
 import '../context.ts';
 import { errorBodySchema } from '../errors.ts';
+import { actFields, actorOf } from '../act.ts';
 
 const operationSchema = z.enum(SLUG_CHOICES, { error: `operation must be one of ${SLUG_CHOICES.join(', ')}` }).transform((slug) => operationFromSlug(slug)!);
 
@@ -21,6 +22,7 @@ const replayBodySchema = z
     code: z.string().min(1, 'code must not be empty').optional(),
     ids: z.array(z.string().min(1)).min(1, 'ids must name at least one entry').max(1000, 'ids may name at most 1000 entries').optional(),
     all: z.literal(true, { error: 'all must be true when given' }).optional(),
+    ...actFields,
   })
   .refine((b) => b.operation || b.code || b.ids || b.all, 'name entries with operation, code or ids, or send "all": true to replay every entry');
 
@@ -48,7 +50,9 @@ export function dlqRoutes(): FastifyPluginAsyncZod {
       async (request) => {
         const { operation, code, ids } = request.body;
         const filter: DeadLetterFilter = { operation, code, ids };
-        return request.runtime.deadLetters.replayEntries(filter, request.runtime.config.retry);
+        const result = await request.runtime.deadLetters.replayEntries(filter, request.runtime.config.retry);
+        await request.runtime.audit.act({ act: 'replay', ...actorOf(request, request.body), counts: { replayed: result.replayed, alreadyQueued: result.alreadyQueued.length } });
+        return result;
       },
     );
   };
