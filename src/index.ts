@@ -11,9 +11,10 @@ import { newBatchId } from './batches/batches.ts';
 import type { BlacklistWarning } from './blacklist/headroom.ts';
 import type { Priority } from './queue/job-options.ts';
 import type { OperationStatus } from './ledger/status.ts';
-import { producerConnection, waitUntilReady, type RedisClient } from './redis.ts';
+import { blockingConnection, producerConnection, waitUntilReady, type RedisClient } from './redis.ts';
 import { hostname, userInfo } from 'node:os';
-import type { Actor } from './ledger/audit.ts';
+import type { Actor, AuditRecord } from './ledger/audit.ts';
+import { followTrail, isEvent } from './ledger/audit-follow.ts';
 
 export type { Config, FieldError, Operation, OperationStatus, Priority };
 export { loadConfig };
@@ -46,9 +47,32 @@ export interface Livequeue {
   forbid(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
   /** Stop monitoring sessions: `{ MonitorId }`, one or many. */
   stopMonitor(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
+  /**
+   * Job outcomes and finished batches as they happen, read from the audit
+   * trail (as `GET /v1/events` sends them). From now on, or after the event
+   * id `after` (a reconnecting consumer misses nothing within
+   * AUDIT_RETENTION_DAYS). Each iterator holds a Redis connection of its own
+   * until it is left (`break`) or close() is called.
+   */
+  events(filter?: EventFilter): AsyncIterableIterator<LivequeueEvent>;
   /** Per operation: counts, outcomes, the bucket's rates, any hold. */
   status(): Promise<OperationStatus[]>;
   close(): Promise<void>;
+}
+
+export interface EventFilter {
+  batch?: string;
+  operation?: Operation;
+  /** The id of the last event handled: the iterator starts after it. */
+  after?: string;
+}
+
+export interface LivequeueEvent {
+  /** The event's id in the audit trail: `after` resumes from it. */
+  id: string;
+  type: 'outcome' | 'batch.done';
+  /** The audit record: operation, stream or monitorId, jobId, outcome, code, requestId, attempts, batch, actor, reason…; for batch.done, batch and counts. */
+  data: Omit<AuditRecord, 'kind'>;
 }
 
 export interface CreateOptions {
@@ -91,11 +115,33 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
     return { batch, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid, ...(blacklistWarning ? { blacklistWarning } : {}) };
   };
 
+  const followers = new Set<() => void>();
+  async function* events(filter: EventFilter = {}): AsyncGenerator<LivequeueEvent> {
+    const connection = blockingConnection(redis);
+    connection.on('error', () => {});
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      connection.disconnect();
+    };
+    followers.add(stop);
+    try {
+      for await (const page of followTrail(connection, runtime.audit.key, filter.after, () => stopped)) {
+        for (const { kind, ...data } of page.filter((record) => isEvent(record, filter))) yield { id: data.id, type: kind === 'outcome' ? 'outcome' : 'batch.done', data };
+      }
+    } finally {
+      followers.delete(stop);
+      stop();
+    }
+  }
+
   return {
     forbid: (jobs, opts) => enqueue('ForbidLiveStream', jobs, opts),
     stopMonitor: (jobs, opts) => enqueue('StopLiveStreamMonitor', jobs, opts),
+    events,
     status: () => runtime.status(),
     async close() {
+      for (const stop of followers) stop();
       await runtime.close();
       redis.disconnect();
     },

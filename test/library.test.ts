@@ -2,7 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLivequeue } from '../src/index.ts';
+import { createLivequeue, type LivequeueEvent } from '../src/index.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness } from './helpers/harness.ts';
+import { startCli, waitForOutput } from './helpers/processes.ts';
 import { deleteKeys, newRedis, REDIS_URL, testConfig, uniquePrefix } from './helpers/redis.ts';
 
 /** The library API, and the README's snippet run as written, through the package's own name. */
@@ -26,6 +28,43 @@ describe('the library API', () => {
       expect(forbid).toMatchObject({ operation: 'ForbidLiveStream', waiting: 1 });
     } finally {
       await livequeue.close();
+    }
+  });
+
+  it('pushes outcomes and batch.done to an async iterator; `after` resumes past the last one handled', async () => {
+    const h = await startHarness('library-events');
+    const worker = startCli(['worker'], { REDIS_URL, QUEUE_PREFIX: h.config.prefix, LIVE_ENDPOINT: h.endpoint, ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, LOG_LEVEL: 'info', METRICS_PORT: '0' });
+    const livequeue = await createLivequeue({ config: h.config, actor: 'moderation-service' });
+    try {
+      await waitForOutput(worker, (o) => o.includes('workers started'));
+      const events = livequeue.events({ batch: 'lib-events' });
+      const seen: LivequeueEvent[] = [];
+      const reading = (async () => {
+        for await (const event of events) {
+          seen.push(event);
+          if (seen.length === 3) break;
+        }
+      })();
+      // Let the iterator take its starting point, then enqueue: the events from now on.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const streams = ['e1', 'e2', 'e3', 'e4', 'e5'];
+      await livequeue.forbid(streams.map((StreamName) => ({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName })), { batch: 'lib-events', reason: 'library test' });
+      await reading;
+      // A second iterator resumes after the third event: the rest, then batch.done.
+      const rest: LivequeueEvent[] = [];
+      for await (const event of livequeue.events({ batch: 'lib-events', after: seen.at(-1)!.id })) {
+        rest.push(event);
+        if (event.type === 'batch.done') break;
+      }
+      const outcomes = [...seen, ...rest].filter((e) => e.type === 'outcome');
+      expect(outcomes.map((e) => e.data.stream).sort()).toEqual(streams.map((s) => `demo.aliyundoc.com/liveApp/${s}`));
+      for (const e of outcomes) expect(e.data).toMatchObject({ outcome: 'applied', batch: 'lib-events', actor: 'moderation-service', reason: 'library test' });
+      expect(rest.at(-1)).toMatchObject({ type: 'batch.done', data: { batch: 'lib-events', counts: { jobs: 5, applied: 5 } } });
+    } finally {
+      await livequeue.close();
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      await h.close();
     }
   });
 

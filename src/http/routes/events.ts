@@ -3,7 +3,8 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { OPERATIONS, slugList } from '../../catalog/operations.ts';
 import { batchIdSchema } from '../../batches/batches.ts';
-import { toRecord, type AuditRecord } from '../../ledger/audit.ts';
+import type { AuditRecord } from '../../ledger/audit.ts';
+import { followTrail, isEvent, type FollowFilter } from '../../ledger/audit-follow.ts';
 import { blockingConnection, type RedisClient } from '../../redis.ts';
 import '../context.ts';
 
@@ -16,20 +17,12 @@ const querySchema = z.object({
   /** Instead of a Last-Event-ID header (an EventSource cannot set one on its first connection). */
   after: z.string().regex(STREAM_ID, 'after must be an event id (<ms>-<seq>)').optional(),
 });
-type EventFilter = z.output<typeof querySchema>;
 
-/** How long one read waits for new records; a comment line goes out after each, so proxies keep the connection. */
-const BLOCK_MS = 5_000;
-const PAGE = 200;
-
-/** The SSE event a record becomes, or none: outcomes and finished batches are pushed; acts are in /audit. */
-function eventOf(record: AuditRecord, filter: EventFilter): string | undefined {
-  if (filter.batch !== undefined && record.batch !== filter.batch) return undefined;
-  if (filter.operation !== undefined && record.operation !== filter.operation) return undefined;
-  const name = record.kind === 'outcome' ? 'outcome' : record.kind === 'batch-done' ? 'batch.done' : undefined;
-  if (name === undefined) return undefined;
-  const { kind: _kind, ...data } = record;
-  return `id: ${record.id}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+/** The SSE event a record becomes, or none. */
+function eventOf(record: AuditRecord, filter: FollowFilter): string {
+  if (!isEvent(record, filter)) return '';
+  const { kind, ...data } = record;
+  return `id: ${record.id}\nevent: ${kind === 'outcome' ? 'outcome' : 'batch.done'}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /**
@@ -50,7 +43,7 @@ export function eventRoutes(): FastifyPluginAsyncZod {
       { config: { scope: 'read' }, schema: { querystring: querySchema } },
       async (request, reply) => {
         const header = request.headers['last-event-id'];
-        const lastId = typeof header === 'string' && STREAM_ID.test(header) ? header : request.query.after ?? '$';
+        const lastId = typeof header === 'string' && STREAM_ID.test(header) ? header : request.query.after;
         const redis = blockingConnection(request.runtime.redis);
         redis.on('error', () => {
           // The stream ends below; the client reconnects with its Last-Event-ID.
@@ -73,21 +66,14 @@ export function eventRoutes(): FastifyPluginAsyncZod {
   };
 }
 
-async function pump(redis: RedisClient, key: string, from: string, filter: EventFilter, reply: FastifyReply, stopped: () => boolean): Promise<void> {
-  // The server's connections fail fast instead of queueing commands: wait until this one is up.
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-  // "From now" is the trail's last id at the start, so nothing written between two reads is missed.
-  let last = from === '$' ? ((await redis.xrevrange(key, '+', '-', 'COUNT', 1).catch(() => []))[0]?.[0] ?? '0-0') : from;
-  while (!stopped()) {
-    const answer = (await redis.xread('COUNT', PAGE, 'BLOCK', BLOCK_MS, 'STREAMS', key, last).catch(() => undefined)) as [string, [string, string[]][]][] | null | undefined;
-    if (answer === undefined) return;
-    const entries = answer?.[0]?.[1] ?? [];
-    if (entries.length === 0) {
-      reply.raw.write(': keep-alive\n\n');
-      continue;
+async function pump(redis: RedisClient, key: string, from: string | undefined, filter: FollowFilter, reply: FastifyReply, stopped: () => boolean): Promise<void> {
+  try {
+    for await (const page of followTrail(redis, key, from, stopped)) {
+      // A quiet page: a comment line, so proxies keep the connection.
+      const text = page.length === 0 ? ': keep-alive\n\n' : page.map((record) => eventOf(record, filter)).join('');
+      if (text !== '' && !reply.raw.write(text)) await new Promise((resolve) => reply.raw.once('drain', resolve));
     }
-    last = entries.at(-1)![0];
-    const text = entries.flatMap(toRecord).map((record) => eventOf(record, filter) ?? '').join('');
-    if (text !== '' && !reply.raw.write(text)) await new Promise((resolve) => reply.raw.once('drain', resolve));
+  } catch {
+    // The connection failed or closed: the stream ends, and the client reconnects with its Last-Event-ID.
   }
 }
