@@ -4,10 +4,10 @@ import { accountPrefix, hashTagOf, unknownAccountMessage } from './account/rules
 import { OPERATION_INFO, perOperation } from './catalog/operations.ts';
 import { LivequeueError } from './errors.ts';
 import { ENV_VARIABLES, envSchema, type Env, type EnvVariable } from './config/env.ts';
-import type { AccountConfig, Config, RedisSettings } from './config/settings.ts';
+import { readWebhooksFile, type AccountConfig, type Config, type RedisSettings, type WebhookEndpoint } from './config/settings.ts';
 import { API_SCOPES, DEFAULT_TOKEN_NAME, readTokensFile, sha256Of, type ApiToken } from './config/tokens-file.ts';
 
-export type { AccountConfig, ApiScope, ApiToken, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule } from './config/settings.ts';
+export type { AccountConfig, ApiScope, ApiToken, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule, WebhookEndpoint, WebhookEvent } from './config/settings.ts';
 export { ENV_VARIABLES, type EnvVariable } from './config/env.ts';
 
 /**
@@ -67,7 +67,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       hostFaultGraceMs: 2 * e.HOLD_PROBE_MS,
     },
     outcomeTtlSeconds: e.OUTCOME_TTL_SECONDS,
-    audit: { retentionMs: Math.round(e.AUDIT_RETENTION_DAYS * 86_400_000), maxEntries: e.AUDIT_MAX_ENTRIES },
+    audit: { retentionMs: Math.round(e.AUDIT_RETENTION_DAYS * 86_400_000), maxEntries: e.AUDIT_MAX_ENTRIES, outcomes: e.AUDIT_OUTCOMES === 'on' },
     http: {
       apiToken: e.LIVEQUEUE_API_TOKEN,
       tokens,
@@ -75,6 +75,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.HTTP_PORT,
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
     },
+    webhooks: { endpoints: webhookEndpoints(e, env), retryForMs: e.WEBHOOK_RETRY_FOR_MS },
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
   };
@@ -116,6 +117,15 @@ function apiTokens(e: Env): ApiToken[] {
   const fromFile = readTokensFile(e.LIVEQUEUE_API_TOKENS_FILE, tokens);
   if (typeof fromFile === 'string') throw new ConfigError(`LIVEQUEUE_API_TOKENS_FILE ${e.LIVEQUEUE_API_TOKENS_FILE}: ${fromFile}`);
   return [...tokens, ...fromFile];
+}
+
+/** LIVEQUEUE_WEBHOOKS_FILE's endpoints, each with its secret from the variable it names (never echoed back). */
+function webhookEndpoints(e: Env, env: Record<string, string | undefined>): WebhookEndpoint[] {
+  if (!e.LIVEQUEUE_WEBHOOKS_FILE) return [];
+  const allowLoopback = e.WEBHOOKS_ALLOW_HTTP_LOOPBACK === '1' || e.WEBHOOKS_ALLOW_HTTP_LOOPBACK === 'true';
+  const endpoints = readWebhooksFile(e.LIVEQUEUE_WEBHOOKS_FILE, env, allowLoopback);
+  if (typeof endpoints === 'string') throw new ConfigError(`LIVEQUEUE_WEBHOOKS_FILE ${e.LIVEQUEUE_WEBHOOKS_FILE}: ${endpoints}`);
+  return endpoints;
 }
 
 /** Rules between variables, which no single variable's rule can say. */

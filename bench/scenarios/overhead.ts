@@ -11,13 +11,13 @@ export interface OverheadFigures {
 }
 
 /** Pacing out of the way (2,000 QPS everywhere, no latency): what the queue itself costs per job. */
-export async function overheadDrain(system: System, jobs: number, cluster?: readonly HostPort[]): Promise<OverheadFigures> {
+export async function overheadDrain(system: System, jobs: number, cluster?: readonly HostPort[], workerEnv: Record<string, string> = {}): Promise<OverheadFigures> {
   const run = await newRun(system, { qps: { ForbidLiveStream: QPS, StopLiveStreamMonitor: QPS } }, { FORBID_QPS: String(QPS), STOP_MONITOR_QPS: String(QPS) }, { cluster });
   const procs: Proc[] = [];
   try {
     await run.enqueue('ForbidLiveStream', bans(jobs, 'overhead'));
     const proc = system === 'livequeue'
-      ? start([LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn' }), {
+      ? start([LIVEQUEUE_WORKER], run.workerEnv({ METRICS_PORT: '0', LOG_LEVEL: 'warn', ...workerEnv }), {
           // BENCH_PROF=dir writes a CPU profile of our worker there, to see where a job's time goes.
           nodeFlags: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
         })

@@ -66,6 +66,7 @@ export const envSchema = z.object({
   OUTCOME_TTL_SECONDS: positiveInt('OUTCOME_TTL_SECONDS').default(86_400),
   // Fractions of a day are allowed, so a rehearsal can watch the trail trim itself.
   AUDIT_RETENTION_DAYS: positiveNumber('AUDIT_RETENTION_DAYS').max(3650, 'AUDIT_RETENTION_DAYS must be at most 3650').default(90),
+  AUDIT_OUTCOMES: z.enum(['on', 'off'], { error: 'AUDIT_OUTCOMES must be on or off' }).default('on'),
   AUDIT_MAX_ENTRIES: positiveInt('AUDIT_MAX_ENTRIES').min(1000, 'AUDIT_MAX_ENTRIES must be at least 1000').default(10_000_000),
   LIVEQUEUE_API_TOKEN: z
     .string()
@@ -84,6 +85,10 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$/, 'LIVE_DOMAINS must be a comma-separated list of domain names')
     .optional(),
   BLACKLIST_REFRESH_MS: positiveInt('BLACKLIST_REFRESH_MS').min(10_000, 'BLACKLIST_REFRESH_MS must be at least 10000').default(300_000),
+  LIVEQUEUE_WEBHOOKS_FILE: z.string().min(1).optional(),
+  WEBHOOKS_ALLOW_HTTP_LOOPBACK: z.enum(['0', '1', 'true', 'false'], { error: 'WEBHOOKS_ALLOW_HTTP_LOOPBACK must be 1 or 0' }).optional(),
+  // 24 h; a rehearsal (or a test) sets a few seconds to see deliveries fail for good.
+  WEBHOOK_RETRY_FOR_MS: positiveInt('WEBHOOK_RETRY_FOR_MS').max(7 * 86_400_000, 'WEBHOOK_RETRY_FOR_MS must be at most 604800000 (7 days)').default(86_400_000),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 });
 

@@ -85,7 +85,7 @@ export class AuditTrail {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly settings: { retentionMs: number; maxEntries: number },
+    private readonly settings: { retentionMs: number; maxEntries: number; outcomes?: boolean },
   ) {
     this.key = auditKey(prefix);
     defineScripts(redis);
@@ -102,6 +102,8 @@ export class AuditTrail {
 
   /** A job's final outcome; the batch and the act behind it are read from the job's tie, in the same step. Returns the record's id and that batch. */
   async outcome(record: OutcomeRecord): Promise<{ id: string; batch?: string }> {
+    // AUDIT_OUTCOMES=off: acts only (history, events and webhooks then see no outcome).
+    if (this.settings.outcomes === false) return { id: '' };
     const { subject, ...rest } = record;
     return this.append(subjectKey(subject), record.jobId, record.operation, { kind: 'outcome', ...subject, ...rest });
   }

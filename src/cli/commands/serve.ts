@@ -6,12 +6,13 @@ import { UsageError } from '../errors.ts';
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description(`HTTP API until SIGINT/SIGTERM: enqueue (POST ${OPERATION_SLUGS.map((slug) => `/v1/${slug}`).join(', ')}), job state (GET /v1/jobs/:id), the dead-letter queue (/v1/dlq), /healthz, /metrics and the dashboard at /ui.`)
+    .description(`HTTP API until SIGINT/SIGTERM: enqueue (POST ${OPERATION_SLUGS.map((slug) => `/v1/${slug}`).join(', ')}), job state (GET /v1/jobs/:id), batches, the dead-letter queue (/v1/dlq), outcomes as Server-Sent Events (/v1/events), history and the audit trail (/v1/history, /v1/audit), /healthz, /metrics and the dashboard at /ui.`)
     .option('--port <n>', 'port to listen on (HTTP_PORT, default 8080; 0 picks a free one)')
-    .option('--host <address>', 'address to listen on (HTTP_HOST; default 0.0.0.0 with LIVEQUEUE_API_TOKEN, else 127.0.0.1)')
+    .option('--host <address>', 'address to listen on (HTTP_HOST; default 0.0.0.0 with a token, else 127.0.0.1)')
     .addHelpText('after', `
-Every route but /healthz and /metrics needs Authorization: Bearer <LIVEQUEUE_API_TOKEN> (browsers: the
-token as the Basic-auth password). Without a token the server listens on 127.0.0.1 only.
+Every route but /healthz and /metrics needs Authorization: Bearer <token>: LIVEQUEUE_API_TOKEN (every
+scope), or a named token of LIVEQUEUE_API_TOKENS_FILE with its scopes (enqueue, operate, read); browsers
+send the token as the Basic-auth password. Without a token the server listens on 127.0.0.1 only.
 
 Examples:
   $ LIVEQUEUE_API_TOKEN=$(openssl rand -hex 24) livequeue serve --port 8080
