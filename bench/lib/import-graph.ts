@@ -19,7 +19,7 @@ export const LAYERS: readonly { name: string; nodes: readonly string[] }[] = [
   // Wiring one process: an account's parts, the worker process, the simulator.
   { name: 'app', nodes: ['app', 'sim'] },
   // What livequeue does: take work in, run a job, count and report.
-  { name: 'use cases', nodes: ['intake', 'worker', 'metrics'] },
+  { name: 'use cases', nodes: ['intake', 'worker', 'metrics', 'webhooks'] },
   // The state each use case reads and writes in Redis.
   { name: 'services', nodes: ['batches', 'holds', 'ledger', 'blacklist', 'ratelimit'] },
   // Redis, BullMQ, the Alibaba Cloud API, the process and its log.

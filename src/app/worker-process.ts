@@ -11,6 +11,7 @@ import { describeRedis, workerConnection } from '../redis.ts';
 import { reportMaxmemoryPolicy } from '../redis-policy.ts';
 import { OutageLog } from '../worker/outage-log.ts';
 import { untilStopSignal } from '../signals.ts';
+import { startWebhooks } from '../webhooks/webhooks.ts';
 
 export interface RunWorkersOptions {
   /** Accounts to serve (default: every account of the deployment). */
@@ -52,6 +53,8 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
   });
   for (const w of workers) w.start();
   const stopRefresh = runtimes.map((runtime, i) => startBlacklistRefresh(runtime, clients[i]!, config.blacklistRefreshMs, log));
+  // Each endpoint of LIVEQUEUE_WEBHOOKS_FILE has its own queue and worker: a slow receiver delays no ban.
+  const webhooks = config.webhooks.endpoints.length > 0 ? await startWebhooks(runtimes, config, log) : undefined;
   log.info(
     {
       redis: describeRedis(config.redis),
@@ -65,7 +68,7 @@ export async function runWorkers(config: Config, options: RunWorkersOptions = {}
 
   log.info({ signal: await untilStopSignal() }, 'stopping: finishing in-flight calls');
   for (const stop of stopRefresh) stop();
-  const force = await stopWorkers(config, workers, outage, log);
+  const force = await stopWorkers(config, webhooks ? [...workers, webhooks] : workers, outage, log);
   await metrics?.close();
   if (force) {
     redis.disconnect();
@@ -93,7 +96,7 @@ async function checkCredentials(config: Config, runtimes: readonly AccountRuntim
  * it does not wait for them (returns true). They stay locked in Redis and
  * another worker takes them over after JOB_LOCK_MS.
  */
-async function stopWorkers(config: Config, workers: readonly LiveWorkers[], outage: OutageLog, log: Logger): Promise<boolean> {
+async function stopWorkers(config: Config, workers: readonly Pick<LiveWorkers, 'close'>[], outage: OutageLog, log: Logger): Promise<boolean> {
   const force = outage.redisDown;
   if (force) log.warn('Redis unreachable: stopping without waiting for in-flight jobs; another worker takes them over after JOB_LOCK_MS');
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, 'timeout').unref());

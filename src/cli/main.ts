@@ -16,6 +16,7 @@ import { registerHoldCommands } from './commands/holds.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 import { registerWorker } from './commands/worker.ts';
 
 /** The version in the package's package.json: the nearest one up from this file (src/cli or dist/src/cli). */
@@ -59,6 +60,7 @@ registerBatch(program);
 registerHistory(program);
 registerBlacklist(program);
 registerServe(program);
+registerWebhooks(program);
 registerSimulate(program);
 
 try {

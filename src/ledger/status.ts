@@ -54,11 +54,22 @@ export interface OperationStatus {
   heldProcesses: HeldProcessStatus[];
   /** For bans: the blacklist's size as last read (DescribeLiveStreamsBlockList), or null if never read. */
   blacklist?: { cap: number; entries: number; headroom: number; permanentBans: number; checkedAt: string } | null;
+  /** The account's webhook endpoints (LIVEQUEUE_WEBHOOKS_FILE), as `status` reads them (webhooks/); the same list on every row of the account. */
+  webhooks?: WebhookStatus[];
   /**
    * Redis's maxmemory-policy ("unknown" when Redis refuses CONFIG GET and INFO).
    * Anything but noeviction lets a full Redis delete queued jobs. The same on every row.
    */
   redisMaxmemoryPolicy: string;
+}
+
+/** One webhook endpoint's deliveries: `failed` are those that used every attempt (replayable), the rest still go. */
+export interface WebhookStatus {
+  endpoint: string;
+  failed: number;
+  waiting: number;
+  delayed: number;
+  active: number;
 }
 
 export interface HoldStatus {

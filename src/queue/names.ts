@@ -141,6 +141,24 @@ export function auditSubjectKey(prefix: string, subject: string): string {
   return `${prefix}:audit-subject:${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * BullMQ's prefix for an account's webhook queues: endpoint <name>'s queue
+ * (the queue name is the endpoint's) lives at <prefix>:webhook:<name>:*.
+ */
+export function webhookQueuePrefix(prefix: string): string {
+  return `${prefix}:webhook`;
+}
+
+/** The consumer group on the account's audit trail that feeds one endpoint's queue (webhooks/feeder.ts). */
+export function webhookGroup(endpoint: string): string {
+  return `webhook:${endpoint}`;
+}
+
+/** A delivery's job id: one per endpoint and record, so a record read twice (after a crash) is queued once. */
+export function webhookJobId(endpoint: string, recordId: string): string {
+  return `${endpoint}.${recordId}`;
+}
+
 export function outcomeKey(prefix: string, jobId: string): string {
   return `${prefix}:outcome:${jobId}`;
 }

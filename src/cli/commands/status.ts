@@ -27,6 +27,15 @@ function describeHold(slug: string, hold: HoldStatus): string {
   return `HOLD ${slug} (${hold.reason}) since ${hold.since}: ${hold.code} x${hold.calls} (${hold.message})${example}${next}; \`${hold.resume}\` lifts it`;
 }
 
+/** One line per webhook endpoint with deliveries that failed for good, once per account. */
+function webhookLines(rows: readonly OperationStatus[]): string[] {
+  const accounts = new Map(rows.filter((r) => r.webhooks).map((r) => [r.account, r.webhooks!]));
+  const many = new Set(rows.map((r) => r.account)).size > 1;
+  return [...accounts].flatMap(([account, hooks]) =>
+    hooks.filter((w) => w.failed > 0).map((w) => `WEBHOOK ${many ? `${account}/` : ''}${w.endpoint}: ${w.failed} deliveries failed for good; livequeue ${many ? `--account ${account} ` : ''}webhooks replay ${w.endpoint}`),
+  );
+}
+
 export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const table = [COLUMNS.map(([h]) => h), ...rows.map((row) => COLUMNS.map(([, get]) => String(get(row))))];
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
@@ -44,6 +53,7 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
   }
   const policy = rows[0]?.redisMaxmemoryPolicy;
   if (policy !== undefined && policy !== REQUIRED_POLICY) lines.push(`REDIS ${evictionWarning(policy)}`);
+  lines.push(...webhookLines(rows));
   for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
 }
@@ -61,6 +71,11 @@ export function registerStatus(program: Command): void {
       await withRuntimes(config, config.accountNamed ? [config.account] : undefined, async (runtimes) => {
         for (;;) {
           const rows = (await Promise.all(runtimes.map((r) => r.status()))).flat();
+          if (config.webhooks.endpoints.length > 0) {
+            const { webhookStatus } = await import('../../webhooks/dead-deliveries.ts');
+            const hooks = new Map(await Promise.all(runtimes.map(async (r) => [r.name, await webhookStatus(r, config.webhooks.endpoints)] as const)));
+            for (const row of rows) row.webhooks = hooks.get(row.account);
+          }
           const text = opts.json ? JSON.stringify(rows) : formatStatusTable(rows);
           if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
           process.stdout.write(`${text}\n`);
