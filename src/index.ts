@@ -6,7 +6,8 @@
 import { selectedRuntime, type AccountRuntime } from './app/runtime.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { FieldError } from './jobs/schemas.ts';
-import type { Operation } from './catalog/operations.ts';
+import { OPERATIONS, type Operation } from './catalog/operations.ts';
+import { LivequeueError } from './errors.ts';
 import { newBatchId } from './batches/batches.ts';
 import type { BlacklistWarning } from './blacklist/headroom.ts';
 import type { Priority } from './queue/job-options.ts';
@@ -47,6 +48,10 @@ export interface Livequeue {
   forbid(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
   /** Stop monitoring sessions: `{ MonitorId }`, one or many. */
   stopMonitor(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
+  /** Lift bans: `{ DomainName, AppName, StreamName }`, one or many (a batch's undo does it for a whole batch). */
+  resume(jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
+  /** Any operation of the catalog by its API name, as the methods above do. */
+  enqueue(operation: Operation, jobs: object | readonly object[], options?: EnqueueOptions): Promise<EnqueueSummary>;
   /**
    * Job outcomes and finished batches as they happen, read from the audit
    * trail (as `GET /v1/events` sends them). From now on, or after the event
@@ -106,6 +111,8 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
     ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
   });
   const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
+    // A caller without the types may pass anything.
+    if (!(OPERATIONS as readonly string[]).includes(operation)) throw new LivequeueError('usage', `operation must be one of ${OPERATIONS.join(', ')} (got ${JSON.stringify(operation)})`);
     const list = Array.isArray(jobs) ? jobs : [jobs];
     const batch = opts.batch ?? newBatchId();
     const priority = opts.priority ?? 'normal';
@@ -138,6 +145,8 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
   return {
     forbid: (jobs, opts) => enqueue('ForbidLiveStream', jobs, opts),
     stopMonitor: (jobs, opts) => enqueue('StopLiveStreamMonitor', jobs, opts),
+    resume: (jobs, opts) => enqueue('ResumeLiveStream', jobs, opts),
+    enqueue,
     events,
     status: () => runtime.status(),
     async close() {

@@ -26,6 +26,10 @@ describe('the library API', () => {
       expect((await livequeue.forbid({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'l1' })).duplicates).toBe(1);
       const [forbid] = await livequeue.status();
       expect(forbid).toMatchObject({ operation: 'ForbidLiveStream', waiting: 1 });
+      // Lifts, and any operation of the catalog by name; a name that is none is refused, saying which are.
+      expect(await livequeue.resume({ DomainName: 'demo.aliyundoc.com', AppName: 'liveApp', StreamName: 'l1' })).toMatchObject({ enqueued: 1 });
+      expect(await livequeue.enqueue('StopLiveStreamMonitor', { MonitorId: '445409ec-7eaa-461d-8f29-4bec2eb9a1b2' })).toMatchObject({ enqueued: 1 });
+      await expect(livequeue.enqueue('DeleteLiveStream' as never, {})).rejects.toThrow('operation must be one of ForbidLiveStream, StopLiveStreamMonitor, ResumeLiveStream (got "DeleteLiveStream")');
     } finally {
       await livequeue.close();
     }

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { BlacklistHeadroom, Headroom } from '../blacklist/headroom.ts';
 import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../catalog/error-codes.ts';
-import { OPERATIONS, type Operation } from '../catalog/operations.ts';
+import { OPERATION_INFO, OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { BucketState, TokenBucket } from '../ratelimit/token-bucket.ts';
 import type { RedisClient } from '../redis.ts';
 import { readMaxmemoryPolicy } from '../redis-policy.ts';
@@ -141,7 +141,7 @@ async function readHeldProcesses(account: StatusSources): Promise<HeldProcessSta
 }
 
 async function readOperation(account: StatusSources, operation: Operation): Promise<OperationReads> {
-  const forbid = operation === 'ForbidLiveStream';
+  const forbid = OPERATION_INFO[operation].addsToBlacklist;
   const [counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom] = await Promise.all([
     account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
     account.stats.read(operation),
@@ -172,8 +172,8 @@ function operationStatus(account: string, operation: Operation, reads: Operation
     callsLastMinute: outcomes.callsLastMinute,
     heldProcesses: shared.heldProcesses,
     redisMaxmemoryPolicy: shared.redisMaxmemoryPolicy,
-    // Only the ban operation's rows carry the blacklist, even when it was never read (null).
-    ...(operation === 'ForbidLiveStream' ? { blacklist: blacklistStatus(reads.headroom) } : {}),
+    // Only the rows of operations that add to the blacklist carry it, even when it was never read (null).
+    ...(OPERATION_INFO[operation].addsToBlacklist ? { blacklist: blacklistStatus(reads.headroom) } : {}),
     hold: holdStatus(reads.hold, reads.blacklistHold, resumeCommand(account, operation)),
   };
 }

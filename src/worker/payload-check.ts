@@ -1,3 +1,4 @@
+import { OPERATION_INFO } from '../catalog/operations.ts';
 import type { Job } from 'bullmq';
 import { describeFieldErrors, parseParams } from '../jobs/schemas.ts';
 import type { DeadLetterCause } from '../ledger/dead-letter-entry.ts';
@@ -30,7 +31,7 @@ export function checkPayload(deps: Pick<ProcessorDeps, 'account' | 'operation'>,
   if (!parsed.ok) {
     return { ok: false, cause: { reason: 'invalid-payload', code: 'InvalidPayload', message: describeFieldErrors(parsed.errors) } };
   }
-  const addsToBlacklist = operation === 'ForbidLiveStream' && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
+  const addsToBlacklist = OPERATION_INFO[operation].addsToBlacklist && (parsed.value as { Oneshot?: string }).Oneshot !== 'yes';
   // A ban whose ResumeTime passed while it waited (a hold, a backlog) would end at once: say so instead of sending it.
   const resumeTime = (parsed.value as { ResumeTime?: string }).ResumeTime;
   if (resumeTime !== undefined && Date.parse(resumeTime) <= Date.now()) {
