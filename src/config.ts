@@ -4,10 +4,12 @@ import { accountPrefix, hashTagOf, unknownAccountMessage } from './account/rules
 import { OPERATION_INFO, perOperation } from './catalog/operations.ts';
 import { LivequeueError } from './errors.ts';
 import { ENV_VARIABLES, envSchema, type Env, type EnvVariable } from './config/env.ts';
-import { readWebhooksFile, type AccountConfig, type Config, type RedisSettings, type WebhookEndpoint } from './config/settings.ts';
+import type { AccountConfig, Config, RedisSettings } from './config/settings.ts';
+import { readWebhooksFile, type WebhookEndpoint } from './config/webhooks-file.ts';
 import { API_SCOPES, DEFAULT_TOKEN_NAME, readTokensFile, sha256Of, type ApiToken } from './config/tokens-file.ts';
 
-export type { AccountConfig, ApiScope, ApiToken, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule, WebhookEndpoint, WebhookEvent } from './config/settings.ts';
+export type { AccountConfig, ApiScope, ApiToken, Config, HoldSettings, HostPort, LogLevel, RedisSettings, RetrySchedule } from './config/settings.ts';
+export type { WebhookEndpoint, WebhookEvent } from './config/webhooks-file.ts';
 export { ENV_VARIABLES, type EnvVariable } from './config/env.ts';
 
 /**

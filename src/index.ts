@@ -91,63 +91,17 @@ export interface CreateOptions {
 /** Connects (failing with a clear error when Redis does not answer) and returns the account's producer API. */
 export async function createLivequeue(options: CreateOptions = {}): Promise<Livequeue> {
   const config = options.config ?? loadConfig(options.env ?? process.env);
-  const redis: RedisClient = producerConnection(config.redis);
-  redis.on('error', () => {
-    // Reported by the failing call; ioredis would otherwise print every reconnect.
-  });
-  try {
-    await waitUntilReady(redis, config.redis);
-  } catch (error) {
-    redis.disconnect();
-    throw error;
-  }
+  const redis = await connect(config);
   const runtime: AccountRuntime = selectedRuntime(redis, config);
   runtime.onQueueError(() => {});
-
-  const defaultActor = options.actor ?? `library:${userInfo().username}@${hostname()}`;
-  const by = (opts: EnqueueOptions): Actor => ({
-    actor: opts.actor ?? defaultActor,
-    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-    ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
-  });
-  const enqueue = async (operation: Operation, jobs: object | readonly object[], opts: EnqueueOptions = {}): Promise<EnqueueSummary> => {
-    // A caller without the types may pass anything.
-    if (!(OPERATIONS as readonly string[]).includes(operation)) throw new LivequeueError('usage', `operation must be one of ${OPERATIONS.join(', ')} (got ${JSON.stringify(operation)})`);
-    const list = Array.isArray(jobs) ? jobs : [jobs];
-    const batch = opts.batch ?? newBatchId();
-    const priority = opts.priority ?? 'normal';
-    const { results, blacklistWarning } = await runtime.intake.enqueue(operation, list.map((params) => ({ params, priority })), batch, by(opts));
-    const invalid = results.flatMap((result, index) => (result.status === 'invalid' ? [{ index, errors: result.errors }] : []));
-    const count = (status: string) => results.filter((r) => r.status === status).length;
-    return { batch, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid, ...(blacklistWarning ? { blacklistWarning } : {}) };
-  };
-
+  const enqueue = enqueuer(runtime, options.actor ?? `library:${userInfo().username}@${hostname()}`);
   const followers = new Set<() => void>();
-  async function* events(filter: EventFilter = {}): AsyncGenerator<LivequeueEvent> {
-    const connection = blockingConnection(redis);
-    connection.on('error', () => {});
-    let stopped = false;
-    const stop = () => {
-      stopped = true;
-      connection.disconnect();
-    };
-    followers.add(stop);
-    try {
-      for await (const page of followTrail(connection, runtime.audit.key, filter.after, () => stopped)) {
-        for (const { kind, ...data } of page.filter((record) => isEvent(record, filter))) yield { id: data.id, type: kind === 'outcome' ? 'outcome' : 'batch.done', data };
-      }
-    } finally {
-      followers.delete(stop);
-      stop();
-    }
-  }
-
   return {
     forbid: (jobs, opts) => enqueue('ForbidLiveStream', jobs, opts),
     stopMonitor: (jobs, opts) => enqueue('StopLiveStreamMonitor', jobs, opts),
     resume: (jobs, opts) => enqueue('ResumeLiveStream', jobs, opts),
     enqueue,
-    events,
+    events: (filter) => follow(redis, runtime, followers, filter),
     status: () => runtime.status(),
     async close() {
       for (const stop of followers) stop();
@@ -155,4 +109,54 @@ export async function createLivequeue(options: CreateOptions = {}): Promise<Live
       redis.disconnect();
     },
   };
+}
+
+async function connect(config: Config): Promise<RedisClient> {
+  const redis: RedisClient = producerConnection(config.redis);
+  redis.on('error', () => {
+    // Reported by the failing call; ioredis would otherwise print every reconnect.
+  });
+  try {
+    await waitUntilReady(redis, config.redis);
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+}
+
+/** The intake as the library offers it: one call, one batch, a summary by index. */
+function enqueuer(runtime: AccountRuntime, defaultActor: string): Livequeue['enqueue'] {
+  return async (operation, jobs, opts = {}) => {
+    // A caller without the types may pass anything.
+    if (!(OPERATIONS as readonly string[]).includes(operation)) throw new LivequeueError('usage', `operation must be one of ${OPERATIONS.join(', ')} (got ${JSON.stringify(operation)})`);
+    const list = Array.isArray(jobs) ? jobs : [jobs];
+    const batch = opts.batch ?? newBatchId();
+    const priority = opts.priority ?? 'normal';
+    const by: Actor = { actor: opts.actor ?? defaultActor, ...(opts.reason !== undefined ? { reason: opts.reason } : {}), ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}) };
+    const { results, blacklistWarning } = await runtime.intake.enqueue(operation, list.map((params) => ({ params, priority })), batch, by);
+    const invalid = results.flatMap((result, index) => (result.status === 'invalid' ? [{ index, errors: result.errors }] : []));
+    const count = (status: string) => results.filter((r) => r.status === status).length;
+    return { batch, enqueued: count('enqueued'), duplicates: count('duplicate'), invalid, ...(blacklistWarning ? { blacklistWarning } : {}) };
+  };
+}
+
+/** Follows the audit trail on a connection of its own, stopped when left or when the library closes. */
+async function* follow(redis: RedisClient, runtime: AccountRuntime, followers: Set<() => void>, filter: EventFilter = {}): AsyncGenerator<LivequeueEvent> {
+  const connection = blockingConnection(redis);
+  connection.on('error', () => {});
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    connection.disconnect();
+  };
+  followers.add(stop);
+  try {
+    for await (const page of followTrail(connection, runtime.audit.key, filter.after, () => stopped)) {
+      for (const { kind, ...data } of page.filter((record) => isEvent(record, filter))) yield { id: data.id, type: kind === 'outcome' ? 'outcome' : 'batch.done', data };
+    }
+  } finally {
+    followers.delete(stop);
+    stop();
+  }
 }

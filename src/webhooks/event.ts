@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { WEBHOOK_EVENTS, type WebhookEndpoint } from '../config/settings.ts';
+import { WEBHOOK_EVENTS, type WebhookEndpoint } from '../config/webhooks-file.ts';
 import type { AuditRecord } from '../ledger/audit.ts';
 import { isEvent } from '../ledger/audit-follow.ts';
 
