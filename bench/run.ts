@@ -20,6 +20,7 @@ import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
 import { overheadScenario } from './scenarios/overhead.ts';
 import { auditScenario } from './scenarios/audit.ts';
+import { webhooksScenario } from './scenarios/webhooks.ts';
 import { pacingScenario } from './scenarios/pacing.ts';
 import { sharedQuotaScenario } from './scenarios/shared-quota.ts';
 import { urgentScenario } from './scenarios/urgent.ts';
@@ -41,11 +42,12 @@ interface Sizes {
   urgentJobs: number;
   memoryJobs: number;
   auditRecords: number;
+  webhookOutcomes: number;
 }
 
 const SIZES: Record<'quick' | 'full', Sizes> = {
-  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, incidentJobs: 300, incidentMs: 10_000, accountJobs: 200, cancelJobs: 10_000, undoJobs: 300, deadLetterEntries: 10_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000, auditRecords: 100_000 },
-  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, incidentJobs: 1200, incidentMs: 60_000, accountJobs: 1000, cancelJobs: 10_000, undoJobs: 1_500, deadLetterEntries: 100_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000, auditRecords: 1_000_000 },
+  quick: { pacingJobs: 200, sharedJobs: 300, outageJobs: 300, outageMs: 5_000, incidentJobs: 300, incidentMs: 10_000, accountJobs: 200, cancelJobs: 10_000, undoJobs: 300, deadLetterEntries: 10_000, overheadJobs: 3_000, enqueueLines: 20_000, urgentBacklog: 2_000, urgentJobs: 20, memoryJobs: 20_000, auditRecords: 100_000, webhookOutcomes: 1_000 },
+  full: { pacingJobs: 1000, sharedJobs: 600, outageJobs: 2000, outageMs: 30_000, incidentJobs: 1200, incidentMs: 60_000, accountJobs: 1000, cancelJobs: 10_000, undoJobs: 1_500, deadLetterEntries: 100_000, overheadJobs: 20_000, enqueueLines: 100_000, urgentBacklog: 10_000, urgentJobs: 50, memoryJobs: 100_000, auditRecords: 1_000_000, webhookOutcomes: 10_000 },
 };
 
 const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
@@ -65,6 +67,7 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   memory: (s) => memoryScenario(s.memoryJobs),
   startup: () => startupScenario(),
   audit: (s) => auditScenario(s.overheadJobs, s.auditRecords),
+  webhooks: (s) => webhooksScenario(s.webhookOutcomes),
 };
 
 function table(rows: readonly ResultRow[]): string {

@@ -4,6 +4,7 @@ import { API_TOKEN } from './helpers/http.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
+import { auditKey } from '../src/queue/names.ts';
 
 /**
  * Producers learn outcomes without polling: `GET /v1/events` pushes every job
@@ -119,5 +120,9 @@ describe('GET /v1/events', () => {
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
     expect(all.filter((r) => r.kind === 'act' && r.act === 'enqueue').map((r) => [r.batch, r.actor, r.reason])).toEqual([['sse', 'default', 'spam ring'], ['other', 'default', undefined]]);
     expect(all.filter((r) => r.kind === 'outcome')).toHaveLength(61);
+    // The token's name is the actor; the token itself is nowhere in the trail.
+    const raw = JSON.stringify(await h.redis.xrange(auditKey(h.runtime.prefix), '-', '+'));
+    expect(raw).toContain('"default"');
+    expect(raw).not.toContain(API_TOKEN);
   });
 });
