@@ -28,12 +28,9 @@ export class InputFileError extends LivequeueError {
   }
 }
 
-/** Field names that show a CSV's first line is a header. */
-const CSV_HEADER_FIELDS: Readonly<Record<Operation, readonly string[]>> = {
-  ForbidLiveStream: ['DomainName', 'AppName', 'StreamName'],
-  StopLiveStreamMonitor: ['MonitorId'],
-  ResumeLiveStream: ['DomainName', 'AppName', 'StreamName'],
-};
+/** Field names that show a CSV's first line is a header: those naming what the operation is about. */
+const SUBJECT_FIELDS = { stream: ['DomainName', 'AppName', 'StreamName'], monitor: ['MonitorId'] } as const;
+const csvHeaderFields = (operation: Operation): readonly string[] => SUBJECT_FIELDS[OPERATION_INFO[operation].subject];
 
 export function readRecords(input: Readable, format: InputFormat, operation: Operation): AsyncGenerator<InputRecord> {
   if (format === 'csv') return readCsv(input, operation);
@@ -138,7 +135,7 @@ async function* readPlainLines(input: Readable, operation: Operation): AsyncGene
 }
 
 async function* readCsv(input: Readable, operation: Operation): AsyncGenerator<InputRecord> {
-  const expected = CSV_HEADER_FIELDS[operation];
+  const expected = csvHeaderFields(operation);
   const parser = input.pipe(
     parseCsv({
       columns: (header: string[]) => {

@@ -48,8 +48,11 @@ async function reachRedis(config: Config): Promise<{ settings: RedisSettings; pr
   }
 }
 
+/** The demo's jobs, by operation: the operations it does not run have none. */
+type DemoWork = Partial<Record<Operation, EnqueueRecord[]>>;
+
 /** The demo's input: mass bans, monitor stops, and a few records that must end badly. */
-function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Record<Operation, EnqueueRecord[]> {
+function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): DemoWork {
   const forbid: EnqueueRecord[] = Array.from({ length: bans }, (_, i) => ({
     params: { DomainName: DOMAIN, AppName: 'liveApp', StreamName: `stream-${i}`, ...(i % 3 === 0 ? { ResumeTime: '2030-01-01T00:00:00Z' } : {}), ...(i % 10 === 0 ? { Oneshot: 'yes' } : {}) },
   }));
@@ -62,7 +65,7 @@ function demoWork(sim: LiveApiSimulator, bans: number, monitorStops: number): Re
   const running = sim.createMonitors(monitorStops - Math.floor(monitorStops / 10));
   const unknown = Array.from({ length: Math.floor(monitorStops / 10) }, () => randomUUID());
   const stopMonitor: EnqueueRecord[] = [...running, ...unknown].map((MonitorId) => ({ params: { MonitorId } }));
-  return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor, ResumeLiveStream: [] };
+  return { ForbidLiveStream: forbid, StopLiveStreamMonitor: stopMonitor };
 }
 
 async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, number>): Promise<OperationStatus[]> {
@@ -92,11 +95,11 @@ async function watchDrain(runtime: AccountRuntime, totals: Record<Operation, num
 }
 
 /** Enqueues the demo's work, one batch per operation, and prints what went in and what was refused. */
-async function enqueueWork(runtime: AccountRuntime, work: Record<Operation, EnqueueRecord[]>, newBatchId: () => string): Promise<Record<Operation, number>> {
+async function enqueueWork(runtime: AccountRuntime, work: DemoWork, newBatchId: () => string): Promise<Record<Operation, number>> {
   const totals = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
-  for (const operation of OPERATIONS.filter((op) => work[op].length > 0)) {
+  for (const operation of OPERATIONS.filter((op) => (work[op]?.length ?? 0) > 0)) {
     const batch = newBatchId();
-    const { results } = await runtime.intake.enqueue(operation, work[operation], batch, { actor: 'demo', reason: 'livequeue demo' });
+    const { results } = await runtime.intake.enqueue(operation, work[operation] ?? [], batch, { actor: 'demo', reason: 'livequeue demo' });
     totals[operation] = results.filter((r) => r.status === 'enqueued').length;
     process.stdout.write(`enqueued ${totals[operation]} ${OPERATION_INFO[operation].slug} jobs (batch ${batch})\n`);
     results.forEach((r, i) => {
@@ -168,7 +171,7 @@ async function runDemo(base: Config, bans: number, monitorStops: number): Promis
   const run = async () => {
     process.stdout.write(`livequeue demo: simulator at ${endpoint}, Redis at ${describeRedis(config.redis)}, prefix ${config.prefix}\n`);
     const work = demoWork(sim, bans, monitorStops);
-    const quota = OPERATIONS.filter((op) => work[op].length > 0).map((op) => `${op} ${qps[op]} QPS`).join(', ');
+    const quota = OPERATIONS.filter((op) => (work[op]?.length ?? 0) > 0).map((op) => `${op} ${qps[op]} QPS`).join(', ');
     process.stdout.write(`quota: ${quota} (simulator throttles above that in any rolling second)\n\n`);
     const totals = await enqueueWork(runtime, work, newBatchId);
     workers.start();
