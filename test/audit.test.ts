@@ -83,10 +83,23 @@ describe('the audit trail', () => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
+  it('a ban cancelled before its call is in the stream\'s history, with who cancelled it and why', async () => {
+    await cli(['pause', 'forbid', '--reason', 'hold the wave']);
+    try {
+      await cli(['enqueue', 'forbid', '--file', '-', '--batch', 'never', '--actor', 'moderation-bot', '--reason', 'wave 2'], jsonl('never-sent'));
+      await cli(['batch', 'cancel', 'never', '--actor', 'oncall-ana', '--reason', 'wrong list']);
+    } finally {
+      await cli(['resume', 'forbid']);
+    }
+    const records = await history('never-sent');
+    expect(records.map((r) => [r.kind, r.operation, r.outcome, r.act, r.batch, r.actor, r.reason])).toEqual([['outcome', 'ForbidLiveStream', 'cancelled', 'cancel', 'never', 'oncall-ana', 'wrong list']]);
+    expect(h.sim.calls().filter((c) => c.params.StreamName === 'never-sent')).toHaveLength(0);
+  });
+
   it('a CLI act without --actor is the shell\'s user and host; pause and resume are recorded', async () => {
     await cli(['pause', 'stop-monitor', '--reason', 'checking the monitors']);
     await cli(['resume', 'stop-monitor']);
-    const records = (await h.runtime.audit.page('0', undefined, 10_000)).filter((r) => r.act === 'pause' || r.act === 'resume');
+    const records = (await h.runtime.audit.page('0', undefined, 10_000)).filter((r) => (r.act === 'pause' || r.act === 'resume') && r.operation === 'StopLiveStreamMonitor');
     expect(records.map((r) => [r.act, r.operation, r.reason])).toEqual([['pause', 'StopLiveStreamMonitor', 'checking the monitors'], ['resume', 'StopLiveStreamMonitor', undefined]]);
     for (const r of records) expect(r.actor).toMatch(/^cli:[^@\s]+@\S+$/);
   });

@@ -32,7 +32,7 @@ export interface BatchContext {
   readonly queues: BatchQueues;
   readonly outcomes: Outcomes;
   readonly ledger: BatchLedger;
-  readonly audit: Pick<AuditTrail, 'act' | 'batchDone'>;
+  readonly audit: Pick<AuditTrail, 'act' | 'batchDone' | 'cancelled'>;
 }
 
 export interface BatchMeta {
@@ -69,7 +69,8 @@ export function actorFields(by: Actor, prefix: '' | 'undo'): string[] {
   return Object.entries(by).flatMap(([field, value]) => (value === undefined || value === '' ? [] : [name(field), String(value)]));
 }
 
-function actorOf(raw: Record<string, string>, prefix: '' | 'undo'): Actor | undefined {
+/** The actor kept on a batch's record (actorFields' names), if any. */
+export function actorOf(raw: Record<string, string>, prefix: '' | 'undo'): Actor | undefined {
   const field = (name: string) => raw[prefix === '' ? name : `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`];
   const actor = field('actor');
   if (actor === undefined) return undefined;

@@ -48,7 +48,7 @@ const BATCH_VERSION = '2';
 export class Batches {
   private readonly ctx: BatchContext;
 
-  constructor(redis: RedisClient, prefix: string, account: string, queues: BatchQueues, outcomes: Outcomes, audit: Pick<AuditTrail, 'act' | 'batchDone'>) {
+  constructor(redis: RedisClient, prefix: string, account: string, queues: BatchQueues, outcomes: Outcomes, audit: Pick<AuditTrail, 'act' | 'batchDone' | 'cancelled'>) {
     this.ctx = { redis, prefix, account, queues, outcomes, audit, ledger: new BatchLedger(redis, prefix) };
   }
 
@@ -142,7 +142,7 @@ export class Batches {
   }
 
   async cancel(batch: string, by: Actor): Promise<CancelResult> {
-    const result = await cancelBatch(this.ctx, batch);
+    const result = await cancelBatch(this.ctx, batch, by);
     await this.ctx.audit.act({ act: 'cancel', ...by, batch, counts: { cancelled: result.cancelled, inFlight: result.inFlight, untouched: result.untouched } });
     if (result.cancelled > 0) await this.announceIfCancelledDone(batch);
     return result;
@@ -160,7 +160,7 @@ export class Batches {
   }
 
   async cancelAll(confirm: number | undefined, operations: readonly Operation[] | undefined, by: Actor): Promise<CancelAllResult> {
-    const result = await cancelAll(this.ctx, confirm, operations);
+    const result = await cancelAll(this.ctx, confirm, operations, by);
     await this.ctx.audit.act({ act: 'cancel', ...by, counts: result.cancelled as Record<string, number> });
     return result;
   }

@@ -37,7 +37,7 @@ export async function undoBatch(ctx: BatchContext, batch: string, by: Actor): Pr
   const keys = batchKeys(ctx.prefix, batch);
   // The first undo's actor stays: its lifts are the ones in flight, and the audit trail names it for each.
   if ((await ctx.redis.hsetnx(keys.meta, 'undoAt', Date.now())) === 1) await ctx.redis.hset(keys.meta, ...actorFields(by, 'undo'));
-  const cancelled = await cancelBatch(ctx, batch);
+  const cancelled = await cancelBatch(ctx, batch, by);
   const applied = await ctx.redis.hgetall(keys.applied);
   const entries = Object.entries(applied);
   let resumesEnqueued = 0;

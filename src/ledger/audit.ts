@@ -57,7 +57,8 @@ export const auditRecordSchema = z.object({
   stream: z.string().optional(),
   monitorId: z.string().optional(),
   jobId: z.string().optional(),
-  outcome: z.enum(['applied', 'already-applied', 'dead-lettered']).optional(),
+  /** `cancelled`: removed by a cancel before any call (the act's actor and reason are the cancel's). */
+  outcome: z.enum(['applied', 'already-applied', 'dead-lettered', 'cancelled']).optional(),
   code: z.string().optional(),
   requestId: z.string().optional(),
   attempts: count.optional(),
@@ -98,6 +99,12 @@ export class AuditTrail {
 
   async batchDone(record: BatchDoneRecord): Promise<string> {
     return (await this.append(undefined, undefined, '', { kind: 'batch-done', batch: record.batch, operation: record.operation, counts: JSON.stringify(record.counts) })).id;
+  }
+
+  /** A job a cancel removed before any call: recorded under its subject with the cancel's actor and reason. */
+  async cancelled(record: { operation: Operation; subject: Subject; jobId: string; batch?: string }, by: Actor): Promise<void> {
+    const { subject, ...rest } = record;
+    await this.append(subjectKey(subject), undefined, record.operation, { kind: 'outcome', ...subject, ...rest, outcome: 'cancelled', act: 'cancel', ...by });
   }
 
   /** A job's final outcome; the batch and the act behind it are read from the job's tie, in the same step. Returns the record's id and that batch. */
