@@ -44,6 +44,7 @@ export function registerQueueGauges(registry: Registry, redis: RedisClient, acco
   registerHoldGauge(scope);
   registerBlacklistGauges(scope);
   registerBucketGauges(scope);
+  registerWebhookGauge(scope);
 }
 
 function forEachOperation(s: Snapshot, set: (account: string, operation: Operation) => void): void {
@@ -158,4 +159,18 @@ function registerBucketGauges(scope: GaugeScope): void {
     return availableSlots(b.state, b.settings);
   });
   perOperationGauge(scope, 'livequeue_bucket_blocked_seconds', 'Time left of a pause the API asked for (Retry-After, TimeLeft)', (s, a, op) => bucketOf(s, a, op).state.blockedMs / 1000);
+}
+
+function registerWebhookGauge({ registers, snapshot }: GaugeScope): void {
+  new Gauge({
+    name: 'livequeue_webhook_failed_deliveries',
+    help: 'Webhook deliveries that used every attempt and stay in the endpoint\'s queue as failed (`livequeue webhooks replay <webhook>` sends them again)',
+    labelNames: ['account', 'webhook'],
+    registers,
+    async collect() {
+      this.reset();
+      const s = await snapshot();
+      if (s) for (const [account, endpoints] of s.webhooks) for (const { endpoint, failed } of endpoints) this.set({ account, webhook: endpoint }, failed);
+    },
+  });
 }

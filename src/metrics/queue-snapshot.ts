@@ -1,9 +1,10 @@
 import type { Headroom } from '../blacklist/headroom.ts';
 import { OPERATIONS, type Operation } from '../catalog/operations.ts';
-import type { OperationStatus } from '../ledger/status.ts';
+import type { OperationStatus, WebhookStatus } from '../ledger/status.ts';
 import type { Logger } from '../log.ts';
 import type { BucketSettings, BucketState } from '../ratelimit/token-bucket.ts';
 import type { RedisClient } from '../redis.ts';
+import { webhookStatus } from '../webhooks/dead-deliveries.ts';
 import type { ScrapedAccount } from './scraped-account.ts';
 
 /** Everything the queue gauges report, read once per scrape. */
@@ -15,6 +16,8 @@ export interface Snapshot {
   buckets: Map<string, Map<Operation, { state: BucketState; settings: BucketSettings }>>;
   /** Per account, per operation: when the oldest job still waiting for a worker was enqueued. */
   oldestWaiting: Map<string, Map<Operation, number | undefined>>;
+  /** Per account: each webhook endpoint's deliveries (none without LIVEQUEUE_WEBHOOKS_FILE). */
+  webhooks: Map<string, WebhookStatus[]>;
 }
 
 /** One account's raw reads, indexed like OPERATIONS. */
@@ -24,6 +27,7 @@ interface AccountReading {
   states: BucketState[];
   headroom: Headroom | undefined;
   oldest: (number | undefined)[];
+  webhooks: WebhookStatus[];
 }
 
 /** When the oldest job still waiting (urgent or normal) was enqueued; undefined when none waits. */
@@ -36,13 +40,14 @@ async function oldestWaitingAt(account: ScrapedAccount, operation: Operation): P
 }
 
 async function readAccount(account: ScrapedAccount): Promise<AccountReading> {
-  const [rows, states, headroom, oldest] = await Promise.all([
+  const [rows, states, headroom, oldest, webhooks] = await Promise.all([
     account.status(),
     Promise.all(OPERATIONS.map((op) => account.bucket(op).state())),
     account.blacklist.cached(),
     Promise.all(OPERATIONS.map((op) => oldestWaitingAt(account, op))),
+    webhookStatus(account, account.config.webhooks.endpoints),
   ]);
-  return { account, rows, states, headroom, oldest };
+  return { account, rows, states, headroom, oldest, webhooks };
 }
 
 function snapshotOf(readings: readonly AccountReading[]): Snapshot {
@@ -52,6 +57,7 @@ function snapshotOf(readings: readonly AccountReading[]): Snapshot {
     buckets: byAccount(({ account, states }) => new Map(OPERATIONS.map((op, i) => [op, { state: states[i]!, settings: account.bucket(op).settings }]))),
     oldestWaiting: byAccount(({ oldest }) => new Map(OPERATIONS.map((op, i) => [op, oldest[i]]))),
     blacklist: byAccount(({ headroom }) => headroom),
+    webhooks: byAccount(({ webhooks }) => webhooks),
   };
 }
 
