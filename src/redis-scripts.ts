@@ -9,7 +9,7 @@ import type { RedisClient } from './redis.ts';
  * disk once per process and defined once on each connection (`defineScripts`).
  */
 export const SCRIPTS = {
-  livequeueBucket: { file: 'ratelimit/bucket.lua', numberOfKeys: 1 },
+  livequeueBucket: { file: 'ratelimit/bucket.lua', numberOfKeys: 2 },
   livequeueHold: { file: 'holds/hold.lua', numberOfKeys: 5 },
   livequeueHostFaults: { file: 'holds/host-faults.lua', numberOfKeys: 2 },
   livequeueStats: { file: 'ledger/stats.lua', numberOfKeys: 2 },
@@ -25,7 +25,7 @@ export type ScriptName = keyof typeof SCRIPTS;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    livequeueBucket(key: string, ...args: (string | number)[]): Result<unknown, Context>;
+    livequeueBucket(key: string, overrideKey: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueHold(hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueHostFaults(faults: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number): Result<number, Context>;

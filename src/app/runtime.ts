@@ -8,7 +8,7 @@ import { Batches } from '../batches/batches.ts';
 import { DeadLetterQueue } from '../ledger/dead-letter.ts';
 import { Holds } from '../holds/holds.ts';
 import { HostFaults } from '../holds/host-faults.ts';
-import { blacklistKeys, bucketKey, describeBlockListBucketKey } from '../queue/names.ts';
+import { blacklistKeys, bucketKey, describeBlockListBucketKey, rateOverrideKey } from '../queue/names.ts';
 import { BatchLedger } from '../ledger/batch-ledger.ts';
 import { Intake } from '../intake/enqueue.ts';
 import { BlacklistHeadroom } from '../blacklist/headroom.ts';
@@ -92,11 +92,12 @@ export class AccountRuntime {
     for (const queue of [...OPERATIONS.map((op) => this.queue(op)), this.deadLetters.queue]) queue.on('error', listener);
   }
 
-  /** The account's shared token bucket for one operation, at the account's configured rate. */
+  /** The account's shared token bucket for one operation, at the account's configured rate or the operator's (`livequeue rate set`). */
   bucket(operation: Operation): TokenBucket {
     let bucket = this.buckets.get(operation);
     if (!bucket) {
-      bucket = new TokenBucket(this.redis, bucketKey(this.prefix, this.name, operation), defaultBucketSettings(this.settings.qps[operation], this.config.pacingMarginMs));
+      const settings = defaultBucketSettings(this.settings.qps[operation], this.config.pacingMarginMs);
+      bucket = new TokenBucket(this.redis, bucketKey(this.prefix, this.name, operation), settings, rateOverrideKey(this.prefix, this.name, operation));
       this.buckets.set(operation, bucket);
     }
     return bucket;

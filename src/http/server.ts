@@ -116,6 +116,7 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(batchRoutes());
     await scope.register(eventRoutes());
     await scope.register(auditRoutes());
+    await scope.register((await import('./routes/rates.ts')).rateRoutes());
   };
   await api.register(
     async (scope) => {

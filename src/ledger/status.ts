@@ -4,6 +4,7 @@ import { DEFAULT_ACCOUNT } from '../account/rules.ts';
 import type { HoldReason } from '../catalog/error-codes.ts';
 import { OPERATION_INFO, OPERATIONS, type Operation } from '../catalog/operations.ts';
 import type { BucketState, TokenBucket } from '../ratelimit/token-bucket.ts';
+import type { RateOverride } from '../ratelimit/rate-override.ts';
 import type { RedisClient } from '../redis.ts';
 import { readMaxmemoryPolicy } from '../redis-policy.ts';
 import type { DeadLetterQueue } from './dead-letter.ts';
@@ -41,8 +42,12 @@ export interface OperationStatus {
   throttled: number;
   /** Entries now in the dead-letter queue. */
   deadLettered: number;
+  /** The configuration's rate (as the workers publish it), also while an override is in place. */
   configuredRate: number;
+  /** The bucket's adaptive rate; never above the override's rate while there is one. */
   currentRate: number;
+  /** An operator's rate in place of the configured one (`livequeue rate set`); `until` is an ISO time. */
+  rateOverride?: { rate: number; until?: string; actor: string; reason?: string };
   callsLastMinute: number;
   /** Why the operation (or part of it) is held, or null when it runs freely. */
   hold: HoldStatus | null;
@@ -169,6 +174,7 @@ function operationStatus(account: string, operation: Operation, reads: Operation
     deadLettered: reads.deadLettered,
     configuredRate: bucketState.configuredRate,
     currentRate: Math.round(bucketState.currentRate * 100) / 100,
+    ...(bucketState.override ? { rateOverride: rateOverrideStatus(bucketState.override) } : {}),
     callsLastMinute: outcomes.callsLastMinute,
     heldProcesses: shared.heldProcesses,
     redisMaxmemoryPolicy: shared.redisMaxmemoryPolicy,
@@ -176,6 +182,10 @@ function operationStatus(account: string, operation: Operation, reads: Operation
     ...(OPERATION_INFO[operation].addsToBlacklist ? { blacklist: blacklistStatus(reads.headroom) } : {}),
     hold: holdStatus(reads.hold, reads.blacklistHold, resumeCommand(account, operation)),
   };
+}
+
+function rateOverrideStatus({ rate, until, actor, reason }: RateOverride): NonNullable<OperationStatus['rateOverride']> {
+  return { rate, ...(until !== undefined ? { until: new Date(until).toISOString() } : {}), actor, ...(reason !== undefined ? { reason } : {}) };
 }
 
 function blacklistStatus(headroom: Headroom | undefined): OperationStatus['blacklist'] {

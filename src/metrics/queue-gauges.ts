@@ -154,6 +154,7 @@ function registerBlacklistGauges(scope: GaugeScope): void {
 function registerBucketGauges(scope: GaugeScope): void {
   perOperationGauge(scope, 'livequeue_bucket_rate', 'Current (adaptive) rate of the account bucket, calls per second', (s, a, op) => bucketOf(s, a, op).state.currentRate);
   perOperationGauge(scope, 'livequeue_bucket_configured_rate', 'Configured rate of the account bucket, calls per second, as the workers use it', (s, a, op) => bucketOf(s, a, op).state.configuredRate);
+  perOperationGauge(scope, 'livequeue_bucket_rate_override', 'An operator\'s rate in place of the configured one (livequeue rate set), calls per second; 0 when none', (s, a, op) => bucketOf(s, a, op).state.override?.rate ?? 0);
   perOperationGauge(scope, 'livequeue_bucket_tokens', 'Slots a worker could reserve right now (0 while the bucket is booked ahead or held back by the server)', (s, a, op) => {
     const b = bucketOf(s, a, op);
     return availableSlots(b.state, b.settings);

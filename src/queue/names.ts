@@ -27,6 +27,14 @@ export function bucketKey(prefix: string, account: string, operation: Operation)
   return `${prefix}:bucket:${account}:${OPERATION_INFO[operation].slug}`;
 }
 
+/**
+ * An operator's rate for one (account, operation), read by bucket.lua on every
+ * call (same prefix, so the same Cluster slot as the bucket); a PX expiry ends a timed one.
+ */
+export function rateOverrideKey(prefix: string, account: string, operation: Operation): string {
+  return `${prefix}:rate-override:${account}:${OPERATION_INFO[operation].slug}`;
+}
+
 /** DescribeLiveStreamsBlockList's own quota, shared by the account's processes. */
 export function describeBlockListBucketKey(prefix: string, account: string): string {
   return `${bucketKey(prefix, account, 'ForbidLiveStream')}:describe-block-list`;

@@ -15,7 +15,13 @@ above it, when the other client has gone. So a shared quota settles just
 under what is left, with rare throttles. The current rate is derived from
 (rate, decreasedAt, ceiling) at read time, so no timer is needed.
 
+An operator's rate (`livequeue rate set`) is read from KEYS[2] on every call,
+so every worker follows it at its next reservation, with nothing cached. It
+replaces the configured rate as the limit of everything above: the spacing,
+the AIMD floor, the recovery speed and the top it climbs back to.
+
 KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured
+KEYS[2]  override hash (field rate), or KEYS[1] again for a bucket that has none
 ARGV[1]  command: reserve | throttled | peek
 ARGV[2]  configured rate (calls per second); workers store theirs with every
          reservation, and peek reports that one, so a reader sees the rate the
@@ -49,16 +55,22 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured')
 local published = tonumber(state[6])
 if command == 'peek' and published then configured = published end
+-- `configured` stays the configuration's (published, reported); `limit` is what paces.
+local limit = configured
+if KEYS[2] ~= key then
+  local override = tonumber(redis.call('HGET', KEYS[2], 'rate'))
+  if override and override > 0 then limit = override end
+end
 local tat = tonumber(state[1]) or 0
 local decreasedAt = tonumber(state[3]) or 0
 local blockedUntil = tonumber(state[4]) or 0
 
 -- Fast to 95% of the ceiling, slow to 105%, fast again beyond.
 local function recovered(base, ceiling, seconds)
-  local fast = recovery * configured
+  local fast = recovery * limit
   local slow = fast / 10
-  local knee = math.min(configured, 0.95 * ceiling)
-  local top = math.min(configured, 1.05 * ceiling)
+  local knee = math.min(limit, 0.95 * ceiling)
+  local top = math.min(limit, 1.05 * ceiling)
   local r = base
   local phase = math.max(0, (knee - r) / fast)
   if seconds <= phase then return r + fast * seconds end
@@ -66,12 +78,14 @@ local function recovered(base, ceiling, seconds)
   phase = math.max(0, (top - r) / slow)
   if seconds <= phase then return r + slow * seconds end
   r, seconds = math.max(r, top), seconds - phase
-  return math.min(configured, r + fast * seconds)
+  return r + fast * seconds
 end
 
-local rate = configured
+local rate = limit
 if state[2] then
-  rate = recovered(tonumber(state[2]), tonumber(state[5]) or configured, (now - decreasedAt) / 1000)
+  -- Capped here, not only at the end of the climb: a rate decreased before a
+  -- lower override must not pace above it.
+  rate = math.min(limit, recovered(tonumber(state[2]), tonumber(state[5]) or limit, (now - decreasedAt) / 1000))
 end
 local interval = (1000 + margin) / rate
 
@@ -82,7 +96,7 @@ end
 if command == 'throttled' then
   if now - decreasedAt >= quiet then
     redis.call('HSET', key, 'ceiling', tostring(rate))
-    rate = math.max(configured * minFraction, rate * decrease)
+    rate = math.max(limit * minFraction, rate * decrease)
     redis.call('HSET', key, 'rate', tostring(rate), 'decreasedAt', tostring(now))
   end
   if arg > 0 and now + arg > blockedUntil then

@@ -1,5 +1,6 @@
 import { defineScripts } from '../redis-scripts.ts';
 import type { RedisClient } from '../redis.ts';
+import { deleteRateOverride, readRateOverride, writeRateOverride, type RateOverride } from './rate-override.ts';
 
 
 /** How one bucket paces and adapts; see bucket.lua for the algorithm. */
@@ -60,6 +61,8 @@ export interface BucketState {
   backlogMs: number;
   /** Ms left of a server-requested pause. */
   blockedMs: number;
+  /** An operator's rate in place of the configured one (`livequeue rate set`); `currentRate` never exceeds it. */
+  override?: RateOverride;
 }
 
 const IDLE_TTL_MS = 60_000;
@@ -76,6 +79,8 @@ export class TokenBucket {
     private readonly redis: RedisClient,
     readonly key: string,
     readonly settings: BucketSettings,
+    /** Where an operator's rate for this bucket is kept (rateOverrideKey); none: the bucket only ever uses its configured rate. */
+    readonly overrideKey?: string,
   ) {
     defineScripts(redis);
   }
@@ -100,14 +105,39 @@ export class TokenBucket {
   }
 
   async state(): Promise<BucketState> {
-    const [rate, backlogMs, blockedMs, configured, published] = (await this.run('peek', 0)) as [string, string, string, string, number];
-    return { configuredRate: Number(configured), publishedByWorkers: Number(published) === 1, currentRate: Number(rate), backlogMs: Number(backlogMs), blockedMs: Number(blockedMs) };
+    const [peek, override] = await Promise.all([this.run('peek', 0), this.override()]);
+    const [rate, backlogMs, blockedMs, configured, published] = peek as [string, string, string, string, number];
+    return {
+      configuredRate: Number(configured), publishedByWorkers: Number(published) === 1, currentRate: Number(rate), backlogMs: Number(backlogMs), blockedMs: Number(blockedMs),
+      ...(override ? { override } : {}),
+    };
+  }
+
+  /** The operator's rate in place, if any. */
+  override(): Promise<RateOverride | undefined> {
+    return this.overrideKey === undefined ? Promise.resolve(undefined) : readRateOverride(this.redis, this.overrideKey);
+  }
+
+  /** Every worker paces at `rate` from its next reservation on (bucket.lua reads it on each call); `forMs` ends it by itself. */
+  setOverride(override: Omit<RateOverride, 'setAt' | 'until'>, forMs?: number): Promise<RateOverride> {
+    return writeRateOverride(this.redis, this.requireOverrideKey(), override, forMs);
+  }
+
+  /** Back to the configured rate; returns the override that was in place. */
+  resetOverride(): Promise<RateOverride | undefined> {
+    return deleteRateOverride(this.redis, this.requireOverrideKey());
+  }
+
+  private requireOverrideKey(): string {
+    if (this.overrideKey === undefined) throw new Error(`bucket ${this.key} takes no rate override`);
+    return this.overrideKey;
   }
 
   private run(command: string, arg: number): Promise<unknown> {
     const s = this.settings;
     return this.redis.livequeueBucket(
-      this.key, command, s.configuredRate, s.marginMs, s.horizonMs, arg,
+      // Without an override key the script is given the bucket's own key twice, and reads no override.
+      this.key, this.overrideKey ?? this.key, command, s.configuredRate, s.marginMs, s.horizonMs, arg,
       s.decreaseFactor, s.minRateFraction, s.recoveryPerSecond, s.quietMs, IDLE_TTL_MS,
     );
   }

@@ -17,7 +17,8 @@ const COLUMNS: readonly [string, (s: OperationStatus) => string | number][] = [
   ['dead-lettered', (s) => s.deadLettered],
   ['retried', (s) => s.retried],
   ['throttled', (s) => s.throttled],
-  ['rate (now/configured)', (s) => `${s.currentRate}/${s.configuredRate}`],
+  // With an operator's rate the second figure is it, the configured one in brackets.
+  ['rate (now/configured)', (s) => (s.rateOverride ? `${s.currentRate}/${s.rateOverride.rate} (set; config ${s.configuredRate})` : `${s.currentRate}/${s.configuredRate}`)],
   ['calls last min', (s) => s.callsLastMinute],
 ];
 
@@ -25,6 +26,12 @@ function describeHold(slug: string, hold: HoldStatus): string {
   const next = hold.nextProbeAt ? `; next probe ${hold.nextProbeAt}` : hold.until ? `; bans tried again ${hold.until}` : '';
   const example = hold.target ? `, e.g. for ${hold.target}` : '';
   return `HOLD ${slug} (${hold.reason}) since ${hold.since}: ${hold.code} x${hold.calls} (${hold.message})${example}${next}; \`${hold.resume}\` lifts it`;
+}
+
+function describeRateOverride(row: OperationStatus, rows: readonly OperationStatus[]): string {
+  const { rate, until, actor, reason } = row.rateOverride!;
+  const slug = `${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`;
+  return `RATE ${slug} set to ${rate} by ${actor} until ${until ?? 'reset'}${reason ? ` (${reason})` : ''}; configured ${row.configuredRate}, \`livequeue rate reset ${OPERATION_INFO[row.operation].slug}\` ends it`;
 }
 
 /** One line per webhook endpoint with deliveries that failed for good, once per account. */
@@ -54,6 +61,7 @@ export function formatStatusTable(rows: readonly OperationStatus[]): string {
   const policy = rows[0]?.redisMaxmemoryPolicy;
   if (policy !== undefined && policy !== REQUIRED_POLICY) lines.push(`REDIS ${evictionWarning(policy)}`);
   lines.push(...webhookLines(rows));
+  for (const row of rows) if (row.rateOverride) lines.push(describeRateOverride(row, rows));
   for (const row of rows) if (row.hold) lines.push(describeHold(`${new Set(rows.map((r) => r.account)).size > 1 ? `${row.account}/` : ''}${OPERATION_INFO[row.operation].slug}`, row.hold));
   return lines.join('\n');
 }
