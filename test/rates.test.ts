@@ -87,7 +87,8 @@ describe('changing a rate at runtime', () => {
     expect(slow).toBeLessThanOrEqual(6);
     // It went on at the set rate, not stopped.
     expect(callsBetween(times, setAt + 1000, resetStart)).toBeGreaterThanOrEqual(10);
-    expect(fast).toBeGreaterThanOrEqual(16);
+    // About 20 again (a busy machine may lose a few slots): far above the 5 it was held to.
+    expect(fast).toBeGreaterThanOrEqual(14);
     expect(maxPerSecond(times, 0, Date.now())).toBeLessThanOrEqual(20);
   }, 25_000);
 
