@@ -34,7 +34,11 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** The command's exit code: 1 when Redis is out of reach (worth retrying as is), 2 when the call or the setup must change. */
+/**
+ * The command's exit code: 2 when the call or the setup must change, 3 when
+ * Redis is out of reach (worth retrying as is). 1 is left to "some input was
+ * invalid, the rest went through", which commands set themselves.
+ */
 export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   usage: 2,
   input: 2,
@@ -43,7 +47,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   forbidden: 2,
   'not-found': 2,
   conflict: 2,
-  unavailable: 1,
+  unavailable: 3,
   upstream: 2,
 };
 

@@ -174,12 +174,12 @@ describe('several accounts in one deployment', () => {
       const list = async (account: string) => JSON.parse((await runCli(['--account', account, 'dlq', 'list', '--json'], d.env)).stdout) as { id: string }[];
       expect((await list('main')).map((e) => e.id)).toEqual([expect.stringMatching(/^stop-monitor\.main\./)]);
       expect((await list('backup')).map((e) => e.id)).toEqual([expect.stringMatching(/^stop-monitor\.backup\./)]);
-      expect((await runCli(['--account', 'backup', 'dlq', 'purge', '--all'], d.env)).stdout.trim()).toBe('purged 1 entry');
+      expect((await runCli(['--account', 'backup', 'dlq', 'purge', '--all', '--confirm', '1'], d.env)).stdout.trim()).toBe('purged 1 entry');
       expect(await main.deadLetters.count()).toBe(1);
       expect(await backup.deadLetters.count()).toBe(0);
       await backup.deadLetters.add(entry('backup'));
       expect(JSON.parse((await runCli(['dlq', 'purge', '--all', '--all-accounts', '--dry-run', '--json'], d.env)).stdout)).toMatchObject({ wouldPurge: 2 });
-      expect((await runCli(['dlq', 'purge', '--all', '--all-accounts'], d.env)).stdout.trim()).toBe('purged 2 entries');
+      expect((await runCli(['dlq', 'purge', '--all', '--all-accounts', '--confirm', '2'], d.env)).stdout.trim()).toBe('purged 2 entries');
       expect([await main.deadLetters.count(), await backup.deadLetters.count()]).toEqual([0, 0]);
       await main.deadLetters.add(entry('main'));
 

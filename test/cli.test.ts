@@ -133,7 +133,7 @@ describe('livequeue status and dlq', () => {
     const replayed = await runCli(['dlq', 'replay', '--code', 'QuotaExceeded.Blacklist'], env);
     expect(replayed.stdout.trim()).toBe('replayed 1 entry');
     expect(await h.producer.queue('ForbidLiveStream').getJob('forbid.default.x1')).toBeDefined();
-    const purged = await runCli(['dlq', 'purge', '--all'], env);
+    const purged = await runCli(['dlq', 'purge', '--all', '--confirm', '1'], env);
     expect(purged.stdout.trim()).toBe('purged 1 entry');
     expect(await h.deadLetters.count()).toBe(0);
     expect(await h.deadLetters.queue.getWaitingCount()).toBe(0);

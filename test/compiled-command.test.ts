@@ -106,7 +106,7 @@ describe('the compiled command', () => {
       new MissingScopeError('reader', 'enqueue'),
     ];
     expect(told.map((e) => e.name).sort()).toEqual(Object.keys(TOLD_ERRORS).sort());
-    for (const error of told) expect(toldExitCode(error), error.name).toBe(error instanceof RedisUnavailableError ? 1 : 2);
+    for (const error of told) expect(toldExitCode(error), error.name).toBe(error instanceof RedisUnavailableError ? 3 : 2);
     expect(toldExitCode(new Error('a bug'))).toBeUndefined();
     expect(toldExitCode(Object.assign(new TypeError('x'), { name: 'TypeError' }))).toBeUndefined();
   });

@@ -11,8 +11,8 @@ describe('the table of error codes', () => {
     }
   });
 
-  it('exits 1 only when Redis is out of reach, 2 for the rest', () => {
-    for (const info of Object.values(ERRORS)) expect(EXIT_CODES[info.kind], info.name).toBe(info.name === 'RedisUnavailableError' ? 1 : 2);
+  it('exits 3 only when Redis is out of reach, 2 for the rest', () => {
+    for (const info of Object.values(ERRORS)) expect(EXIT_CODES[info.kind], info.name).toBe(info.name === 'RedisUnavailableError' ? 3 : 2);
   });
 
   it('gives each error its code, kind, name and HTTP answer', () => {

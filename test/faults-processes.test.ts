@@ -89,7 +89,7 @@ describe('Redis restarted mid-drain', () => {
     await redisServer.kill();
     const started = Date.now();
     const refused = await runCli(['enqueue', 'forbid', '--file', '-'], env, JSON.stringify(bans(1, 'while-down')[0]!.params));
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(3);
     expect(refused.output).toContain(`Redis is not reachable (${url})`);
     expect(Date.now() - started).toBeLessThan(15_000);
 

@@ -73,7 +73,7 @@ describe('Redis Sentinel', () => {
   it('an unreachable Sentinel setup is a clear error within seconds, naming it without a password', async () => {
     const started = Date.now();
     const result = await runCli(['status'], { REDIS_SENTINELS: '127.0.0.1:1', REDIS_SENTINEL_MASTER: 'nope', REDIS_PASSWORD: 'pw-must-not-show' });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.output).toContain('Redis is not reachable (master "nope" via Sentinel 127.0.0.1:1)');
     expect(result.output).not.toContain('pw-must-not-show');
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -92,11 +92,11 @@ describe('REDIS_PASSWORD', () => {
       const status = await runCli(['status', '--json'], { ...env, REDIS_PASSWORD: password });
       expect(JSON.parse(status.stdout)[0]).toMatchObject({ waiting: 2 });
       const wrong = await runCli(['status'], { ...env, REDIS_PASSWORD: 'not-the-password' });
-      expect(wrong.code).toBe(1);
+      expect(wrong.code).toBe(3);
       expect(wrong.output).toMatch(/^livequeue: Redis is not reachable \(redis:\/\/127\.0\.0\.1:\d+\): WRONGPASS/m);
       expect(wrong.output).not.toContain('not-the-password');
       const none = await runCli(['status'], env);
-      expect(none.code).toBe(1);
+      expect(none.code).toBe(3);
       expect(none.output).toContain('NOAUTH');
     } finally {
       await node.stop();

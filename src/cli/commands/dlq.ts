@@ -18,6 +18,7 @@ interface DlqFlags {
   offset?: string;
   dryRun?: boolean;
   allAccounts?: boolean;
+  confirm?: number;
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -123,12 +124,42 @@ function registerReplay(dlq: Command): void {
 function registerPurge(dlq: Command): void {
   actOptions(filterFlags(dlq.command('purge')))
     .description('Delete dead-lettered jobs for good.')
-    .option('--all', 'purge every entry')
+    .option('--all', 'purge every entry (needs --confirm)')
+    .option('--confirm <count>', 'with --all: the number of entries you expect to purge; refused when more match', wholeCount('--confirm'))
     .option('--dry-run', 'list what would be purged, and do nothing')
     .option('--all-accounts', 'every account of the deployment, not only --account')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all\nExit code 1 when an --id matches no entry.')
+    .addHelpText('after', '\nExamples:\n  $ livequeue dlq purge --code StreamMonitorNotExist --dry-run\n  $ livequeue dlq purge --all                # prints the count to confirm, purges nothing\n  $ livequeue dlq purge --all --confirm 42\nExit code 1 when an --id matches no entry; 2 when --all is not confirmed.')
     .action(bulkAction('purge', 'purged', async (queue, filter) => ({ count: await queue.purge(filter) })));
+}
+
+const wholeCount = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number (got "${value}")`);
+  return n;
+};
+
+/** The command as typed, with `--confirm N` in place of any --confirm given: what to run to confirm. */
+function confirmCommand(n: number): string {
+  const args = process.argv.slice(2);
+  const kept = args.filter((a, i) => !a.startsWith('--confirm=') && a !== '--confirm' && args[i - 1] !== '--confirm');
+  const quote = (a: string) => (/^[A-Za-z0-9_.,:/@=+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['livequeue', ...kept, '--confirm', String(n)].map(quote).join(' ');
+}
+
+/**
+ * `purge --all` empties the queue for good: like `batch cancel --all` it needs
+ * --confirm with at least the count that matches, and names the command that
+ * confirms it. The check runs after the count, before anything is purged.
+ */
+function purgeAllGate(flags: DlqFlags): ((matched: number) => void) | undefined {
+  if (flags.confirm !== undefined && !flags.all) throw new UsageError('--confirm goes with --all');
+  if (!flags.all || flags.dryRun) return undefined;
+  return (matched) => {
+    if (matched === 0 || (flags.confirm !== undefined && flags.confirm >= matched)) return;
+    const counted = flags.confirm === undefined ? `${plural(matched, 'entry', 'entries')} would be purged` : `${plural(matched, 'entry', 'entries')} match now, more than the ${flags.confirm} confirmed`;
+    throw new UsageError(`dlq purge --all: ${counted}; nothing was purged; to purge them: ${confirmCommand(matched)}`);
+  };
 }
 
 type BulkVerb = 'replay' | 'purge';
@@ -152,8 +183,9 @@ interface BulkOutcome {
 function bulkAction(verb: BulkVerb, past: string, run: BulkRun) {
   return async (flags: DlqFlags, command: Command) => {
     const filter = guardedFilter(flags, verb);
+    const gate = verb === 'purge' ? purgeAllGate(flags) : undefined;
     const by = actorOf(command);
-    const outcome = await runOnAccounts(flags, configFor(command), filter, async (queue, f, config, runtime) => {
+    const outcome = await runOnAccounts(flags, configFor(command), filter, gate, async (queue, f, config, runtime) => {
       const done = await run(queue, f, config);
       await runtime.audit.act({ act: verb, ...by, counts: { [past]: done.count } });
       return done;
@@ -164,16 +196,17 @@ function bulkAction(verb: BulkVerb, past: string, run: BulkRun) {
   };
 }
 
-async function runOnAccounts(flags: DlqFlags, config: Config, filter: DeadLetterFilter, run: (...args: [...Parameters<BulkRun>, AccountRuntime]) => ReturnType<BulkRun>): Promise<BulkOutcome> {
+type AccountRun = (...args: [...Parameters<BulkRun>, AccountRuntime]) => ReturnType<BulkRun>;
+
+/** Counts the matching entries of every account first; `gate` may refuse the count before any account is touched. */
+async function runOnAccounts(flags: DlqFlags, config: Config, filter: DeadLetterFilter, gate: ((matched: number) => void) | undefined, run: AccountRun): Promise<BulkOutcome> {
   // Each account has its own dead letters: one account, unless --all-accounts.
-  const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], (runtimes) =>
-    Promise.all(
-      runtimes.map(async (runtime) => {
-        const matching = await runtime.deadLetters.list(filter);
-        return { entries: matching, ...(flags.dryRun ? { count: matching.length } : await run(runtime.deadLetters, filter, config, runtime)) };
-      }),
-    ),
-  );
+  const perAccount = await withRuntimes(config, flags.allAccounts ? undefined : [config.account], async (runtimes) => {
+    const matched = await Promise.all(runtimes.map((runtime) => runtime.deadLetters.list(filter)));
+    if (flags.dryRun) return matched.map((entries) => ({ entries, count: entries.length, alreadyQueued: undefined }));
+    gate?.(matched.flat().length);
+    return Promise.all(runtimes.map(async (runtime, i) => ({ entries: matched[i]!, ...(await run(runtime.deadLetters, filter, config, runtime)) })));
+  });
   const entries = perAccount.flatMap((a) => a.entries);
   return {
     entries,

@@ -10,7 +10,7 @@ import { configFor } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { actOptions, actorOf } from '../actor.ts';
 import { withRuntime } from '../session.ts';
-import type { BlacklistWarning } from '../../blacklist/headroom.ts';
+import { reportEnqueued } from '../enqueue-report.ts';
 
 interface EnqueueFlags {
   file: string;
@@ -70,21 +70,6 @@ async function progressReporter(size: number | undefined): Promise<{ update: (s:
   };
 }
 
-function printSummary(summary: StreamSummary, batch: string, warning: BlacklistWarning | undefined, json: boolean | undefined): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify({ batch, enqueued: summary.enqueued, duplicates: summary.duplicates, invalid: summary.invalid.length, invalidLines: summary.invalid, ...(warning ? { blacklistWarning: warning } : {}) })}\n`);
-    return;
-  }
-  const lines = [
-    `batch: ${batch} (livequeue batch show ${batch}; livequeue batch cancel ${batch})`,
-    `enqueued: ${summary.enqueued}`,
-    `duplicates skipped (already pending): ${summary.duplicates}`,
-    `invalid: ${summary.invalid.length}`,
-    ...summary.invalid.map((i) => `  line ${i.line}: ${i.errors.map((e) => e.message).join('; ')}`),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
-
 async function enqueueFile(command: Command, operation: Operation, flags: EnqueueFlags, defaults: Record<string, string>): Promise<void> {
   const config = configFor(command);
   const by = actorOf(command);
@@ -113,11 +98,12 @@ async function enqueueFile(command: Command, operation: Operation, flags: Enqueu
     }
   });
   if (summary.read === 0) throw new InputFileError('the input holds no records (an empty file, or a CSV with only its header); nothing was enqueued');
-  // A warning, not a refusal: the bans are enqueued and wait for room.
-  const warning = summary.blacklistWarning;
-  if (warning) process.stderr.write(`livequeue: warning: ${warning.message}\n`);
-  printSummary(summary, batch, warning, flags.json);
-  process.exitCode = summary.invalid.length > 0 ? 1 : 0;
+  const { enqueued, duplicates, invalid, blacklistWarning } = summary;
+  reportEnqueued({
+    batch, enqueued, duplicates, ...(blacklistWarning ? { warning: blacklistWarning } : {}),
+    refused: invalid.map((i) => ({ at: `line ${i.line}`, errors: i.errors })),
+    jsonExtra: { invalidLines: invalid },
+  }, flags.json);
 }
 
 function commonFlags(command: Command): Command {
