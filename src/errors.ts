@@ -29,6 +29,7 @@ export const ERRORS = {
   'batch-operation-mismatch': { name: 'BatchOperationMismatchError', kind: 'conflict', http: 'batch-conflict' },
   'batch-not-undoable': { name: 'BatchNotUndoableError', kind: 'conflict', http: 'not-undoable' },
   'cancel-all-not-confirmed': { name: 'CancelAllNotConfirmedError', kind: 'conflict', http: 'not-confirmed' },
+  'purge-all-not-confirmed': { name: 'PurgeAllNotConfirmedError', kind: 'conflict', http: 'not-confirmed' },
   'blacklist-read': { name: 'BlacklistReadError', kind: 'upstream' },
 } as const satisfies Record<string, ErrorInfo>;
 

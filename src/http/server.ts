@@ -21,6 +21,10 @@ import { dlqRoutes } from './routes/dlq.ts';
 import { enqueueRoutes, type EnqueueCounter } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { statusRoutes } from './routes/status.ts';
+import { blacklistRoutes } from './routes/blacklist.ts';
+import { holdRoutes } from './routes/holds.ts';
+import { registerDocs, registerOpenApi } from './openapi.ts';
 
 /** The whole request (headers and body) must arrive within this; every body here is small JSON. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -43,6 +47,8 @@ export interface HttpServerOptions {
  */
 export async function buildHttpServer({ config, redis, log }: HttpServerOptions): Promise<FastifyInstance> {
   const app = createApp(config, redis, log);
+  // Before any route: the OpenAPI document is built from every route registered after it.
+  await registerOpenApi(app);
   const ctx = openAccounts(app, config, redis);
   const countEnqueued = registerMetrics(app, redis, ctx, log);
   await app.register(healthRoutes(ctx));
@@ -53,6 +59,7 @@ export async function buildHttpServer({ config, redis, log }: HttpServerOptions)
     recordRouteScopes(app, api);
     await registerAccountRoutes(api, ctx, countEnqueued);
     await registerDashboard(api, ctx);
+    await registerDocs(api);
   });
   return app;
 }
@@ -117,6 +124,9 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(eventRoutes());
     await scope.register(auditRoutes());
     await scope.register((await import('./routes/rates.ts')).rateRoutes());
+    await scope.register(statusRoutes());
+    await scope.register(blacklistRoutes());
+    await scope.register(holdRoutes());
   };
   await api.register(
     async (scope) => {
