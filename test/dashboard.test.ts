@@ -51,10 +51,10 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
     const wrong = await browser.newContext({ httpCredentials: { username: 'operator', password: 'not-the-api-token' } });
     try {
       // With nothing to answer the Basic challenge, Chromium gives up on the page.
-      await expect((await anonymous.newPage()).goto(`${server.url}/ui/`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+      await expect((await anonymous.newPage()).goto(`${server.url}/ui/jobs/`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
       // With a wrong password it shows the 401 answer, not the dashboard.
       const page = await wrong.newPage();
-      const response = await page.goto(`${server.url}/ui/`);
+      const response = await page.goto(`${server.url}/ui/jobs/`);
       expect(response?.status()).toBe(401);
       expect(await page.innerText('body')).toContain('unauthorized');
       expect(await page.innerText('body')).not.toContain('dead-letter');
@@ -71,7 +71,8 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
       const page = await context.newPage();
       const requested: string[] = [];
       page.on('request', (request) => requested.push(request.url()));
-      const response = await page.goto(`${server.url}/ui/`);
+      // bull-board lives under the status page (/ui/, status-page.test.ts).
+      const response = await page.goto(`${server.url}/ui/jobs/`);
       expect(response?.status()).toBe(200);
       for (const queue of ['forbid', 'stop-monitor', 'resume-stream', 'dead-letter']) {
         await page.getByRole('link', { name: queue, exact: true }).first().waitFor({ state: 'visible' });
@@ -87,7 +88,7 @@ describe.skipIf(missing !== undefined)('dashboard in a real browser', () => {
       expect(statSync(overview).size).toBeGreaterThan(10_000);
 
       await page.getByRole('link', { name: 'dead-letter', exact: true }).first().click();
-      await page.waitForURL(/\/ui\/queue\/dead-letter/);
+      await page.waitForURL(/\/ui\/jobs\/queue\/dead-letter/);
       await page.getByText(deadId, { exact: true }).first().waitFor({ state: 'visible' });
       const text = await page.innerText('body');
       expect(text).toContain('StopLiveStreamMonitor');

@@ -133,7 +133,9 @@ describe('the container image', () => {
       const build = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8' });
       expect(build.status, build.stdout + build.stderr).toBe(0);
       // What the final stage copies and runs.
-      for (const file of ['dist/src/cli/main.js', 'dist/workers/worker.js', 'dist/workers/simulator.js', 'dist/workers/healthcheck.js', ...Object.values(SCRIPTS).map((s) => `dist/src/${s.file}`)]) {
+      const statusPage = readdirSync(join(ROOT, 'src/http/status-page')).map((name) => `dist/src/http/status-page/${name}`);
+      expect(statusPage.length, 'the status page\'s html, script and style sheet').toBeGreaterThanOrEqual(3);
+      for (const file of ['dist/src/cli/main.js', 'dist/workers/worker.js', 'dist/workers/simulator.js', 'dist/workers/healthcheck.js', ...Object.values(SCRIPTS).map((s) => `dist/src/${s.file}`), ...statusPage]) {
         expect(existsSync(join(dir, file)), file).toBe(true);
       }
       // The build copies every Lua file under src/: each is a command of the one list the loader defines, and nothing else is copied.

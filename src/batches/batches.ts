@@ -3,7 +3,7 @@ import type { Operation } from '../catalog/operations.ts';
 import type { ForbidParams } from '../jobs/schemas.ts';
 import { BATCH_TTL_SECONDS } from '../jobs/batch-id.ts';
 import { BatchLedger } from '../ledger/batch-ledger.ts';
-import { batchKeys, jobId } from '../queue/names.ts';
+import { batchIndexKey, batchKeys, jobId } from '../queue/names.ts';
 import type { Outcomes } from '../ledger/outcomes.ts';
 import type { Actor, AuditTrail } from '../ledger/audit.ts';
 import { BatchOperationMismatchError } from './batch-errors.ts';
@@ -11,6 +11,7 @@ import { actorFields, CHUNK, type BatchContext, type BatchQueues } from './batch
 import { showBatch, type BatchCounts } from './batch-report.ts';
 import { cancelAll, cancelBatch, pendingCount, type CancelAllResult, type CancelResult } from './cancel.ts';
 import { enqueueResumes, undoBatch, type UndoResult } from './undo.ts';
+import { recentBatches, type RecentBatch } from './batch-recent.ts';
 
 export { BATCH_ID, BATCH_ID_RULE, batchIdSchema, newBatchId } from '../jobs/batch-id.ts';
 // Importers know batches by this path alone: what the parts define is exported from here too.
@@ -19,6 +20,7 @@ export type { BatchQueues } from './batch-context.ts';
 export type { BatchCounts } from './batch-report.ts';
 export type { CancelAllResult, CancelResult } from './cancel.ts';
 export type { UndoResult } from './undo.ts';
+export type { RecentBatch } from './batch-recent.ts';
 
 /** 2: outcomes and standing bans are recorded per batch. */
 const BATCH_VERSION = '2';
@@ -69,7 +71,10 @@ export class Batches {
       .exec()) as [[null, number], [null, string]];
     if (recorded !== operation) throw new BatchOperationMismatchError(batch, recorded as Operation, operation);
     const write = redis.multi();
-    if (created === 1) write.hset(keys.meta, 'createdAt', Date.now(), 'version', BATCH_VERSION, ...(by ? actorFields(by, '') : []));
+    const now = Date.now();
+    if (created === 1) write.hset(keys.meta, 'createdAt', now, 'version', BATCH_VERSION, ...(by ? actorFields(by, '') : []));
+    // The account's batches by creation time, for recent(); what has expired leaves it.
+    if (created === 1) write.zadd(batchIndexKey(prefix), now, batch).zremrangebyscore(batchIndexKey(prefix), '-inf', now - BATCH_TTL_SECONDS * 1000).expire(batchIndexKey(prefix), BATCH_TTL_SECONDS);
     for (let i = 0; i < jobIds.length; i += CHUNK) write.sadd(keys.jobs, ...jobIds.slice(i, i + CHUNK));
     // A batch that grows is not done any more: its new jobs end it again.
     if (jobIds.length > 0) write.hdel(keys.meta, 'doneAt');
@@ -135,6 +140,11 @@ export class Batches {
     const [[, ended], [, cancelled], [, jobs]] = (await this.ctx.redis.multi().hget(keys.meta, 'ended').scard(keys.cancelled).scard(keys.jobs).exec()) as [[null, string | null], [null, number], [null, number]];
     if (Number(ended ?? 0) + cancelled < jobs) return;
     if ((await this.ctx.redis.hsetnx(keys.meta, 'doneAt', Date.now())) === 1) await this.announceDone(batch);
+  }
+
+  /** Batches created since `sinceMs`, newest first, with their progress from counters (batch-recent.ts). */
+  async recent(sinceMs: number, limit = 200): Promise<RecentBatch[]> {
+    return recentBatches(this.ctx, sinceMs, limit);
   }
 
   async show(batch: string): Promise<BatchCounts> {

@@ -5,8 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { OPERATION_INFO, OPERATIONS } from '../catalog/operations.ts';
 import type { ApiContext } from './context.ts';
 import { scopeOfMethod } from './scopes.ts';
+import { registerStatusPage } from './status-ui.ts';
 
+/** The status page (status-ui.ts); bull-board below it. */
 export const DASHBOARD_PATH = '/ui';
+export const JOBS_PATH = `${DASHBOARD_PATH}/jobs`;
 
 /** The fonts bull-board's page asks a public CDN for: the page renders with the system's fonts instead. */
 const CDN_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>/g;
@@ -20,7 +23,7 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * bull-board at /ui, to look at the queues: every queue is read-only there.
+ * The status page at /ui/, and bull-board at /ui/jobs/, to look at the queues: every queue is read-only there.
  * Its buttons would act on BullMQ behind the product's back (a pause no hold
  * shows, a job added without validation, jobs cleaned without a dead-letter
  * entry); the product's own commands do these things and keep status, holds
@@ -29,7 +32,7 @@ const SECURITY_HEADERS = {
  */
 export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const serverAdapter = new FastifyAdapter();
-  serverAdapter.setBasePath(DASHBOARD_PATH);
+  serverAdapter.setBasePath(JOBS_PATH);
   createBullBoard({
     queues: [
       ...OPERATIONS.map((op) => new BullMQAdapter(ctx.defaultRuntime.queue(op), { readOnlyMode: true, description: `${op} jobs (${OPERATION_INFO[op].slug})` })),
@@ -54,6 +57,7 @@ export async function registerDashboard(app: FastifyInstance, ctx: ApiContext): 
       });
       await scope.register(serverAdapter.registerPlugin());
     },
-    { prefix: DASHBOARD_PATH },
+    { prefix: JOBS_PATH },
   );
+  await registerStatusPage(app, DASHBOARD_PATH);
 }

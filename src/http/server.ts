@@ -21,6 +21,7 @@ import { dlqRoutes } from './routes/dlq.ts';
 import { enqueueRoutes, type EnqueueCounter } from './routes/enqueue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { statusPageRoutes } from './routes/status-page.ts';
 import { statusRoutes } from './routes/status.ts';
 import { blacklistRoutes } from './routes/blacklist.ts';
 import { holdRoutes } from './routes/holds.ts';
@@ -123,6 +124,7 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(batchRoutes());
     await scope.register(eventRoutes());
     await scope.register(auditRoutes());
+    await scope.register(statusPageRoutes(ctx));
     await scope.register((await import('./routes/rates.ts')).rateRoutes());
     await scope.register(statusRoutes());
     await scope.register(blacklistRoutes());

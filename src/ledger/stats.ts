@@ -1,7 +1,7 @@
 import { defineScripts } from '../redis-scripts.ts';
 import type { RedisClient } from '../redis.ts';
 import type { Operation } from '../catalog/operations.ts';
-import { callsKey, statsKey } from '../queue/names.ts';
+import { callsKey, callsPerSecondKey, statsKey } from '../queue/names.ts';
 
 /**
  * Outcome counters per operation, kept in Redis so every worker adds to the
@@ -14,6 +14,11 @@ export type Counts = Record<Counter, number> & { callsLastMinute: number };
 
 const BUCKET_MS = 10_000;
 const BUCKETS_PER_MINUTE = 6;
+/** Seconds of per-second call counts kept (stats.lua's WINDOW). */
+export const PER_SECOND_WINDOW = 900;
+
+/** Calls per second, oldest first: [epoch second, calls] for every second of the window, 0 when none. */
+export type CallSeries = [second: number, calls: number][];
 
 export class Stats {
   constructor(
@@ -35,5 +40,19 @@ export class Stats {
     const [raw, calls] = await Promise.all([this.redis.hgetall(statsKey(this.prefix, operation)), this.redis.mget(...callKeys)]);
     const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(raw[c] ?? 0)])) as Record<Counter, number>;
     return { ...counts, callsLastMinute: calls.reduce((sum, v) => sum + Number(v ?? 0), 0) };
+  }
+
+  /**
+   * The operation's calls in each of the last `seconds` seconds (at most the
+   * window), up to the current one, by Redis's clock as stats.lua counts them.
+   */
+  async perSecond(operation: Operation, seconds = PER_SECOND_WINDOW): Promise<CallSeries> {
+    const span = Math.min(Math.max(1, Math.floor(seconds)), PER_SECOND_WINDOW);
+    const [[now], raw] = await Promise.all([this.redis.time(), this.redis.hgetall(callsPerSecondKey(this.prefix, operation))]);
+    const last = Number(now);
+    return Array.from({ length: span }, (_, i): [number, number] => {
+      const second = last - span + 1 + i;
+      return [second, Number(raw[second] ?? 0)];
+    });
   }
 }

@@ -23,7 +23,7 @@ export interface StatusSources {
   deadLetters: Pick<DeadLetterQueue, 'count'>;
   holds: Pick<Holds, 'current' | 'blacklistHold'>;
   hostFaults: Pick<HostFaults, 'list'>;
-  queue(operation: Operation): Pick<Queue, 'getJobCounts'>;
+  queue(operation: Operation): Pick<Queue, 'getJobCounts' | 'getJobs'>;
   bucket(operation: Operation): Pick<TokenBucket, 'state'>;
   blacklist: Pick<BlacklistHeadroom, 'cached'>;
   /** The account's Redis, to read its maxmemory-policy; without it the policy is "unknown". */
@@ -49,6 +49,12 @@ export interface OperationStatus {
   /** An operator's rate in place of the configured one (`livequeue rate set`); `until` is an ISO time. */
   rateOverride?: { rate: number; until?: string; actor: string; reason?: string };
   callsLastMinute: number;
+  /**
+   * Seconds since the oldest job waiting for a worker (urgent or normal) was
+   * enqueued, 0 when none waits: it grows while a backlog does not move.
+   * Always set by readStatus; optional so row schemas written before it stay valid.
+   */
+  oldestWaitingAgeSeconds?: number;
   /** Why the operation (or part of it) is held, or null when it runs freely. */
   hold: HoldStatus | null;
   /**
@@ -119,6 +125,8 @@ interface OperationReads {
   deadLettered: number;
   /** Only read for ForbidLiveStream. */
   headroom: Headroom | undefined;
+  /** When the oldest waiting job was enqueued (ms), undefined when none waits. */
+  oldestWaitingAt: number | undefined;
 }
 
 interface AccountReads {
@@ -147,7 +155,7 @@ async function readHeldProcesses(account: StatusSources): Promise<HeldProcessSta
 
 async function readOperation(account: StatusSources, operation: Operation): Promise<OperationReads> {
   const forbid = OPERATION_INFO[operation].addsToBlacklist;
-  const [counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom] = await Promise.all([
+  const [counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom, oldestWaitingAt] = await Promise.all([
     account.queue(operation).getJobCounts('wait', 'prioritized', 'delayed', 'active'),
     account.stats.read(operation),
     account.bucket(operation).state(),
@@ -155,8 +163,16 @@ async function readOperation(account: StatusSources, operation: Operation): Prom
     forbid ? account.holds.blacklistHold() : undefined,
     account.deadLetters.count(operation),
     forbid ? account.blacklist.cached() : undefined,
+    oldestWaiting(account.queue(operation)),
   ]);
-  return { counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom };
+  return { counts, outcomes, bucketState, hold, blacklistHold, deadLettered, headroom, oldestWaitingAt };
+}
+
+/** Oldest first: the urgent list's tail and, normal jobs sharing one priority, the prioritized set's head (as the metric reads it). */
+async function oldestWaiting(queue: Pick<Queue, 'getJobs'>): Promise<number | undefined> {
+  const heads = await Promise.all([queue.getJobs(['wait'], 0, 0, true), queue.getJobs(['prioritized'], 0, 0, true)]);
+  const times = heads.flat().flatMap((job) => (job ? [job.timestamp] : []));
+  return times.length > 0 ? Math.min(...times) : undefined;
 }
 
 function operationStatus(account: string, operation: Operation, reads: OperationReads, shared: AccountReads): OperationStatus {
@@ -176,6 +192,7 @@ function operationStatus(account: string, operation: Operation, reads: Operation
     currentRate: Math.round(bucketState.currentRate * 100) / 100,
     ...(bucketState.override ? { rateOverride: rateOverrideStatus(bucketState.override) } : {}),
     callsLastMinute: outcomes.callsLastMinute,
+    oldestWaitingAgeSeconds: reads.oldestWaitingAt === undefined ? 0 : Math.max(0, Math.round((Date.now() - reads.oldestWaitingAt) / 100) / 10),
     heldProcesses: shared.heldProcesses,
     redisMaxmemoryPolicy: shared.redisMaxmemoryPolicy,
     // Only the rows of operations that add to the blacklist carry it, even when it was never read (null).

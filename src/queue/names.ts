@@ -53,6 +53,16 @@ export function callsKey(prefix: string, operation: Operation, tenSecondBucket: 
   return `${prefix}:calls:${OPERATION_INFO[operation].slug}:${tenSecondBucket}`;
 }
 
+/** Hash: epoch second -> API calls of the operation in it, the last 15 minutes (the status page's chart). stats.lua builds the same name from statsKey. */
+export function callsPerSecondKey(prefix: string, operation: Operation): string {
+  return `${statsKey(prefix, operation)}:per-second`;
+}
+
+/** Sorted set: the account's batch ids scored by creation time (ms), kept for BATCH_TTL_SECONDS (Batches.recent). */
+export function batchIndexKey(prefix: string): string {
+  return `${prefix}:batches-by-time`;
+}
+
 /** The hold of an operation, the streak of failures that may trip it, and the account's last successes per process (see hold.lua). */
 export function holdKeys(prefix: string, account: string, operation: Operation): [hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string] {
   const slug = OPERATION_INFO[operation].slug;
