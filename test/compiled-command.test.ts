@@ -13,6 +13,7 @@ import { CredentialsUnavailableError } from '../src/live/client.ts';
 import { BatchNotUndoableError, BatchOperationMismatchError, CancelAllNotConfirmedError, UnknownBatchError } from '../src/batches/batches.ts';
 import { RedisUnavailableError } from '../src/redis.ts';
 import { MissingScopeError } from '../src/http/scopes.ts';
+import { PurgeAllNotConfirmedError } from '../src/http/routes/dlq.ts';
 import { CLI, runCli } from './helpers/processes.ts';
 import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 
@@ -103,7 +104,7 @@ describe('the compiled command', () => {
       new CredentialsUnavailableError(new Error('x')), new UnknownAccountError('other', config), new UnknownBatchError('b'),
       new BatchOperationMismatchError('b', 'ForbidLiveStream', 'StopLiveStreamMonitor'), new BatchNotUndoableError('b', 'StopLiveStreamMonitor'),
       new CancelAllNotConfirmedError(2, undefined), new BlacklistReadError('d', 'c', 'm'), new InputFileError('x'),
-      new MissingScopeError('reader', 'enqueue'),
+      new MissingScopeError('reader', 'enqueue'), new PurgeAllNotConfirmedError(3, undefined),
     ];
     expect(told.map((e) => e.name).sort()).toEqual(Object.keys(TOLD_ERRORS).sort());
     for (const error of told) expect(toldExitCode(error), error.name).toBe(error instanceof RedisUnavailableError ? 3 : 2);

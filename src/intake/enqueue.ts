@@ -145,19 +145,28 @@ export class Intake {
    * are not of its operation.
    */
   async add(operation: Operation, records: readonly EnqueueRecord[], tieTo?: string): Promise<EnqueueResult[]> {
+    return this.addListed(operation, records, tieTo, false);
+  }
+
+  /**
+   * Adds the records' new jobs, tied to `batch` and, with `listed`, in its
+   * job list: both before a worker can take a job, so the job's end is
+   * counted for the batch however fast it comes.
+   */
+  private async addListed(operation: Operation, records: readonly EnqueueRecord[], batch: string | undefined, listed: boolean): Promise<EnqueueResult[]> {
     const results: EnqueueResult[] = new Array(records.length);
     const valid = this.validate(operation, records, results);
     const fresh = await this.withoutPending(operation, valid, results);
-    await this.parts.ties.tie(tieTo, fresh.map((v) => v.id));
+    const ids = fresh.map((v) => v.id);
+    await this.parts.ties.tie(batch, ids);
+    if (listed && batch !== undefined && ids.length > 0) await this.parts.batches.record(batch, operation, ids);
     await this.parts.producer.add(operation, fresh);
     for (const v of fresh) results[v.index] = { status: 'enqueued', jobId: v.id };
     return results;
   }
 
   private async enqueueChunk(operation: Operation, records: readonly EnqueueRecord[], batch: string): Promise<{ results: EnqueueResult[]; blacklistBans: number }> {
-    const results = await this.add(operation, records, batch);
-    const added = results.flatMap((r) => (r.status === 'enqueued' ? [r.jobId] : []));
-    if (added.length > 0) await this.parts.batches.record(batch, operation, added);
+    const results = await this.addListed(operation, records, batch, true);
     const bans = blacklistBans(operation, records, results);
     await this.parts.blacklist.noteDomains(bans.domains);
     return { results, blacklistBans: bans.count };

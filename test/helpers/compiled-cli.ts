@@ -29,14 +29,19 @@ function* files(dir: string): Generator<string> {
   }
 }
 
-/** Each source of the build (what tsconfig.build.json includes, and the Lua scripts copied beside it) and its output. */
+/** Files the build copies as they are (package.json "build"): the Lua scripts and the status page's files. */
+function copiedAsIs(source: string): boolean {
+  return source.endsWith('.lua') || relative(ROOT, source).startsWith(join('src', 'http', 'status-page'));
+}
+
+/** Each source of the build (what tsconfig.build.json includes, and the files copied beside it) and its output. */
 function sourcesAndOutputs(): { source: string; output: string }[] {
   const pairs: { source: string; output: string }[] = [];
   for (const top of ['src', 'workers']) {
     for (const source of files(join(ROOT, top))) {
       const rel = relative(ROOT, source);
       if (source.endsWith('.ts') && !source.endsWith('.d.ts')) pairs.push({ source, output: join(DIST, rel.replace(/\.ts$/, '.js')) });
-      else if (source.endsWith('.lua')) pairs.push({ source, output: join(DIST, rel) });
+      else if (copiedAsIs(source)) pairs.push({ source, output: join(DIST, rel) });
     }
   }
   return pairs;
@@ -86,7 +91,9 @@ function build(): void {
     });
     if (tsc.status !== 0) throw new Error(`building dist/ for the tests failed (npm run build):\n${tsc.stdout}${tsc.stderr}`);
     for (const source of files(join(ROOT, 'src'))) {
-      if (source.endsWith('.lua')) copyFileSync(source, join(staging, relative(ROOT, source)));
+      if (!copiedAsIs(source)) continue;
+      mkdirSync(dirname(join(staging, relative(ROOT, source))), { recursive: true });
+      copyFileSync(source, join(staging, relative(ROOT, source)));
     }
     for (const fresh of files(staging)) {
       const target = join(DIST, relative(staging, fresh));
