@@ -119,6 +119,13 @@ describe('the audit trail', () => {
     for (const secret of [ACCESS_KEY_SECRET, ACCESS_KEY_ID]) expect(raw).not.toContain(secret);
   });
 
+  it('history keeps the newest records of a long-lived stream, oldest first', async () => {
+    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:long`, { retentionMs: 86_400_000, maxEntries: 1000 });
+    const subject = { stream: `${DOMAIN}/${APP}/long-lived` };
+    for (let i = 1; i <= 5; i++) await trail.outcome({ operation: 'ForbidLiveStream', subject, jobId: `forbid.default.${i}`, outcome: 'applied', requestId: `r${i}`, attempts: 1 });
+    expect((await trail.history(subject, 3)).map((r) => r.requestId)).toEqual(['r3', 'r4', 'r5']);
+  });
+
   it('trims records older than the retention, from the trail and from each stream\'s index', async () => {
     const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:retention`, { retentionMs: 300, maxEntries: 1000 });
     const subject = { stream: `${DOMAIN}/${APP}/kept-short` };

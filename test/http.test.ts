@@ -47,7 +47,7 @@ describe('auth', () => {
       server.request('/v1/dlq', { auth: false }),
       server.request('/v1/dlq/replay', { method: 'POST', json: { all: true }, auth: false }),
       server.request('/ui/', { auth: false }),
-      server.request('/ui/api/queues', { auth: false }),
+      server.request('/ui/jobs/api/queues', { auth: false }),
       server.request('/v1/dlq', { auth: false, headers: { authorization: 'Bearer wrong-token-0123456789' } }),
       server.request('/v1/dlq', { auth: false, headers: { authorization: API_TOKEN } }),
     ];
@@ -231,7 +231,7 @@ describe('cross-site requests', () => {
       ['/v1/forbid', { method: 'POST', body: JSON.stringify(ban('csrf-3')), headers: { 'content-type': 'text/plain;charset=UTF-8' } }],
       ['/v1/dlq/replay', { method: 'POST', body: '{"all":true}', headers: { 'content-type': 'application/jsonx' } }],
       // The dashboard's routes are PUTs.
-      ['/ui/api/queues/pause', { method: 'PUT' }],
+      ['/ui/jobs/api/queues/pause', { method: 'PUT' }],
     ];
     for (const [path, init] of attempts) {
       const response = await server.request(path, init);
@@ -312,33 +312,36 @@ describe('the dashboard', () => {
   it('is read-only: no pause, add, clean, obliterate or rate-limit release behind the product\'s back', async () => {
     const before = await h.producer.queue('ForbidLiveStream').count();
     const attempts = [
-      { method: 'PUT', url: '/ui/api/queues/forbid/pause' },
-      { method: 'POST', url: '/ui/api/queues/forbid/add', payload: { name: 'x', data: { StreamName: 'spoofed' }, options: { jobId: 'forbid.default.spoofed' } } },
-      { method: 'PUT', url: '/ui/api/queues/forbid/clean/waiting' },
-      { method: 'PUT', url: '/ui/api/queues/forbid/empty' },
-      { method: 'PUT', url: '/ui/api/queues/forbid/obliterate' },
-      { method: 'PUT', url: '/ui/api/queues/forbid/rate-limit/release' },
-      { method: 'PUT', url: '/ui/api/queues/dead-letter/retry/failed' },
+      { method: 'PUT', url: '/ui/jobs/api/queues/forbid/pause' },
+      { method: 'POST', url: '/ui/jobs/api/queues/forbid/add', payload: { name: 'x', data: { StreamName: 'spoofed' }, options: { jobId: 'forbid.default.spoofed' } } },
+      { method: 'PUT', url: '/ui/jobs/api/queues/forbid/clean/waiting' },
+      { method: 'PUT', url: '/ui/jobs/api/queues/forbid/empty' },
+      { method: 'PUT', url: '/ui/jobs/api/queues/forbid/obliterate' },
+      { method: 'PUT', url: '/ui/jobs/api/queues/forbid/rate-limit/release' },
+      { method: 'PUT', url: '/ui/jobs/api/queues/dead-letter/retry/failed' },
     ] as const;
     for (const attempt of attempts) {
       const answer = await server.app.inject({ ...attempt, headers: auth });
       expect(answer.statusCode, `${attempt.method} ${attempt.url}`).toBeGreaterThanOrEqual(400);
     }
     // "Pause all" answers 200 and skips read-only queues: none may end up paused.
-    await server.app.inject({ method: 'PUT', url: '/ui/api/queues/pause', headers: auth });
+    await server.app.inject({ method: 'PUT', url: '/ui/jobs/api/queues/pause', headers: auth });
     for (const operation of ['ForbidLiveStream', 'StopLiveStreamMonitor', 'ResumeLiveStream'] as const) expect(await h.producer.queue(operation).isPaused()).toBe(false);
     expect(await h.producer.queue('ForbidLiveStream').getJob('forbid.default.spoofed')).toBeUndefined();
     expect(await h.producer.queue('ForbidLiveStream').count()).toBe(before);
   });
 
   it('cannot be framed, loads nothing from other origins, and asks no CDN for fonts', async () => {
-    const page = await server.app.inject({ method: 'GET', url: '/ui/', headers: auth });
-    expect(page.statusCode).toBe(200);
-    expect(page.headers['x-frame-options']).toBe('DENY');
-    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(page.body).toContain('<div id="root">');
-    expect(page.body).not.toMatch(/https?:\/\//);
+    // The status page at /ui/, bull-board's job list at /ui/jobs/.
+    for (const [url, marker] of [['/ui/', 'status.js'], ['/ui/jobs/', '<div id="root">']] as const) {
+      const page = await server.app.inject({ method: 'GET', url, headers: auth });
+      expect(page.statusCode, url).toBe(200);
+      expect(page.headers['x-frame-options']).toBe('DENY');
+      expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(page.body).toContain(marker);
+      expect(page.body).not.toMatch(/https?:\/\//);
+    }
   });
 });
 

@@ -97,7 +97,7 @@ describe('scopes', () => {
   it('the dashboard needs read and nothing more', async () => {
     for (const basic of [false, true]) {
       expect((await call(TOKENS.reader, '/ui/', undefined, basic)).status).toBe(200);
-      expect((await call(TOKENS.reader, '/ui/api/queues', undefined, basic)).status).toBe(200);
+      expect((await call(TOKENS.reader, '/ui/jobs/api/queues', undefined, basic)).status).toBe(200);
     }
     const refused = await call(TOKENS.ci, '/ui/', undefined, true);
     expect(refused.status).toBe(403);

@@ -131,9 +131,10 @@ export class AuditTrail {
     return { id, ...(batch ? { batch } : {}) };
   }
 
-  /** Everything recorded about a subject, oldest first. */
+  /** What was recorded about a subject (the newest `limit` records), oldest first. */
   async history(subject: Subject, limit = 1000): Promise<AuditRecord[]> {
-    const ids = await this.redis.zrange(auditSubjectKey(this.prefix, subjectKey(subject)), '0', String(limit - 1));
+    // The newest `limit`, oldest first.
+    const ids = await this.redis.zrange(auditSubjectKey(this.prefix, subjectKey(subject)), String(-limit), '-1');
     if (ids.length === 0) return [];
     const reads = this.redis.pipeline();
     for (const id of ids) reads.xrange(this.key, id, id);
