@@ -28,7 +28,7 @@ declare module 'ioredis' {
     livequeueBucket(key: string, overrideKey: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueHold(hold: string, streak: string, streakJobs: string, streakTargets: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
     livequeueHostFaults(faults: string, lastSuccess: string, ...args: (string | number)[]): Result<unknown, Context>;
-    livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number): Result<number, Context>;
+    livequeueStats(statsKey: string, callsKey: string, counter: string, called: string, ttlMs: number, sentAgoMs: number): Result<number, Context>;
     livequeueBatchLedger(tieKey: string, ownerKey: string, ...args: (string | number)[]): Result<[string | null, number, number], Context>;
     livequeueCancel(queueKeyPrefix: string, ...args: (string | number)[]): Result<string[], Context>;
     livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;

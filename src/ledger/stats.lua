@@ -9,6 +9,7 @@ KEYS[2]  calls counter of the current 10-second bucket
 ARGV[1]  counter name
 ARGV[2]  1 when the API was called
 ARGV[3]  ttl ms of a calls bucket
+ARGV[4]  how long ago the call was sent, ms: it counts in the second it went out
 
 The per-second hash is KEYS[1] .. ':per-second' (names.ts callsPerSecondKey;
 same prefix, so the same Cluster slot). Its seconds are Redis's clock, one for
@@ -21,7 +22,8 @@ if ARGV[2] == '1' then
   redis.call('INCR', KEYS[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   local perSecond = KEYS[1] .. ':per-second'
-  local now = tonumber(redis.call('TIME')[1])
+  local time = redis.call('TIME')
+  local now = math.floor((tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - tonumber(ARGV[4] or 0)) / 1000)
   -- The first call of a second drops the seconds that left the window since the last one.
   if redis.call('HINCRBY', perSecond, now, 1) == 1 then
     local cutoff = now - WINDOW

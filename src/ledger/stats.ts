@@ -28,10 +28,15 @@ export class Stats {
     defineScripts(redis);
   }
 
-  /** Counts one outcome and, when the API was called, the call. */
-  async record(operation: Operation, counter: Counter, call = true): Promise<void> {
+  /**
+   * Counts one outcome and, when the API was called, the call: in the second
+   * it was sent (`sentAt`, performance.now() then), however late its end is
+   * recorded.
+   */
+  async record(operation: Operation, counter: Counter, call = true, sentAt?: number): Promise<void> {
     const bucket = callsKey(this.prefix, operation, Math.floor(Date.now() / BUCKET_MS));
-    await this.redis.livequeueStats(statsKey(this.prefix, operation), bucket, counter, call ? '1' : '0', BUCKET_MS * (BUCKETS_PER_MINUTE + 1));
+    const sentAgoMs = sentAt === undefined ? 0 : Math.max(0, Math.round(performance.now() - sentAt));
+    await this.redis.livequeueStats(statsKey(this.prefix, operation), bucket, counter, call ? '1' : '0', BUCKET_MS * (BUCKETS_PER_MINUTE + 1), sentAgoMs);
   }
 
   async read(operation: Operation): Promise<Counts> {

@@ -35,17 +35,17 @@ async function holdForBlacklist(deps: ProcessorDeps, job: Job, token: string | u
 }
 
 /** Tries again later: at no cost behind a delay, or as BullMQ's retry that uses an attempt. */
-async function retry(deps: ProcessorDeps, job: Job, token: string | undefined, action: Extract<Action, { kind: 'retry' }>, failure: LiveCallFailure, context: LogContext): Promise<never> {
+async function retry(deps: ProcessorDeps, job: Job, token: string | undefined, action: Extract<Action, { kind: 'retry' }>, failure: LiveCallFailure, context: LogContext, sentAt: number): Promise<never> {
   const { operation, stats, log, observer } = deps;
   const now = Date.now();
   const history: JobProgress = { firstFailedAt: firstFailedAt(job, now), lastFailedAt: now, lastCode: failure.code };
   if (!action.costsAttempt) {
-    await stats.record(operation, 'retried');
+    await stats.record(operation, 'retried', true, sentAt);
     observer.outcome(operation, 'retry', failure.code);
     log.info({ ...context, streak: action.streak }, 'service failure shared with other jobs; retrying without using an attempt');
     return delay(job, token, action.until, history);
   }
-  await Promise.all([job.updateProgress(history as object), stats.record(operation, 'retried')]);
+  await Promise.all([job.updateProgress(history as object), stats.record(operation, 'retried', true, sentAt)]);
   observer.outcome(operation, 'retry', failure.code);
   log.info(context, 'transient failure; will retry');
   throw new RetryableCallError(failure);
@@ -56,16 +56,16 @@ export async function applyAction(deps: ProcessorDeps, job: Job, token: string |
   const { operation, holds } = deps;
   const { attempt } = called;
   if (action.kind === 'finish-applied') {
-    return finish(deps, job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered', { latencyMs: Math.round(result.latencyMs), ...(called.probe ? { probe: true } : {}) });
+    return finish(deps, job, { outcome: 'applied', requestId: result.requestId }, attempt, 'applied', 'answered', { latencyMs: Math.round(result.latencyMs), ...(called.probe ? { probe: true } : {}) }, called.sentAt);
   }
   if (result.ok) throw new Error(`decide: an applied call cannot end as ${action.kind}`);
   const context = contextOf(operation, job, result, attempt);
   switch (action.kind) {
     case 'already-applied':
-      return finish(deps, job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered', { latencyMs: context.latencyMs });
+      return finish(deps, job, { outcome: 'already-applied', code: result.code, requestId: result.requestId }, attempt, 'alreadyApplied', 'answered', { latencyMs: context.latencyMs }, called.sentAt);
     case 'dead-letter': {
       const { code, message, httpStatus, requestId } = result;
-      return deadLetter(deps, job, { reason: action.reason, code, message, httpStatus, requestId }, attempt, action.call);
+      return deadLetter(deps, job, { reason: action.reason, code, message, httpStatus, requestId }, attempt, action.call, called.sentAt);
     }
     case 'back-to-waiting':
       return backToWaiting(deps, job, token, HOST_HELD);
@@ -77,6 +77,6 @@ export async function applyAction(deps: ProcessorDeps, job: Job, token: string |
     case 'hold-blacklist':
       return holdForBlacklist(deps, job, token, result, action.until, context);
     case 'retry':
-      return retry(deps, job, token, action, result, context);
+      return retry(deps, job, token, action, result, context, called.sentAt);
   }
 }

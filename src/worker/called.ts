@@ -12,6 +12,8 @@ export interface Called {
   probe: boolean;
   /** The call was this process's probe of its own hold. */
   localProbe: boolean;
+  /** When the call went out (performance.now()): calls are counted in the second they were sent. */
+  sentAt: number;
 }
 
 export type LogContext = ReturnType<typeof contextOf>;

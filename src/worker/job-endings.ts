@@ -40,14 +40,14 @@ export async function healthy(deps: Pick<ProcessorDeps, 'operation' | 'holds' | 
  * (stream or monitorId, batch, outcome, code, requestId, attempts), plus
  * `extra` (latency, probe, reason).
  */
-export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind, extra: Record<string, unknown> = {}): Promise<JobOutcome> {
+export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, attempts: number, counter: Counter, call: CallKind, extra: Record<string, unknown> = {}, sentAt?: number): Promise<JobOutcome> {
   const { operation, stats, outcomes, audit, observer, log } = deps;
   const subject = subjectOf(operation, job.data);
   // The commands leave together: one round trip on every job's path. The
   // audit record goes before the batch's (onFinished), which ends the job's
   // tie to its batch: the record reads the batch from it.
   const [, , recorded] = await Promise.all([
-    stats.record(operation, counter, call !== 'none'),
+    stats.record(operation, counter, call !== 'none', sentAt),
     outcomes.record({ jobId: job.id!, operation, attempts, finishedAt: Date.now(), ...result }),
     audit.outcome({ operation, subject, jobId: job.id!, attempts, ...result }),
     call === 'answered' ? healthy(deps, job) : undefined,
@@ -61,7 +61,7 @@ export async function finish(deps: EndingDeps, job: Job, result: JobOutcome, att
   return result;
 }
 
-export async function deadLetter(deps: EndingDeps, job: Job, cause: DeadLetterCause, attempts: number, call: CallKind): Promise<JobOutcome> {
+export async function deadLetter(deps: EndingDeps, job: Job, cause: DeadLetterCause, attempts: number, call: CallKind, sentAt?: number): Promise<JobOutcome> {
   const { operation, deadLetters } = deps;
   const now = Date.now();
   const entry = deadLetterEntry(
@@ -70,5 +70,5 @@ export async function deadLetter(deps: EndingDeps, job: Job, cause: DeadLetterCa
     { lastFailedAt: now, unrecordedFirstFailure: now },
   );
   await deadLetters.add(entry);
-  return finish(deps, job, { outcome: 'dead-lettered', code: cause.code, requestId: cause.requestId }, attempts, 'deadLettered', call, { reason: cause.reason });
+  return finish(deps, job, { outcome: 'dead-lettered', code: cause.code, requestId: cause.requestId }, attempts, 'deadLettered', call, { reason: cause.reason }, sentAt);
 }

@@ -24,7 +24,7 @@ async function runJob(deps: ProcessorDeps, job: Job, token: string | undefined):
   const { accountProbe, localProbe } = await passGates(deps, job, token, params, addsToBlacklist);
   try {
     const { result, probe } = await callInSlot(deps, job, token, params, accountProbe, localProbe);
-    const called: Called = { params, attempt, addsToBlacklist, probe, localProbe };
+    const called: Called = { params, attempt, addsToBlacklist, probe, localProbe, sentAt: performance.now() - result.latencyMs };
     return await applyAction(deps, job, token, decide(await gatherFacts(deps, job, result, called)), result, called);
   } finally {
     // A local probe that ended without an answer (a hold, a give-way) lets the next job probe.
