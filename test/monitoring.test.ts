@@ -144,7 +144,7 @@ describe('the metrics the monitoring pack relies on', () => {
     for (const samples of [scraped.worker, scraped.server]) {
       expect(valueOf(samples, 'livequeue_build_info', { version: PACKAGE_VERSION, node: process.versions.node })).toBe(1);
     }
-    const compiled = (await import(new URL('dist/src/metrics/build-info.js', ROOT).href)) as { packageVersion(): string };
+    const compiled = (await import(new URL('dist/src/package-version.js', ROOT).href)) as { packageVersion(): string };
     expect(compiled.packageVersion()).toBe(PACKAGE_VERSION);
   });
 

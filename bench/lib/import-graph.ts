@@ -27,7 +27,7 @@ export const LAYERS: readonly { name: string; nodes: readonly string[] }[] = [
   // Plain data and rules: the operation catalog, job records, accounts, settings.
   { name: 'domain', nodes: ['catalog', 'jobs', 'account', 'config'] },
   // Leaves any layer may use: they import nothing of ours.
-  { name: 'leaves', nodes: ['errors', 'redact'] },
+  { name: 'leaves', nodes: ['errors', 'redact', 'package-version'] },
 ];
 
 export interface Edge {

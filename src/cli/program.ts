@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { OPERATIONS } from '../catalog/operations.ts';
 import { addConfigFlags, loadConfigModule } from './context.ts';
@@ -19,19 +18,8 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerWebhooks } from './commands/webhooks.ts';
 import { registerWorker } from './commands/worker.ts';
+import { packageVersion } from '../package-version.ts';
 
-/** The version in the package's package.json: the nearest one up from this file (src/cli or dist/src/cli). */
-function packageVersion(): string {
-  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'livequeue' && pkg.version) return pkg.version;
-    } catch {
-      // No package.json here (or not ours): look further up.
-    }
-    if (dir.pathname === '/') return 'unknown';
-  }
-}
 
 /**
  * The `livequeue` command with every subcommand, its options and help, ready to

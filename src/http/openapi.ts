@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fastifySwagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -13,6 +12,7 @@ import { MAX_JOBS_PER_REQUEST } from './routes/enqueue.ts';
 import { API_SCOPES } from './scopes.ts';
 import { DASHBOARD_PATH } from './dashboard.ts';
 import './context.ts';
+import { packageVersion } from '../package-version.ts';
 
 /** The OpenAPI 3.1 document, generated from the routes' zod schemas. */
 export const OPENAPI_PATH = '/openapi.json';
@@ -152,18 +152,6 @@ function transform(input: TransformInput): { schema: Record<string, unknown>; ur
   return { schema, url };
 }
 
-/** The version in the package's package.json: the nearest one up from this file (src/http or dist/src/http). */
-function packageVersion(): string {
-  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'livequeue' && pkg.version) return pkg.version;
-    } catch {
-      // No package.json here (or not ours): look further up.
-    }
-    if (dir.pathname === '/') return '0.0.0';
-  }
-}
 
 const SCOPES_DESCRIPTION = [
   'An API token: `$LIVEQUEUE_API_TOKEN` (the token named `default`, every scope), or one of `LIVEQUEUE_API_TOKENS_FILE`, each with a name (the actor the audit trail records) and its scopes:',
