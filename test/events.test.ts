@@ -120,6 +120,14 @@ describe('GET /v1/events', () => {
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
     expect(all.filter((r) => r.kind === 'act' && r.act === 'enqueue').map((r) => [r.batch, r.actor, r.reason])).toEqual([['sse', 'default', 'spam ring'], ['other', 'default', undefined]]);
     expect(all.filter((r) => r.kind === 'outcome')).toHaveLength(61);
+    // ?account= names the account as /v1/accounts/:account/events does; an unknown one is a 404 naming it.
+    const unknown = await fetch(`${url}/v1/events?account=nope`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain('nope');
+    const named = await readEvents(`/v1/events?account=${h.runtime.name}&batch=sse`, (events) => events.length >= 3, '0-0');
+    expect(named.length).toBeGreaterThanOrEqual(3);
+    for (const e of named) expect(e.data.batch).toBe('sse');
+
     // The token's name is the actor; the token itself is nowhere in the trail.
     const raw = JSON.stringify(await h.redis.xrange(auditKey(h.runtime.prefix), '-', '+'));
     expect(raw).toContain('"default"');

@@ -122,7 +122,7 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(jobRoutes());
     await scope.register(dlqRoutes());
     await scope.register(batchRoutes());
-    await scope.register(eventRoutes());
+    await scope.register(eventRoutes((name) => runtimeNamedIn({ account: name }, ctx.runtimes)));
     await scope.register(auditRoutes());
     await scope.register(statusPageRoutes(ctx));
     await scope.register((await import('./routes/rates.ts')).rateRoutes());

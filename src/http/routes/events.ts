@@ -6,12 +6,15 @@ import { batchIdSchema } from '../../batches/batches.ts';
 import type { AuditRecord } from '../../ledger/audit.ts';
 import { followTrail, isEvent, type FollowFilter } from '../../ledger/audit-follow.ts';
 import { blockingConnection, type RedisClient } from '../../redis.ts';
+import type { AccountRuntime } from '../../app/runtime.ts';
 import '../context.ts';
 
 /** A stream id (`<ms>-<seq>`), as SSE hands back in Last-Event-ID. */
 const STREAM_ID = /^\d{1,15}-\d{1,20}$/;
 
 const querySchema = z.object({
+  /** Another account of the deployment than the path's (as /v1/accounts/:account/events). */
+  account: z.string().min(1).optional(),
   batch: batchIdSchema.optional(),
   operation: z.enum(OPERATIONS, { error: `operation must be one of ${OPERATIONS.join(', ')}` }).optional(),
   /** Instead of a Last-Event-ID header (an EventSource cannot set one on its first connection). */
@@ -32,7 +35,7 @@ function eventOf(record: AuditRecord, filter: FollowFilter): string {
  * gets the events from now on. Each client reads with a connection of its own,
  * closed with the response.
  */
-export function eventRoutes(): FastifyPluginAsyncZod {
+export function eventRoutes(accountNamed: (name: string) => AccountRuntime): FastifyPluginAsyncZod {
   return async (app) => {
     const open = new Set<() => void>();
     app.addHook('onClose', async () => {
@@ -42,9 +45,11 @@ export function eventRoutes(): FastifyPluginAsyncZod {
       '/events',
       { config: { scope: 'read' }, schema: { querystring: querySchema } },
       async (request, reply) => {
+        // An unknown account is a 404 before the stream starts (UnknownAccountError).
+        const runtime = request.query.account === undefined ? request.runtime : accountNamed(request.query.account);
         const header = request.headers['last-event-id'];
         const lastId = typeof header === 'string' && STREAM_ID.test(header) ? header : request.query.after;
-        const redis = blockingConnection(request.runtime.redis);
+        const redis = blockingConnection(runtime.redis);
         redis.on('error', () => {
           // The stream ends below; the client reconnects with its Last-Event-ID.
         });
@@ -59,8 +64,8 @@ export function eventRoutes(): FastifyPluginAsyncZod {
         request.raw.on('close', stop);
         reply.hijack();
         reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-        reply.raw.write(`retry: 2000\n: ${request.runtime.name} events, ${request.query.batch ? `batch ${request.query.batch}` : 'every batch'}, ${request.query.operation ?? slugList()}\n\n`);
-        void pump(redis, request.runtime.audit.key, lastId, request.query, reply, () => stopped).finally(stop);
+        reply.raw.write(`retry: 2000\n: ${runtime.name} events, ${request.query.batch ? `batch ${request.query.batch}` : 'every batch'}, ${request.query.operation ?? slugList()}\n\n`);
+        void pump(redis, runtime.audit.key, lastId, request.query, reply, () => stopped).finally(stop);
       },
     );
   };
