@@ -72,7 +72,8 @@ export async function auditScenario(jobs: number, records: number): Promise<Resu
       { scenario: store, measure: 'history p99', baseline: null, livequeue: latency.p99, unit: 'ms', target: '<= 20', met: latency.p99 <= 20 },
     ];
   } finally {
-    await deleteKeysWithPrefix(redis, prefix);
+    // Each measure writes under a prefix of its own: remove both.
+    for (const measure of ['bytes', 'history']) await deleteKeysWithPrefix(redis, `${prefix}-${measure}`);
     redis.disconnect();
   }
 }
