@@ -19,3 +19,11 @@ export function ratio(livequeue: number, baseline: number | null): number | null
 }
 
 export const round = (n: number, digits = 3) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
+
+/**
+ * The share of the quota a paced drain must reach. The ceiling at the
+ * default PACING_MARGIN_MS (20 ms) is 1000 / 1020 ≈ 0.980; a missed slot or
+ * two in a run must not fail the goal.
+ */
+export const QUOTA_SHARE_GOAL = 0.975;
+export const QUOTA_SHARE_TARGET = `>= ${QUOTA_SHARE_GOAL}`;

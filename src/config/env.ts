@@ -63,7 +63,7 @@ export const envSchema = z.object({
   LIVE_TIMEOUT_MS: positiveInt('LIVE_TIMEOUT_MS').default(10_000).describe('read timeout of one call (a timeout is retried)'),
   // FORBID_QPS, STOP_MONITOR_QPS, RESUME_QPS: one per operation of the catalog.
   ...qpsVariables,
-  PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(15).describe('jitter allowance added to each second of spacing; raise it when the path to the API is jittery'),
+  PACING_MARGIN_MS: nonNegativeInt('PACING_MARGIN_MS').max(500, 'PACING_MARGIN_MS must be at most 500').default(20).describe('jitter allowance added to each second of spacing; raise it when the path to the API is jittery'),
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY').max(1000, 'WORKER_CONCURRENCY must be at most 1000').default(16).describe('jobs in flight per operation per worker process'),
   RETRY_ATTEMPTS: positiveInt('RETRY_ATTEMPTS').max(1000, 'RETRY_ATTEMPTS must be at most 1000').default(22).describe('tries per job, the first included'),
   RETRY_BASE_DELAY_MS: positiveInt('RETRY_BASE_DELAY_MS').default(1_000).describe('first retry delay'),
