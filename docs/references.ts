@@ -168,10 +168,16 @@ async function build(): Promise<Built> {
     const app = await buildHttpServer({ config, redis, log });
     await app.ready();
     const document = app.swagger() as unknown as OpenApiDocument;
-    return { redis, workerRegistry, serverRegistries, document, close: async () => { await app.close(); redis.disconnect(); } };
+    return { redis, workerRegistry, serverRegistries, document, close: async () => { await app.close(); await deleteOwnKeys(redis, config.prefix); redis.disconnect(); } };
   } finally {
     Registry.prototype.registerMetric = register;
   }
+}
+
+/** Building the server registers its queues in Redis; a generator leaves nothing behind. */
+async function deleteOwnKeys(redis: Built['redis'], prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
 }
 
 interface MetricRow {

@@ -165,7 +165,7 @@ describe('a host-local fault stays local', () => {
     const metricsPort = await freePort();
     const stale = await startWorker({ ...env, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'rotated-away-secret', METRICS_PORT: String(metricsPort) });
     const healthy = await startWorker(env);
-    const bans = Array.from({ length: 140 }, (_, i) => ban(DOMAIN, `stale-${i}`));
+    const bans = Array.from({ length: 80 }, (_, i) => ban(DOMAIN, `stale-${i}`));
     expect((await runCli(['enqueue', 'forbid', '--file', '-', '--format', 'jsonl'], env, jsonl(bans))).code).toBe(0);
 
     // While it holds itself, status names the process, and its gauge says so.
@@ -175,14 +175,14 @@ describe('a host-local fault stays local', () => {
     expect(held).toEqual([expect.objectContaining({ code: 'SignatureDoesNotMatch', pid: stale.child.pid })]);
     expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toMatch(/^livequeue_process_held\{account="default"\} 1$/m);
 
-    const row = await drained(runtime, 140);
-    expect(row).toMatchObject({ applied: 140, deadLettered: 0, hold: null });
+    const row = await drained(runtime, 80);
+    expect(row).toMatchObject({ applied: 80, deadLettered: 0, hold: null });
     const calls = (await sim.calls()).filter((c) => c.action === 'ForbidLiveStream');
     const wrongSignatures = calls.filter((c) => c.code === 'SignatureDoesNotMatch');
     // The calls already on their way when the first answer came, and a probe every few seconds.
     expect(wrongSignatures.length).toBeGreaterThanOrEqual(1);
     expect(wrongSignatures.length).toBeLessThanOrEqual(10);
-    expect(calls.filter((c) => c.code === 'OK')).toHaveLength(140);
+    expect(calls.filter((c) => c.code === 'OK')).toHaveLength(80);
     for (const w of [stale, healthy]) expect(w.output()).not.toMatch(/ held \(credentials\)/);
   });
 

@@ -25,6 +25,7 @@ import { statusPageRoutes } from './routes/status-page.ts';
 import { statusRoutes } from './routes/status.ts';
 import { blacklistRoutes } from './routes/blacklist.ts';
 import { holdRoutes } from './routes/holds.ts';
+import { rateRoutes } from './routes/rates.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 
 /** The whole request (headers and body) must arrive within this; every body here is small JSON. */
@@ -125,7 +126,7 @@ async function registerAccountRoutes(api: FastifyInstance, ctx: ApiContext, coun
     await scope.register(eventRoutes((name) => runtimeNamedIn({ account: name }, ctx.runtimes)));
     await scope.register(auditRoutes());
     await scope.register(statusPageRoutes(ctx));
-    await scope.register((await import('./routes/rates.ts')).rateRoutes());
+    await scope.register(rateRoutes());
     await scope.register(statusRoutes());
     await scope.register(blacklistRoutes());
     await scope.register(holdRoutes());

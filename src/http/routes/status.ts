@@ -14,7 +14,7 @@ const int = z.number().int();
  * OperationStatus. Loose: a field status gains goes out before it is written
  * here (the OpenAPI test checks the document names every field a row has).
  */
-const operationStatusSchema: z.ZodType<OperationStatus> = z.looseObject({
+export const operationStatusSchema: z.ZodType<OperationStatus> = z.looseObject({
   account: z.string(),
   operation: z.enum(OPERATIONS),
   waiting: int,
