@@ -7,16 +7,29 @@ import { LiveApiSimulator } from '../src/sim/index.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
 import { freePort, startTestServer } from './helpers/http.ts';
 import { startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
-import { REDIS_URL, uniquePrefix } from './helpers/redis.ts';
+import { deleteKeys, newRedis, REDIS_URL, uniquePrefix } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /** Promises the README makes about timeouts, expiry, ports and binding, each tried for real. */
 let h: Harness | undefined;
 let running: RunningProcess[] = [];
 let blockers: Server[] = [];
+/** Prefixes the processes of a test wrote under: deleted after it. */
+let prefixes: string[] = [];
+const prefixOfTest = (name: string) => {
+  const prefix = uniquePrefix(name);
+  prefixes.push(prefix);
+  return prefix;
+};
 afterEach(async () => {
   for (const p of running) p.child.kill('SIGKILL');
   running = [];
+  if (prefixes.length > 0) {
+    const redis = newRedis();
+    for (const prefix of prefixes) await deleteKeys(redis, prefix);
+    redis.disconnect();
+    prefixes = [];
+  }
   for (const b of blockers) b.close();
   blockers = [];
   await h?.close();
@@ -78,7 +91,7 @@ describe('README promises', () => {
     await new Promise<void>((resolve) => blocker.listen(port, '0.0.0.0', resolve));
     blockers.push(blocker);
     const worker = startCli(['worker'], {
-      REDIS_URL, QUEUE_PREFIX: uniquePrefix('metrics-taken'), LIVE_ENDPOINT: 'http://127.0.0.1:9',
+      REDIS_URL, QUEUE_PREFIX: prefixOfTest('metrics-taken'), LIVE_ENDPOINT: 'http://127.0.0.1:9',
       ALIBABA_CLOUD_ACCESS_KEY_ID: ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET, METRICS_PORT: String(port), LOG_LEVEL: 'info',
     });
     running.push(worker);
@@ -90,7 +103,7 @@ describe('README promises', () => {
   });
 
   it('`livequeue serve` without a token listens on 127.0.0.1 only', async () => {
-    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: uniquePrefix('serve-loopback'), HTTP_PORT: '0', LOG_LEVEL: 'info' });
+    const serve = startCli(['serve'], { REDIS_URL, QUEUE_PREFIX: prefixOfTest('serve-loopback'), HTTP_PORT: '0', LOG_LEVEL: 'info' });
     running.push(serve);
     await waitForOutput(serve, (o) => /"url":"http:\/\/[^"]+:\d+"/.test(o));
     const url = new URL(/"url":"([^"]+)"/.exec(serve.output())![1]!);
