@@ -152,7 +152,7 @@ async function* follow(redis: RedisClient, runtime: AccountRuntime, followers: S
   };
   followers.add(stop);
   try {
-    for await (const page of followTrail(connection, runtime.audit.key, filter.after, () => stopped)) {
+    for await (const page of followTrail(connection, runtime.audit, filter.after, () => stopped)) {
       for (const { kind, ...data } of page.filter((record) => isEvent(record, filter))) yield { id: data.id, type: kind === 'outcome' ? 'outcome' : 'batch.done', data };
     }
   } finally {

@@ -19,6 +19,7 @@ export const SCRIPTS = {
   livequeueRemoveFinished: { file: 'ledger/remove-finished.lua', numberOfKeys: 2 },
   livequeueReleaseLease: { file: 'ledger/release-lease.lua', numberOfKeys: 1 },
   livequeueAudit: { file: 'ledger/audit.lua', numberOfKeys: 3 },
+  livequeueAuditHistory: { file: 'ledger/audit-history.lua', numberOfKeys: 2 },
 } as const satisfies Record<string, { file: string; numberOfKeys: number }>;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -34,7 +35,8 @@ declare module 'ioredis' {
     livequeueUndoClaim(undoKey: string, ...args: (string | number)[]): Result<string[], Context>;
     livequeueRemoveFinished(queueKeyPrefix: string, leaseKey: string, jobId: string, token: string): Result<string, Context>;
     livequeueReleaseLease(leaseKey: string, token: string): Result<number, Context>;
-    livequeueAudit(stream: string, subjectIndex: string, tie: string, ...args: (string | number)[]): Result<[string, string | null], Context>;
+    livequeueAudit(stream: string, subjectHead: string, tie: string, ...args: (string | number)[]): Result<[string, string | null], Context>;
+    livequeueAuditHistory(stream: string, subjectHead: string, field: string, limit: number): Result<[string, string[]][], Context>;
   }
 }
 

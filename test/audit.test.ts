@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../src/ledger/audit.ts';
-import { auditKey } from '../src/queue/names.ts';
+import { createHash } from 'node:crypto';
+import { auditHead, auditKey, jobId, legacyAuditSubjectKey } from '../src/queue/names.ts';
 import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness, type Harness } from './helpers/harness.ts';
 import { runCli, startCli, waitForOutput, type RunningProcess } from './helpers/processes.ts';
 import { REDIS_URL } from './helpers/redis.ts';
@@ -9,7 +10,7 @@ import { waitFor } from './helpers/wait.ts';
 /**
  * Who banned this stream, why, and when: the audit trail records every act
  * and every final outcome, and `livequeue history` reads one stream's records
- * from its own index. Through the CLI, with `livequeue worker` as users run it.
+ * along its own chain of records. Through the CLI, with `livequeue worker` as users run it.
  */
 const DOMAIN = 'demo.aliyundoc.com';
 const APP = 'liveApp';
@@ -55,6 +56,9 @@ describe('the audit trail', () => {
       ['ForbidLiveStream', 'applied', 'second', 'reviewer-li', 'confirmed by review', undefined, requestIds[2]],
     ]);
     expect(records.map((r) => r.stream)).toEqual(Array(3).fill(`${DOMAIN}/${APP}/${s}`));
+    // Each names its job, as GET /v1/jobs/:id and the webhooks do (derived from the stream, not stored).
+    const params = { DomainName: DOMAIN, AppName: APP, StreamName: s, LiveStreamType: 'publisher' as const };
+    expect(records.map((r) => r.jobId)).toEqual([jobId('ForbidLiveStream', 'default', params), jobId('ResumeLiveStream', 'default', params), jobId('ForbidLiveStream', 'default', params)]);
     // The domain is case-insensitive, as the API's is.
     expect(await history(s).then((r) => r.length)).toBe((JSON.parse((await cli(['history', `${DOMAIN.toUpperCase()}/${APP}/${s}`, '--json'])).stdout) as unknown[]).length);
     // The plain form names the same acts.
@@ -120,14 +124,63 @@ describe('the audit trail', () => {
   });
 
   it('history keeps the newest records of a long-lived stream, oldest first', async () => {
-    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:long`, { retentionMs: 86_400_000, maxEntries: 1000 });
+    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:long`, h.runtime.name, { retentionMs: 86_400_000, maxEntries: 1000 });
     const subject = { stream: `${DOMAIN}/${APP}/long-lived` };
     for (let i = 1; i <= 5; i++) await trail.outcome({ operation: 'ForbidLiveStream', subject, jobId: `forbid.default.${i}`, outcome: 'applied', requestId: `r${i}`, attempts: 1 });
     expect((await trail.history(subject, 3)).map((r) => r.requestId)).toEqual(['r3', 'r4', 'r5']);
   });
 
-  it('trims records older than the retention, from the trail and from each stream\'s index', async () => {
-    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:retention`, { retentionMs: 300, maxEntries: 1000 });
+  it('stores a job id only when it is not the stream\'s own, and reads both back', async () => {
+    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:ids`, h.runtime.name, { retentionMs: 86_400_000, maxEntries: 1000 });
+    const subject = { stream: `${DOMAIN}/${APP}/ids` };
+    const own = jobId('ForbidLiveStream', h.runtime.name, { DomainName: DOMAIN, AppName: APP, StreamName: 'ids', LiveStreamType: 'publisher' });
+    await trail.outcome({ operation: 'ForbidLiveStream', subject, jobId: own, outcome: 'applied', attempts: 1 });
+    await trail.outcome({ operation: 'ForbidLiveStream', subject, jobId: 'forbid.default.by-hand', outcome: 'applied', attempts: 1 });
+    const stored = (await h.redis.xrange(trail.key, '-', '+')).map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
+    expect(stored).toEqual(['', 'forbid.default.by-hand']);
+    expect((await trail.history(subject)).map((r) => r.jobId)).toEqual([own, 'forbid.default.by-hand']);
+  });
+
+  it('history still reads what an earlier version indexed in a sorted set per stream, beside the newer records', async () => {
+    const prefix = `${h.runtime.prefix}:upgraded`;
+    const trail = new AuditTrail(h.redis, prefix, h.runtime.name, { retentionMs: 86_400_000, maxEntries: 1000 });
+    const subject = { stream: `${DOMAIN}/${APP}/upgraded` };
+    const old = await h.redis.xadd(trail.key, '*', 'kind', 'outcome', 'operation', 'ForbidLiveStream', 'stream', subject.stream, 'jobId', 'forbid.default.old', 'outcome', 'applied', 'requestId', 'r-old', 'attempts', '2');
+    await h.redis.zadd(legacyAuditSubjectKey(prefix, `stream:${subject.stream}`), Date.now(), old!);
+    await trail.outcome({ operation: 'ResumeLiveStream', subject, jobId: 'resume-stream.default.new', outcome: 'applied', requestId: 'r-new', attempts: 1 });
+    expect((await trail.history(subject)).map((r) => [r.operation, r.requestId, r.jobId, r.attempts])).toEqual([
+      ['ForbidLiveStream', 'r-old', 'forbid.default.old', 2],
+      ['ResumeLiveStream', 'r-new', 'resume-stream.default.new', 1],
+    ]);
+  });
+
+  it('drops a stream\'s head once its records have aged out, at the next write to its bucket', async () => {
+    // Two streams whose heads share a bucket.
+    const bucketOf = (stream: string) => createHash('sha256').update(`stream:${stream}`).digest('hex').slice(0, 3);
+    const seen = new Map<string, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const stream = `${DOMAIN}/${APP}/bucket-${i}`;
+      const other = seen.get(bucketOf(stream));
+      if (other) pair = [other, stream];
+      else seen.set(bucketOf(stream), stream);
+    }
+    const [first, second] = pair;
+    const prefix = `${h.runtime.prefix}:sweep`;
+    const trail = new AuditTrail(h.redis, prefix, h.runtime.name, { retentionMs: 300, maxEntries: 1000 });
+    await trail.outcome({ operation: 'ForbidLiveStream', subject: { stream: first }, jobId: 'forbid.default.a', outcome: 'applied', attempts: 1 });
+    const head = auditHead(prefix, `stream:${first}`);
+    expect(await h.redis.hexists(head.key, head.field)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await trail.outcome({ operation: 'ForbidLiveStream', subject: { stream: second }, jobId: 'forbid.default.b', outcome: 'applied', attempts: 1 });
+    expect(auditHead(prefix, `stream:${second}`).key).toBe(head.key);
+    expect(await h.redis.hexists(head.key, head.field)).toBe(0);
+    expect(await h.redis.hexists(head.key, auditHead(prefix, `stream:${second}`).field)).toBe(1);
+    expect(await trail.history({ stream: first })).toEqual([]);
+  });
+
+  it('trims records older than the retention, from the trail and from each stream\'s history', async () => {
+    const trail = new AuditTrail(h.redis, `${h.runtime.prefix}:retention`, h.runtime.name, { retentionMs: 300, maxEntries: 1000 });
     const subject = { stream: `${DOMAIN}/${APP}/kept-short` };
     await trail.outcome({ operation: 'ForbidLiveStream', subject, jobId: 'forbid.default.x', outcome: 'applied', attempts: 1 });
     await trail.act({ act: 'pause', actor: 'test' });

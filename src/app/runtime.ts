@@ -55,7 +55,7 @@ export class AccountRuntime {
     this.producer = new Producer(redis, this.prefix, config.retry);
     this.deadLetters = new DeadLetterQueue(redis, this.prefix, (operation) => this.queue(operation));
     this.outcomes = new Outcomes(redis, this.prefix, config.outcomeTtlSeconds);
-    this.audit = new AuditTrail(redis, this.prefix, config.audit);
+    this.audit = new AuditTrail(redis, this.prefix, this.name, config.audit);
     this.stats = new Stats(redis, this.prefix);
     this.holds = new Holds(redis, this.prefix, this.name, config.holds, (operation) => this.queue(operation));
     this.hostFaults = new HostFaults(redis, this.prefix, this.name, config.holds.hostFaultStaleMs, config.holds.hostFaultGraceMs);

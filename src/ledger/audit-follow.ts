@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.ts';
-import { toRecord, type AuditRecord } from './audit.ts';
+import type { AuditRecord, AuditTrail } from './audit.ts';
 
 /** How long one read waits for new records before it yields an empty page (a chance to stop, or to keep a connection alive). */
 const BLOCK_MS = 5_000;
@@ -24,7 +24,8 @@ export function isEvent(record: AuditRecord, filter: FollowFilter): boolean {
  * of records, and an empty page after each quiet BLOCK_MS. Ends when `stopped`
  * says so, or when the connection fails.
  */
-export async function* followTrail(redis: RedisClient, key: string, after: string | undefined, stopped: () => boolean): AsyncGenerator<AuditRecord[]> {
+export async function* followTrail(redis: RedisClient, trail: AuditTrail, after: string | undefined, stopped: () => boolean): AsyncGenerator<AuditRecord[]> {
+  const { key } = trail;
   // A fail-fast connection queues nothing: wait until it is up.
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   // "From now" is the trail's last id at the start, so nothing written between two reads is missed.
@@ -40,6 +41,6 @@ export async function* followTrail(redis: RedisClient, key: string, after: strin
     }
     const entries = answer?.[0]?.[1] ?? [];
     if (entries.length > 0) last = entries.at(-1)![0];
-    yield entries.flatMap(toRecord);
+    yield trail.records(entries);
   }
 }

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { RedisClient } from '../redis.ts';
 import { defineScripts } from '../redis-scripts.ts';
-import { OPERATIONS, type Operation } from '../catalog/operations.ts';
+import { OPERATION_INFO, OPERATIONS, operationFromSlug, type Operation } from '../catalog/operations.ts';
 import { subjectKey, type Subject } from '../jobs/targets.ts';
-import { auditKey, auditSubjectKey, jobBatchKey } from '../queue/names.ts';
+import { auditHead, auditKey, jobBatchKey, jobIdOfSubject, legacyAuditSubjectKey } from '../queue/names.ts';
 
 /** Who did an act, and why: every act of a person or a program carries one. */
 export interface Actor {
@@ -43,7 +43,7 @@ export interface OutcomeRecord {
 }
 
 const count = z.coerce.number().int();
-/** A record as read back: the stream's fields, with its id and time. */
+/** A record as read back: the stream's fields, with its id and time (and an outcome's derived job id). */
 export const auditRecordSchema = z.object({
   id: z.string(),
   at: z.string(),
@@ -86,6 +86,8 @@ export class AuditTrail {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
+    /** The account's name: an outcome's job id is derived from it and the subject, not stored. */
+    readonly account: string,
     private readonly settings: { retentionMs: number; maxEntries: number; outcomes?: boolean },
   ) {
     this.key = auditKey(prefix);
@@ -111,21 +113,32 @@ export class AuditTrail {
   async outcome(record: OutcomeRecord): Promise<{ id: string; batch?: string }> {
     // AUDIT_OUTCOMES=off: acts only (history, events and webhooks then see no outcome).
     if (this.settings.outcomes === false) return { id: '' };
-    const { subject, ...rest } = record;
-    return this.append(subjectKey(subject), record.jobId, record.operation, { kind: 'outcome', ...subject, ...rest });
+    const { operation, subject, jobId, outcome, code, requestId, attempts } = record;
+    // Always these fields in this order, '' for none: see audit.lua.
+    const [subjectField, subjectValue] = 'stream' in subject ? ['stream', subject.stream] : ['monitorId', subject.monitorId];
+    // The job id is stored only when it is not the one derived from the subject (see toRecord).
+    const storedJobId = jobId === jobIdOfSubject(operation, this.account, subject) ? '' : jobId;
+    const pairs = ['kind', 'outcome', 'operation', OPERATION_INFO[operation].slug, subjectField, subjectValue, 'jobId', storedJobId, 'outcome', outcome, 'code', code ?? '', 'requestId', requestId ?? '', 'attempts', String(attempts)];
+    return this.write(subjectKey(subject), jobId, operation, pairs);
   }
 
-  private async append(subject: string | undefined, tiedJob: string | undefined, operation: string, fields: Record<string, string | number | undefined>): Promise<{ id: string; batch?: string }> {
-    const pairs = Object.entries(fields).flatMap(([name, value]) => (value === undefined || value === '' ? [] : [name, String(value)]));
+  private append(subject: string | undefined, tiedJob: string | undefined, operation: string, fields: Record<string, string | number | undefined>): Promise<{ id: string; batch?: string }> {
+    const pairs = Object.entries(fields).flatMap(([name, value]) => (value === undefined || value === '' ? [] : [name, name === 'operation' ? (OPERATION_INFO[value as Operation]?.slug ?? String(value)) : String(value)]));
+    return this.write(subject, tiedJob, operation, pairs);
+  }
+
+  private async write(subject: string | undefined, tiedJob: string | undefined, operation: string, pairs: string[]): Promise<{ id: string; batch?: string }> {
+    const head = subject === undefined ? undefined : auditHead(this.prefix, subject);
     const [id, batch] = await this.redis.livequeueAudit(
       this.key,
-      subject === undefined ? this.key : auditSubjectKey(this.prefix, subject),
+      head?.key ?? this.key,
       tiedJob === undefined ? this.key : jobBatchKey(this.prefix, tiedJob),
       this.prefix,
       operation,
       Date.now(),
       this.settings.retentionMs,
       this.settings.maxEntries,
+      head?.field ?? '',
       ...pairs,
     );
     return { id, ...(batch ? { batch } : {}) };
@@ -133,29 +146,64 @@ export class AuditTrail {
 
   /** What was recorded about a subject (the newest `limit` records), oldest first. */
   async history(subject: Subject, limit = 1000): Promise<AuditRecord[]> {
+    const key = subjectKey(subject);
+    const head = auditHead(this.prefix, key);
+    const [chain, legacy] = await Promise.all([
+      this.redis.livequeueAuditHistory(this.key, head.key, head.field, limit),
+      this.legacyHistory(legacyAuditSubjectKey(this.prefix, key), limit),
+    ]);
+    const byId = new Map([...legacy, ...chain].map((entry) => [entry[0], entry] as const));
     // The newest `limit`, oldest first.
-    const ids = await this.redis.zrange(auditSubjectKey(this.prefix, subjectKey(subject)), String(-limit), '-1');
+    const entries = [...byId.values()].sort((a, b) => byStreamId(a[0], b[0])).slice(-limit);
+    const name = 'stream' in subject ? subject.stream : subject.monitorId;
+    return this.records(entries).filter((record) => (record.stream ?? record.monitorId) === name);
+  }
+
+  /** Records an earlier version indexed in a sorted set per subject; none once they have aged out. */
+  private async legacyHistory(index: string, limit: number): Promise<[string, string[]][]> {
+    const ids = await this.redis.zrange(index, String(-limit), '-1');
     if (ids.length === 0) return [];
     const reads = this.redis.pipeline();
     for (const id of ids) reads.xrange(this.key, id, id);
     const answers = (await reads.exec()) ?? [];
-    return answers.flatMap(([error, entries]) => (error ? [] : (entries as [string, string[]][]).flatMap(toRecord)));
+    return answers.flatMap(([error, found]) => (error ? [] : (found as [string, string[]][])));
+  }
+
+  /** Stream entries as records, with what they leave to be derived. */
+  records(entries: readonly [string, string[]][]): AuditRecord[] {
+    return entries.flatMap((entry) => toRecord(entry, this.account));
   }
 
   /** Records after `afterId` (exclusive; '0' for the oldest), up to `untilMs`, at most `limit`. */
   async page(afterId: string, untilMs: number | undefined, limit: number): Promise<AuditRecord[]> {
     const entries = (await this.redis.xrange(this.key, `(${afterId}`, untilMs === undefined ? '+' : String(untilMs), 'COUNT', limit)) as [string, string[]][];
-    return entries.flatMap(toRecord);
+    return this.records(entries);
   }
 }
 
+/** Stream ids (`<ms>-<seq>`) in time order. */
+function byStreamId(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(Number) as [number, number];
+  const [bMs, bSeq] = b.split('-').map(Number) as [number, number];
+  return aMs - bMs || aSeq - bSeq;
+}
+
 /** A stream entry as a record; one that does not read as one (written by hand) is left out. */
-export function toRecord([id, flat]: [string, string[]]): AuditRecord[] {
+export function toRecord([id, flat]: readonly [string, string[]], account: string): AuditRecord[] {
   const fields: Record<string, unknown> = { id, at: new Date(timeOfId(id)).toISOString() };
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1];
+  // An empty value is a field with nothing to say (outcomes always carry every field).
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i + 1] !== '') fields[flat[i]!] = flat[i + 1];
   if (typeof fields.counts === 'string') fields.counts = safeJson(fields.counts);
+  // The trail stores an operation by its slug (records of earlier versions, by its name).
+  if (typeof fields.operation === 'string') fields.operation = operationFromSlug(fields.operation) ?? fields.operation;
   const parsed = auditRecordSchema.safeParse(fields);
-  return parsed.success ? [parsed.data] : [];
+  if (!parsed.success) return [];
+  const record = parsed.data;
+  if (record.kind === 'outcome' && record.jobId === undefined && record.operation !== undefined) {
+    const subject = record.stream !== undefined ? { stream: record.stream } : record.monitorId !== undefined ? { monitorId: record.monitorId } : undefined;
+    if (subject) record.jobId = jobIdOfSubject(record.operation, account, subject);
+  }
+  return [record];
 }
 
 function safeJson(text: string): unknown {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { OPERATION_INFO, OPERATION_SLUGS, type Operation } from '../catalog/operations.ts';
 import type { ParamsByOperation } from '../jobs/schemas.ts';
+import { subjectOf, type Subject } from '../jobs/targets.ts';
 
 /**
  * Every name this product writes to Redis. All keys start with the configured
@@ -154,8 +155,19 @@ export function auditKey(prefix: string): string {
   return `${prefix}:audit`;
 }
 
-/** The audit records about one subject (a stream or a monitor), by time; the subject is hashed to keep keys short. */
-export function auditSubjectKey(prefix: string, subject: string): string {
+/**
+ * Where a subject's newest audit record is named (see audit.lua): a field of
+ * one of 65,536 bucket hashes, both from the subject's SHA-256 (a collision
+ * within a bucket is about one in a million among ten billion subjects, and
+ * history() drops another subject's records anyway).
+ */
+export function auditHead(prefix: string, subject: string): { key: string; field: string } {
+  const digest = createHash('sha256').update(subject).digest('hex');
+  return { key: `${prefix}:audit-heads:${digest.slice(0, 3)}`, field: digest.slice(3, 15) };
+}
+
+/** Where earlier versions indexed a subject's records (a sorted set each): read beside the chain until they age out (AUDIT_RETENTION_DAYS). */
+export function legacyAuditSubjectKey(prefix: string, subject: string): string {
   return `${prefix}:audit-subject:${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
 }
 
@@ -187,13 +199,14 @@ export function outcomeKey(prefix: string, jobId: string): string {
  * not contain ':'; stream coordinates are hashed to keep ids short and safe.
  */
 export function jobId<O extends Operation>(operation: O, account: string, params: ParamsByOperation[O]): string {
+  return jobIdOfSubject(operation, account, subjectOf(operation, params));
+}
+
+/** The job id of an operation about a subject (the audit trail derives it instead of storing it). */
+export function jobIdOfSubject(operation: Operation, account: string, subject: Subject): string {
   const slug = OPERATION_INFO[operation].slug;
-  if (OPERATION_INFO[operation].subject === 'monitor') {
-    return `${slug}.${account}.${(params as { MonitorId: string }).MonitorId.toLowerCase()}`;
-  }
-  const { DomainName, AppName, StreamName } = params as { DomainName: string; AppName: string; StreamName: string };
-  const digest = createHash('sha256').update(`${DomainName.toLowerCase()}/${AppName}/${StreamName}`).digest('hex').slice(0, 32);
-  return `${slug}.${account}.${digest}`;
+  if ('monitorId' in subject) return `${slug}.${account}.${subject.monitorId}`;
+  return `${slug}.${account}.${createHash('sha256').update(subject.stream).digest('hex').slice(0, 32)}`;
 }
 
 /** The account a job id names (see jobId), or undefined for an id not made by jobId. */

@@ -95,7 +95,7 @@ export class WebhookFeeder {
   /** Queues the deliveries the entries make for this endpoint, then acknowledges them all. */
   private async forward(entries: readonly Entry[]): Promise<void> {
     const jobs = entries.flatMap(([id, fields]) => {
-      const record = fields ? toRecord([id, fields])[0] : undefined;
+      const record = fields ? toRecord([id, fields], this.account.name)[0] : undefined;
       const payload = record && payloadOf(record, this.endpoint, this.account.name);
       return payload ? [{ name: this.endpoint.name, data: payload, opts: { ...this.options, jobId: webhookJobId(this.endpoint.name, id) } }] : [];
     });

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { OPERATIONS, slugList } from '../../catalog/operations.ts';
 import { batchIdSchema } from '../../batches/batches.ts';
-import type { AuditRecord } from '../../ledger/audit.ts';
+import type { AuditRecord, AuditTrail } from '../../ledger/audit.ts';
 import { followTrail, isEvent, type FollowFilter } from '../../ledger/audit-follow.ts';
 import { blockingConnection, type RedisClient } from '../../redis.ts';
 import type { AccountRuntime } from '../../app/runtime.ts';
@@ -65,15 +65,15 @@ export function eventRoutes(accountNamed: (name: string) => AccountRuntime): Fas
         reply.hijack();
         reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         reply.raw.write(`retry: 2000\n: ${runtime.name} events, ${request.query.batch ? `batch ${request.query.batch}` : 'every batch'}, ${request.query.operation ?? slugList()}\n\n`);
-        void pump(redis, runtime.audit.key, lastId, request.query, reply, () => stopped).finally(stop);
+        void pump(redis, runtime.audit, lastId, request.query, reply, () => stopped).finally(stop);
       },
     );
   };
 }
 
-async function pump(redis: RedisClient, key: string, from: string | undefined, filter: FollowFilter, reply: FastifyReply, stopped: () => boolean): Promise<void> {
+async function pump(redis: RedisClient, trail: AuditTrail, from: string | undefined, filter: FollowFilter, reply: FastifyReply, stopped: () => boolean): Promise<void> {
   try {
-    for await (const page of followTrail(redis, key, from, stopped)) {
+    for await (const page of followTrail(redis, trail, from, stopped)) {
       // A quiet page: a comment line, so proxies keep the connection.
       const text = page.length === 0 ? ': keep-alive\n\n' : page.map((record) => eventOf(record, filter)).join('');
       if (text !== '' && !reply.raw.write(text)) await new Promise((resolve) => reply.raw.once('drain', resolve));
