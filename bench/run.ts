@@ -53,6 +53,8 @@ const SIZES: Record<'quick' | 'full', Sizes> = {
 const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
   'pacing-1': (s) => pacingScenario({ name: 'pacing, 1 worker process', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream'] }, true),
   'pacing-4': (s) => pacingScenario({ name: 'pacing, 4 worker processes', jobs: s.pacingJobs, processes: 4, operations: ['ForbidLiveStream'] }),
+  // One throttle in 500 calls at random, whatever the quota: jitter the client cannot see. A lone throttle should cost a slot, not seconds of a lower rate.
+  'lone-throttles': (s) => pacingScenario({ name: 'pacing, 1 worker process, a lone Throttling answer in every 500 calls at random', jobs: s.pacingJobs * 2, processes: 1, operations: ['ForbidLiveStream'], faults: { throttleRate: 0.002 } }),
   'pacing-both': (s) => pacingScenario({ name: 'pacing, both operations', jobs: s.pacingJobs, processes: 1, operations: ['ForbidLiveStream', 'StopLiveStreamMonitor'] }),
   'shared-quota': (s) => sharedQuotaScenario(s.sharedJobs),
   outage: (s) => outageScenario(s.outageJobs, s.outageMs),

@@ -35,9 +35,22 @@ describe('TokenBucket (Lua, on Redis time)', () => {
     expect(await reader.state()).toMatchObject({ configuredRate: 20, publishedByWorkers: true, currentRate: 20 });
   });
 
-  it('slows down on a throttled answer, honours the retry hint, then recovers gradually', async () => {
+  it('takes a lone throttle for jitter: it skips one slot and keeps the rate', async () => {
+    const bucket = new TokenBucket(redis, `${prefix}:lone`, defaultBucketSettings(20, 0));
+    const before = await bucket.reserve(1);
+    expect(await bucket.onThrottled()).toBe(20);
+    const after = await bucket.reserve(1);
+    // The next slot is one interval (50 ms) later than it would have been.
+    expect(after.waitMs).toBeGreaterThan(before.waitMs + 50 + 50 - 15);
+    expect(after.intervalMs).toBeCloseTo(50, 6);
+    expect((await bucket.state()).currentRate).toBe(20);
+  });
+
+  it('slows down when throttles repeat, honours the retry hint, then recovers gradually', async () => {
     const settings = { ...defaultBucketSettings(20, 0), recoveryPerSecond: 0.5 };
     const bucket = new TokenBucket(redis, `${prefix}:b2`, settings);
+    // The first is taken for jitter; the second within isolatedMs means another client.
+    expect(await bucket.onThrottled()).toBe(20);
     const rate = await bucket.onThrottled(300);
     expect(rate).toBeCloseTo(14, 1);
     const state = await bucket.state();

@@ -1,5 +1,6 @@
 import { OPERATIONS, type Operation } from '../../src/catalog/operations.ts';
 import type { HostPort } from '../../src/redis.ts';
+import type { FaultsInput } from '../../src/sim/index.ts';
 import { pacing, type PacingFigures } from '../lib/measure.ts';
 import { start, stop, waitFor, type Proc } from '../lib/procs.ts';
 import { QUOTA_SHARE_GOAL, QUOTA_SHARE_TARGET, type ResultRow } from '../lib/result.ts';
@@ -12,6 +13,8 @@ export interface PacingOptions {
   operations: readonly Operation[];
   /** On this Redis Cluster instead of the single node. */
   cluster?: readonly HostPort[];
+  /** Faults the simulator injects (e.g. lone throttles at random); their calls are not the pacing's to avoid. */
+  faults?: FaultsInput;
 }
 
 export interface PacingRun {
@@ -24,6 +27,7 @@ export async function pacingDrain(system: System, options: PacingOptions): Promi
   const run = await newRun(system, { latencyMs: { min: 10, max: 30 } }, process.env.BENCH_MARGIN ? { PACING_MARGIN_MS: process.env.BENCH_MARGIN } : {}, { cluster: options.cluster });
   const procs: Proc[] = [];
   try {
+    if (options.faults) run.sim.setFaults(options.faults);
     if (options.operations.includes('ForbidLiveStream')) await run.enqueue('ForbidLiveStream', bans(options.jobs, 'pacing'));
     // Monitor stops get half as many jobs: they drain at half the QPS, so both finish together.
     if (options.operations.includes('StopLiveStreamMonitor')) await run.enqueue('StopLiveStreamMonitor', monitorStops(run.sim, Math.round(options.jobs / 2)));
@@ -59,7 +63,9 @@ export async function pacingScenario(options: PacingOptions, withRss = false): P
     const label = options.operations.length > 1 ? ` (${op})` : '';
     rows.push(
       { scenario: options.name, measure: `achieved calls/s ÷ QPS${label}`, baseline: b.okPerSecond / qps, spaced: sp.okPerSecond / qps, livequeue: o.okPerSecond / qps, unit: 'ratio', target: QUOTA_SHARE_TARGET, met: o.okPerSecond / qps >= QUOTA_SHARE_GOAL },
-      { scenario: options.name, measure: `throttled calls ÷ all calls${label}`, baseline: b.throttledShare, spaced: sp.throttledShare, livequeue: o.throttledShare, unit: 'share', target: '<= 0.002', met: o.throttledShare <= 0.002 },
+      options.faults
+        ? { scenario: options.name, measure: `throttled calls ÷ all calls (injected ones included)${label}`, baseline: b.throttledShare, spaced: sp.throttledShare, livequeue: o.throttledShare, unit: 'share', target: 'report', met: true }
+        : { scenario: options.name, measure: `throttled calls ÷ all calls${label}`, baseline: b.throttledShare, spaced: sp.throttledShare, livequeue: o.throttledShare, unit: 'share', target: '<= 0.002', met: o.throttledShare <= 0.002 },
       { scenario: options.name, measure: `most calls in any rolling second${label}`, baseline: b.maxPerSecond, spaced: sp.maxPerSecond, livequeue: o.maxPerSecond, unit: 'calls', target: `<= ${qps}`, met: o.maxPerSecond <= qps },
     );
   }

@@ -6,8 +6,14 @@ than the theoretical arrival time `tat` (GCRA without burst): then no rolling
 second can ever hold more than `rate` calls, whoever draws the tokens. Callers
 reserve slots at most `horizon` ms ahead, so a crashed worker strands little.
 
-A throttled answer from the API means someone else spends the same quota:
-the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
+One throttled answer after a quiet spell (none in the `isolated` ms before)
+is taken for jitter, not for a competitor: strict pacing makes a lone
+throttle far more likely a call that arrived late than another client. The
+bucket skips one slot and keeps its rate, which costs one interval of quota
+instead of the seconds a decrease costs to climb back.
+
+A throttle that repeats within `isolated` ms means someone else spends the
+same quota: the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
 back (AIMD). It remembers the rate that was throttled (the ceiling): it
 climbs fast (`recovery` x configured rate per second) to just under the
 ceiling, probes slowly (a tenth of that) across it, and climbs fast again
@@ -20,7 +26,7 @@ so every worker follows it at its next reservation, with nothing cached. It
 replaces the configured rate as the limit of everything above: the spacing,
 the AIMD floor, the recovery speed and the top it climbs back to.
 
-KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured
+KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured, throttledAt
 KEYS[2]  override hash (field rate), or KEYS[1] again for a bucket that has none
 ARGV[1]  command: reserve | throttled | peek
 ARGV[2]  configured rate (calls per second); workers store theirs with every
@@ -34,6 +40,7 @@ ARGV[7]  minimum rate as a fraction of configured
 ARGV[8]  recovery per second as a fraction of configured
 ARGV[9]  quiet ms between two decreases
 ARGV[10] ttl ms of an idle bucket
+ARGV[11] isolated ms: a throttle with none other this long before it skips a slot instead of decreasing
 
 Fractions are returned as strings: Redis would truncate Lua numbers to integers.
 ]]
@@ -48,11 +55,12 @@ local minFraction = tonumber(ARGV[7])
 local recovery = tonumber(ARGV[8])
 local quiet = tonumber(ARGV[9])
 local ttl = tonumber(ARGV[10])
+local isolated = tonumber(ARGV[11])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
-local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured')
+local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured', 'throttledAt')
 local published = tonumber(state[6])
 if command == 'peek' and published then configured = published end
 -- `configured` stays the configuration's (published, reported); `limit` is what paces.
@@ -94,7 +102,12 @@ if command == 'peek' then
 end
 
 if command == 'throttled' then
-  if now - decreasedAt >= quiet then
+  local lastThrottle = tonumber(state[7]) or 0
+  redis.call('HSET', key, 'throttledAt', tostring(now))
+  if now - lastThrottle >= isolated then
+    -- Isolated: skip one slot, keep the rate.
+    redis.call('HSET', key, 'tat', tostring(math.max(tat, now) + interval))
+  elseif now - decreasedAt >= quiet then
     redis.call('HSET', key, 'ceiling', tostring(rate))
     rate = math.max(limit * minFraction, rate * decrease)
     redis.call('HSET', key, 'rate', tostring(rate), 'decreasedAt', tostring(now))

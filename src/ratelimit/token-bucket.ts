@@ -19,6 +19,12 @@ export interface BucketSettings {
   recoveryPerSecond: number;
   /** One decrease per this many ms: a burst of throttles is one signal. */
   quietMs: number;
+  /**
+   * A throttle with none other this many ms before it is taken for jitter:
+   * the bucket skips one slot and keeps its rate. A second one within this
+   * window means someone else spends the quota, and the rate decreases.
+   */
+  isolatedMs: number;
 }
 
 export function defaultBucketSettings(configuredRate: number, marginMs: number): BucketSettings {
@@ -32,6 +38,7 @@ export function defaultBucketSettings(configuredRate: number, marginMs: number):
     minRateFraction: 0.2,
     recoveryPerSecond: 0.05,
     quietMs: 1000,
+    isolatedMs: 10_000,
   };
 }
 
@@ -138,7 +145,7 @@ export class TokenBucket {
     return this.redis.livequeueBucket(
       // Without an override key the script is given the bucket's own key twice, and reads no override.
       this.key, this.overrideKey ?? this.key, command, s.configuredRate, s.marginMs, s.horizonMs, arg,
-      s.decreaseFactor, s.minRateFraction, s.recoveryPerSecond, s.quietMs, IDLE_TTL_MS,
+      s.decreaseFactor, s.minRateFraction, s.recoveryPerSecond, s.quietMs, IDLE_TTL_MS, s.isolatedMs,
     );
   }
 }

@@ -5,6 +5,7 @@ export interface FaultSettings {
   serviceUnavailableRate: number;
   dropConnectionRate: number;
   dropAfterEffectRate: number;
+  throttleRate: number;
   /** Epoch ms until which every call fails with `outageAnswer`; null when there is no outage. */
   outageUntilMs: number | null;
   outageAnswer: OutageAnswer;
@@ -22,12 +23,14 @@ export interface OutageAnswer {
 export type EarlyFault = OutageAnswer | 'drop';
 
 const INTERNAL_ERROR: OutageAnswer = { code: 'InternalError', html: false };
+const THROTTLED: OutageAnswer = { code: 'Throttling.User', status: 400, html: false };
 
 const NONE: FaultSettings = {
   internalErrorRate: 0,
   serviceUnavailableRate: 0,
   dropConnectionRate: 0,
   dropAfterEffectRate: 0,
+  throttleRate: 0,
   outageUntilMs: null,
   outageAnswer: INTERNAL_ERROR,
 };
@@ -69,6 +72,7 @@ export class Faults {
     if (this.#fires(s.internalErrorRate)) return INTERNAL_ERROR;
     if (this.#fires(s.serviceUnavailableRate)) return { code: 'ServiceUnavailable', html: false };
     if (this.#fires(s.dropConnectionRate)) return 'drop';
+    if (this.#fires(s.throttleRate)) return THROTTLED;
     return undefined;
   }
 

@@ -35,6 +35,8 @@ export const faultsInputSchema = z
     serviceUnavailableRate: rate,
     dropConnectionRate: rate,
     dropAfterEffectRate: rate,
+    /** A share of calls answered Throttling.User at random, whatever the quota: jitter as the client cannot see it. */
+    throttleRate: rate,
     outage: z.union([
       z.object({ untilMs: z.number(), ...outageAnswer }).strict(),
       z.object({ durationMs: z.number().positive(), ...outageAnswer }).strict(),
