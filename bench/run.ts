@@ -8,7 +8,7 @@ import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
-import { ratio, round, type ResultRow } from './lib/result.ts';
+import { ratio, round, type Provenance, type ResultRow } from './lib/result.ts';
 import { bulkEnqueueScenario } from './scenarios/bulk-enqueue.ts';
 import { incidentScenario } from './scenarios/incident.ts';
 import { accountsScenario } from './scenarios/accounts.ts';
@@ -75,9 +75,9 @@ const SCENARIOS: Record<string, (s: Sizes) => Promise<ResultRow[]>> = {
 function table(rows: readonly ResultRow[]): string {
   const fmt = (n: number | null) => (n === null ? '–' : String(round(n)));
   const lines = [
-    '| scenario | measure | stock BullMQ, window | stock BullMQ, spaced | livequeue | livequeue ÷ spaced (or ÷ window) | target | met |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.measure} (${r.unit}) | ${fmt(r.baseline)} | ${r.spaced === undefined ? '' : fmt(r.spaced)} | ${fmt(r.livequeue)} | ${fmt(ratio(r.livequeue, r.spaced ?? r.baseline))} | ${r.target} | ${r.met ? 'yes' : '**no**'}${r.note ? ` (${r.note})` : ''} |`),
+    '| scenario | measure | stock BullMQ, window | stock BullMQ, spaced | livequeue | livequeue ÷ spaced (or ÷ window) | target | met | measured on |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.measure} (${r.unit}) | ${fmt(r.baseline)} | ${r.spaced === undefined ? '' : fmt(r.spaced)} | ${fmt(r.livequeue)} | ${fmt(ratio(r.livequeue, r.spaced ?? r.baseline))} | ${r.target} | ${r.met ? 'yes' : '**no**'}${r.note ? ` (${r.note})` : ''} | ${r.measured ? `${r.measured.commit}, ${r.measured.date}` : 'an older commit (not recorded)'} |`),
   ];
   return lines.join('\n');
 }
@@ -85,8 +85,32 @@ function table(rows: readonly ResultRow[]): string {
 const program = new Command('bench')
   .option('--quick', 'small sizes: every scenario in well under 2 minutes')
   .option('--only <names>', `comma-separated scenarios: ${Object.keys(SCENARIOS).join(', ')}`)
+  .option('--render', 'run nothing: rewrite the table of RESULTS.md from results.json')
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only?: string }>();
+const opts = program.opts<{ quick?: boolean; only?: string; render?: boolean }>();
+const resultsJson = new URL('./results.json', import.meta.url);
+const resultsFile = new URL('./RESULTS.md', import.meta.url);
+
+/** The commit this work tree is at, marked when what the bench measures has uncommitted changes. */
+function provenance(): Provenance {
+  const git = (args: string) => execSync(`git ${args}`, { cwd: new URL('..', import.meta.url), encoding: 'utf8' }).trim();
+  let commit = 'unknown';
+  try {
+    commit = git('rev-parse --short=12 HEAD') + (git('status --porcelain -- src workers bench/lib bench/scenarios package.json package-lock.json') === '' ? '' : '+changes');
+  } catch {
+    // Not a git checkout: the rows say so.
+  }
+  return { commit, date: new Date().toISOString().slice(0, 10) };
+}
+
+if (opts.render) {
+  const { rows } = JSON.parse(readFileSync(resultsJson, 'utf8')) as { rows: ResultRow[] };
+  const text = readFileSync(resultsFile, 'utf8');
+  const start = text.indexOf('\n| scenario |');
+  const end = text.indexOf('\n\n', start + 1);
+  writeFileSync(resultsFile, `${text.slice(0, start + 1)}${table(rows)}${text.slice(end)}`);
+  process.exit(0);
+}
 const sizes = SIZES[opts.quick ? 'quick' : 'full'];
 const names = opts.only ? opts.only.split(',') : Object.keys(SCENARIOS);
 // Worker processes and the command run the compiled output, as deployed: the
@@ -95,18 +119,18 @@ execSync('npm run build', { stdio: 'ignore', cwd: new URL('..', import.meta.url)
 execSync('npx tsc -p tsconfig.json --noEmit false --outDir dist --rewriteRelativeImportExtensions --allowImportingTsExtensions false', { stdio: 'ignore', cwd: new URL('..', import.meta.url) });
 const rows: ResultRow[] = [];
 const started = Date.now();
+const measured = provenance();
 for (const name of names) {
   const scenario = SCENARIOS[name];
   if (!scenario) throw new Error(`unknown scenario ${name}`);
   const t0 = Date.now();
   process.stderr.write(`bench: ${name}...\n`);
   const result = await scenario(sizes);
-  rows.push(...result);
+  rows.push(...result.map((row) => ({ ...row, measured })));
   process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
-// With --only, the other scenarios' rows of the last run are kept, so the table stays whole.
-const resultsJson = new URL('./results.json', import.meta.url);
+// With --only, the other scenarios' rows of the last run are kept (each naming its commit), so the table stays whole.
 let keptFrom = '';
 if (opts.only && existsSync(resultsJson)) {
   const previousRun = JSON.parse(readFileSync(resultsJson, 'utf8')) as { when: string; keptFrom?: string; rows: ResultRow[] };
@@ -120,7 +144,6 @@ process.stdout.write(`${markdown}\n`);
 const when = new Date().toISOString();
 writeFileSync(resultsJson, `${JSON.stringify({ when, machine, mode: opts.quick ? 'quick' : 'full', only: opts.only, keptFrom: keptFrom || undefined, seconds: (Date.now() - started) / 1000, rows }, null, 2)}\n`);
 // The written analysis below the table ("## Notes") is kept from run to run.
-const resultsFile = new URL('./RESULTS.md', import.meta.url);
 const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
 const notes = previous.includes('\n## Notes') ? previous.slice(previous.indexOf('\n## Notes')) : '';
 writeFileSync(

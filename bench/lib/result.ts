@@ -12,6 +12,14 @@ export interface ResultRow {
   target: string;
   met: boolean;
   note?: string;
+  /** Where the figure comes from; absent on rows measured before the bench wrote it. */
+  measured?: Provenance;
+}
+
+/** The commit a row was measured on (`+changes` when the work tree had uncommitted changes), and the day. */
+export interface Provenance {
+  commit: string;
+  date: string;
 }
 
 export function ratio(livequeue: number, baseline: number | null): number | null {
