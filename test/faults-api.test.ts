@@ -22,7 +22,8 @@ const bans = (n: number, prefix: string, extra: Record<string, string> = {}) =>
 
 describe('an answer lost after the effect', () => {
   it('retries into "already applied", not into the dead-letter queue', async () => {
-    h = await startHarness('lost', FAST_RETRIES, { faults: { dropAfterEffectRate: 1 } });
+    // Lost answers are network failures several jobs share: they may hold the operation, and a probe ends the hold; probe soon.
+    h = await startHarness('lost', { ...FAST_RETRIES, HOLD_PROBE_MS: '200', HOLD_PROBE_MAX_MS: '800' }, { faults: { dropAfterEffectRate: 1 } });
     const monitors = h.sim.createMonitors(5).map((MonitorId) => ({ params: { MonitorId } }));
     await h.intake.add('ForbidLiveStream', bans(5, 'lost'));
     await h.intake.add('StopLiveStreamMonitor', monitors);

@@ -93,7 +93,7 @@ describe('Redis Cluster', () => {
     const since = Date.now();
     // Enqueued through the CLI, which reaches the cluster through a node that redirects it.
     for (const [i, env] of envs.entries()) {
-      const enqueue = await runCli(['enqueue', 'forbid', '--file', '-'], env, banLines(160, accounts[i]!.name));
+      const enqueue = await runCli(['enqueue', 'forbid', '--file', '-'], env, banLines(80, accounts[i]!.name));
       expect(enqueue.code, enqueue.output).toBe(0);
     }
     const runtimes = await Promise.all(envs.map(runtimeFor));
@@ -101,7 +101,7 @@ describe('Redis Cluster', () => {
 
     for (const [i, runtime] of runtimes.entries()) {
       const [forbid] = await runtime.status();
-      expect(forbid).toMatchObject({ applied: 160, deadLettered: 0, throttled: 0 });
+      expect(forbid).toMatchObject({ applied: 80, deadLettered: 0, throttled: 0 });
       // The account's keys are where its hash tag says: on its own master.
       expect(await cluster.ownerOf(`${runtime.prefix}:forbid:wait`)).toBe(accounts[i]!.owner);
       const calls = (await sim.calls(since)).filter((c) => c.accessKeyId === KEYS[i]!.id && c.action === 'ForbidLiveStream');
