@@ -42,8 +42,8 @@ async function scrape(url: string): Promise<Sample[]> {
 describe('metrics after a small drain', () => {
   it('count calls, latency, outcomes, retries and throttles in the worker, and show queue depth and buckets on both endpoints', async () => {
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'm-retry' }, code: 'InternalError', status: 500, times: 1 });
-    // Twice: a lone throttle is taken for jitter and keeps the rate; a repeated one cuts it.
-    h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'm-throttle' }, code: 'Throttling.User', status: 400, times: 2 });
+    // Three times: a stray throttle is taken for jitter and keeps the rate; the third within 5 s cuts it.
+    h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'm-throttle' }, code: 'Throttling.User', status: 400, times: 3 });
     h.sim.script({ action: 'ForbidLiveStream', match: { StreamName: 'm-already' }, code: 'ConfigAlreadyExists', status: 400, times: 1 });
     const bans = [...Array.from({ length: PLAIN_BANS }, (_, i) => ban(`m-${i}`)), ban('m-retry'), ban('m-throttle'), ban('m-already')];
     const monitors = [...h.sim.createMonitors(2), randomUUID()].map((MonitorId) => ({ params: { MonitorId } }));
@@ -88,18 +88,18 @@ describe('metrics after a small drain', () => {
 
     const forbid = { operation: 'ForbidLiveStream' };
     const stop = { operation: 'StopLiveStreamMonitor' };
-    // Calls by operation and answer code: every plain ban once (the one posted over HTTP too), the retried one twice, the throttled one three times.
+    // Calls by operation and answer code: every plain ban once (the one posted over HTTP too), the retried one twice, the throttled one four times.
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'OK' })).toBe(PLAIN_BANS + 3);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'InternalError' })).toBe(1);
-    expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'Throttling.User' })).toBe(2);
+    expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'Throttling.User' })).toBe(3);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...forbid, code: 'ConfigAlreadyExists' })).toBe(1);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...stop, code: 'OK' })).toBe(2);
     expect(valueOf(w, 'livequeue_api_calls_total', { ...stop, code: 'StreamMonitorNotExist' })).toBe(1);
     // The latency histogram saw every call, each at least the simulator's 5 ms.
-    expect(valueOf(w, 'livequeue_api_call_duration_seconds_count', forbid)).toBe(bans.length + 3);
+    expect(valueOf(w, 'livequeue_api_call_duration_seconds_count', forbid)).toBe(bans.length + 4);
     expect(valueOf(w, 'livequeue_api_call_duration_seconds_count', stop)).toBe(3);
     expect(valueOf(w, 'livequeue_api_call_duration_seconds_bucket', { ...forbid, le: '0.005' })).toBe(0);
-    expect(valueOf(w, 'livequeue_api_call_duration_seconds_sum', forbid)).toBeGreaterThan(0.005 * (bans.length + 3));
+    expect(valueOf(w, 'livequeue_api_call_duration_seconds_sum', forbid)).toBeGreaterThan(0.005 * (bans.length + 4));
     // Outcomes.
     expect(valueOf(w, 'livequeue_jobs_applied_total', forbid)).toBe(PLAIN_BANS + 3);
     expect(valueOf(w, 'livequeue_jobs_applied_total', stop)).toBe(2);
@@ -107,8 +107,8 @@ describe('metrics after a small drain', () => {
     expect(valueOf(w, 'livequeue_jobs_dead_lettered_total', { ...stop, code: 'StreamMonitorNotExist' })).toBe(1);
     expect(sumOf(w, 'livequeue_jobs_dead_lettered_total', forbid)).toBe(0);
     expect(valueOf(w, 'livequeue_job_retries_total', { ...forbid, code: 'InternalError' })).toBe(1);
-    expect(valueOf(w, 'livequeue_job_retries_total', { ...forbid, code: 'Throttling.User' })).toBe(2);
-    expect(valueOf(w, 'livequeue_throttles_total', forbid)).toBe(2);
+    expect(valueOf(w, 'livequeue_job_retries_total', { ...forbid, code: 'Throttling.User' })).toBe(3);
+    expect(valueOf(w, 'livequeue_throttles_total', forbid)).toBe(3);
     expect(valueOf(w, 'livequeue_throttles_total', stop)).toBe(0);
     // Every call waited for a slot; every job's way from enqueue to its outcome is timed.
     expect(valueOf(w, 'livequeue_slot_wait_seconds_count', forbid)).toBeGreaterThanOrEqual(bans.length + 2);

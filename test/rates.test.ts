@@ -170,6 +170,7 @@ describe('changing a rate at runtime', () => {
     expect((await bucket.reserve(1)).intervalMs).toBeCloseTo(250, 6);
     // Repeated throttles slow it below the override (0.7 x 4), and it climbs back to 4, not to the configured 10.
     expect(await bucket.onThrottled()).toBe(4);
+    expect(await bucket.onThrottled()).toBe(4);
     expect(await bucket.onThrottled()).toBeCloseTo(2.8, 6);
     // Fast to 95% of the rate it was throttled at (0.5 s), slowly across the rest (0.5 s).
     await sleep(1700);

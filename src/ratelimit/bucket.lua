@@ -6,14 +6,16 @@ than the theoretical arrival time `tat` (GCRA without burst): then no rolling
 second can ever hold more than `rate` calls, whoever draws the tokens. Callers
 reserve slots at most `horizon` ms ahead, so a crashed worker strands little.
 
-One throttled answer after a quiet spell (none in the `isolated` ms before)
-is taken for jitter, not for a competitor: strict pacing makes a lone
+A throttled answer with fewer than two others in the `isolated` ms before it
+is taken for jitter, not for a competitor: strict pacing makes a stray
 throttle far more likely a call that arrived late than another client. The
 bucket skips one slot and keeps its rate, which costs one interval of quota
-instead of the seconds a decrease costs to climb back.
+instead of the seconds a decrease costs to climb back. (At 20 QPS, jitter at
+one call in 500 makes a throttle the third within 5 s about once in sixty; a
+competitor brings several a second.)
 
-A throttle that repeats within `isolated` ms means someone else spends the
-same quota: the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
+The third throttle within `isolated` ms means someone else spends the same
+quota: the rate drops by `decrease` (at most once per `quiet` ms) and then climbs
 back (AIMD). It remembers the rate that was throttled (the ceiling): it
 climbs fast (`recovery` x configured rate per second) to just under the
 ceiling, probes slowly (a tenth of that) across it, and climbs fast again
@@ -26,7 +28,7 @@ so every worker follows it at its next reservation, with nothing cached. It
 replaces the configured rate as the limit of everything above: the spacing,
 the AIMD floor, the recovery speed and the top it climbs back to.
 
-KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured, throttledAt
+KEYS[1]  bucket hash: tat, rate, decreasedAt, blockedUntil, ceiling, configured, throttledAt, throttledBefore (the last two throttles)
 KEYS[2]  override hash (field rate), or KEYS[1] again for a bucket that has none
 ARGV[1]  command: reserve | throttled | peek
 ARGV[2]  configured rate (calls per second); workers store theirs with every
@@ -40,7 +42,7 @@ ARGV[7]  minimum rate as a fraction of configured
 ARGV[8]  recovery per second as a fraction of configured
 ARGV[9]  quiet ms between two decreases
 ARGV[10] ttl ms of an idle bucket
-ARGV[11] isolated ms: a throttle with none other this long before it skips a slot instead of decreasing
+ARGV[11] isolated ms: a throttle with fewer than two others this long before it skips a slot instead of decreasing
 
 Fractions are returned as strings: Redis would truncate Lua numbers to integers.
 ]]
@@ -60,7 +62,7 @@ local isolated = tonumber(ARGV[11])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 
-local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured', 'throttledAt')
+local state = redis.call('HMGET', key, 'tat', 'rate', 'decreasedAt', 'blockedUntil', 'ceiling', 'configured', 'throttledAt', 'throttledBefore')
 local published = tonumber(state[6])
 if command == 'peek' and published then configured = published end
 -- `configured` stays the configuration's (published, reported); `limit` is what paces.
@@ -102,10 +104,11 @@ if command == 'peek' then
 end
 
 if command == 'throttled' then
-  local lastThrottle = tonumber(state[7]) or 0
-  redis.call('HSET', key, 'throttledAt', tostring(now))
-  if now - lastThrottle >= isolated then
-    -- Isolated: skip one slot, keep the rate.
+  local last = state[7] or '0'
+  local beforeLast = tonumber(state[8]) or 0
+  redis.call('HSET', key, 'throttledAt', tostring(now), 'throttledBefore', last)
+  if now - beforeLast >= isolated then
+    -- Stray: skip one slot, keep the rate.
     redis.call('HSET', key, 'tat', tostring(math.max(tat, now) + interval))
   elseif now - decreasedAt >= quiet then
     redis.call('HSET', key, 'ceiling', tostring(rate))

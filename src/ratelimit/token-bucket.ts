@@ -20,9 +20,10 @@ export interface BucketSettings {
   /** One decrease per this many ms: a burst of throttles is one signal. */
   quietMs: number;
   /**
-   * A throttle with none other this many ms before it is taken for jitter:
-   * the bucket skips one slot and keeps its rate. A second one within this
-   * window means someone else spends the quota, and the rate decreases.
+   * A throttle with fewer than two others this many ms before it is taken
+   * for jitter: the bucket skips one slot and keeps its rate. The third
+   * within this window means someone else spends the quota, and the rate
+   * decreases.
    */
   isolatedMs: number;
 }
@@ -38,7 +39,7 @@ export function defaultBucketSettings(configuredRate: number, marginMs: number):
     minRateFraction: 0.2,
     recoveryPerSecond: 0.05,
     quietMs: 1000,
-    isolatedMs: 10_000,
+    isolatedMs: 5_000,
   };
 }
 
