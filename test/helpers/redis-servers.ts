@@ -21,10 +21,14 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port that is free, with its cluster bus port (+10000) free too. */
+/**
+ * A port that is free, with its cluster bus port (+10000) free too. Both lie
+ * below Linux's ephemeral range (32768 and up): there, a client connection
+ * opened meanwhile can take the port before redis-server binds it.
+ */
 async function freePort(taken: Set<number>): Promise<number> {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_700);
     if (taken.has(port) || taken.has(port + 10_000)) continue;
     if ((await isFree(port)) && (await isFree(port + 10_000))) {
       taken.add(port);
@@ -77,7 +81,11 @@ export async function startNode(args: string[] = []): Promise<{ port: number; st
   const port = await freePort(new Set());
   startServer(servers, port, args);
   // A node with a password answers PING with NOAUTH: wait for the port instead.
-  await waitFor(() => isFree(port).then((free) => !free), 10_000, 'redis-server listening');
+  const child = servers.children.get(port)!;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode} before it listened`);
+    return !(await isFree(port));
+  }, 10_000, 'redis-server listening');
   return { port, stop: () => stopAll(servers) };
 }
 
