@@ -5,9 +5,9 @@ monitor), so that a subject's history is read without scanning the trail.
 
 A subject's history is a chain through the trail: each record about it names
 the previous one (`prev`), and a head pointer per subject names the newest.
-The heads are fields of 65,536 bucket hashes (small hashes Redis packs
-tightly), not a key per subject: with a million subjects a key each would be
-the larger part of what an outcome costs. A chain ends where the trail was
+The heads are fields of 4,096 bucket hashes (Redis packs a hash of up to 128
+fields tightly: about half a million subjects), not a key per subject: a key
+each was the larger part of what an outcome cost. A chain ends where the trail was
 trimmed. The first write to a bucket a quarter of the retention after its
 last sweep (the `~swept` field) also drops the bucket's heads that point past
 the retention. (Like the trail itself, which is trimmed as it is written.)

@@ -156,10 +156,11 @@ export function auditKey(prefix: string): string {
 }
 
 /**
- * Where a subject's newest audit record is named (see audit.lua): a field of
- * one of 65,536 bucket hashes, both from the subject's SHA-256 (a collision
- * within a bucket is about one in a million among ten billion subjects, and
- * history() drops another subject's records anyway).
+ * Where a subject's newest audit record is named (see audit.lua): a 48-bit
+ * field of one of 4,096 bucket hashes, both from the subject's SHA-256. Two
+ * subjects that share a field (about one chance in 25,000 among ten million
+ * subjects) only share a chain, whose records history() tells apart by
+ * subject.
  */
 export function auditHead(prefix: string, subject: string): { key: string; field: string } {
   const digest = createHash('sha256').update(subject).digest('hex');
